@@ -1,0 +1,55 @@
+"""The `kouan` command: one entry point, one subcommand per module in `edge.commands`."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+from types import ModuleType
+
+# name -> module under edge.commands; order is the order shown in --help.
+SUBCOMMANDS: dict[str, str] = {
+}
+
+
+def _load(module: str) -> ModuleType:
+    return importlib.import_module(f"edge.commands.{module}")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Build the full argument parser, one sub-parser per subcommand."""
+    parser = argparse.ArgumentParser(
+        prog="kouan",
+        description="Kouan edge inspection service for border-port lanes.",
+    )
+    parser.add_argument(
+        "--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"],
+        help="logging level for all components (default INFO)",
+    )
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name, module_name in SUBCOMMANDS.items():
+        module = _load(module_name)
+        sub = subparsers.add_parser(name, help=module.HELP, description=module.__doc__)
+        module.configure(sub)
+        sub.set_defaults(_run=module.run)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse arguments, set up logging and run the chosen subcommand; return its exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=getattr(logging, args.log_level),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    try:
+        return int(args._run(args) or 0)
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""ONNX image-recognition core: model cards, registry, sessions, pre-processing, tiling, results."""

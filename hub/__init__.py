@@ -1,0 +1,1 @@
+"""The central image-review hub (ingest API, store, review queue, verdicts). Not built yet."""
