@@ -1,0 +1,1 @@
+"""The lane-terminal web app (FastAPI) and its static page."""

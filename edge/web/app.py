@@ -1,0 +1,99 @@
+"""Lane-terminal HTTP API and page: devices, lock events, a live stream, metrics.
+
+The app reads everything through a `LaneView` (the runtime implements it), so it can be
+tested against any object that answers the same questions.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any, Protocol
+
+from fastapi import FastAPI, Query, Request
+from fastapi.responses import FileResponse, PlainTextResponse, StreamingResponse
+
+from edge.live import LiveBus
+
+STATIC = Path(__file__).parent / "static"
+KEEPALIVE_S = 15.0
+
+
+class LaneView(Protocol):
+    """What the lane terminal needs from the runtime."""
+
+    lane_id: str
+    lane_name: str
+    bus: LiveBus
+
+    async def devices(self) -> list[dict[str, Any]]: ...
+
+    async def lock_events(self, limit: int) -> list[dict[str, Any]]: ...
+
+    def metrics(self) -> dict[str, float]: ...
+
+
+def _sse(message: dict[str, Any]) -> bytes:
+    return f"event: {message['type']}\ndata: {json.dumps(message['data'], default=str)}\n\n".encode()
+
+
+def create_app(view: LaneView) -> FastAPI:
+    """Build the lane-terminal app over a runtime view."""
+    app = FastAPI(title="Kouan lane terminal", version="0.1.0")
+
+    @app.get("/", include_in_schema=False)
+    async def index() -> FileResponse:
+        return FileResponse(STATIC / "index.html", media_type="text/html")
+
+    @app.get("/static/{name}", include_in_schema=False)
+    async def static(name: str) -> FileResponse:
+        path = (STATIC / name).resolve()
+        if path.parent != STATIC.resolve() or not path.is_file():
+            from fastapi import HTTPException
+
+            raise HTTPException(404, f"no static file {name}")
+        return FileResponse(path)
+
+    @app.get("/api/lane")
+    async def lane() -> dict[str, str]:
+        return {"id": view.lane_id, "name": view.lane_name}
+
+    @app.get("/api/devices")
+    async def devices() -> list[dict[str, Any]]:
+        return await view.devices()
+
+    @app.get("/api/lock-events")
+    async def lock_events(limit: int = Query(100, ge=1, le=1000)) -> list[dict[str, Any]]:
+        return await view.lock_events(limit)
+
+    @app.get("/api/live")
+    async def live(request: Request) -> StreamingResponse:
+        queue = view.bus.subscribe()
+
+        async def stream() -> AsyncIterator[bytes]:
+            try:
+                yield b"retry: 1000\n\n"
+                while not await request.is_disconnected():
+                    try:
+                        message = await asyncio.wait_for(queue.get(), KEEPALIVE_S)
+                    except TimeoutError:
+                        yield b": keep-alive\n\n"
+                        continue
+                    yield _sse(message)
+            finally:
+                view.bus.unsubscribe(queue)
+
+        return StreamingResponse(stream(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
+
+    @app.get("/metrics", response_class=PlainTextResponse)
+    async def metrics() -> str:
+        lines = [f"kouan_{name} {value}" for name, value in sorted(view.metrics().items())]
+        return "\n".join(lines) + "\n"
+
+    @app.get("/healthz")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    return app

@@ -1,0 +1,68 @@
+// Lane terminal: loads devices and lock events, then follows the edge's live stream.
+"use strict";
+const devicesBody = document.querySelector("#devices tbody");
+const eventsBody = document.querySelector("#events tbody");
+const link = document.getElementById("link");
+const devices = new Map();
+const MAX_EVENTS = 200;
+
+function fmtTime(epoch) {
+  if (epoch === null || epoch === undefined) return "never";
+  return new Date(epoch * 1000).toLocaleTimeString([], { hour12: false });
+}
+function cell(text, cls) {
+  const td = document.createElement("td");
+  td.textContent = text === null || text === undefined ? "" : String(text);
+  if (cls) td.className = cls;
+  return td;
+}
+function renderDevices() {
+  devicesBody.replaceChildren();
+  for (const d of [...devices.values()].sort((a, b) => a.id.localeCompare(b.id))) {
+    const tr = document.createElement("tr");
+    tr.dataset.device = d.id;
+    const state = d.state || {};
+    tr.append(
+      cell(d.name ? `${d.name} (${d.id})` : d.id), cell(d.kind), cell(`${d.transport} ${d.address}`),
+      cell(d.online ? "online" : "offline", `status ${d.online ? "online" : "offline"}`),
+      cell(fmtTime(d.last_seen)),
+      cell(state.lock_id ? `${state.lock_id}: ${state.state}` : "", "lock"),
+      cell(state.battery_pct !== undefined && state.battery_pct !== null ? `${state.battery_pct}%` : ""),
+    );
+    if (!d.online && d.last_error) tr.title = d.last_error;
+    devicesBody.append(tr);
+  }
+}
+function eventRow(e, fresh) {
+  const tr = document.createElement("tr");
+  tr.className = `ev-${e.event}` + (fresh ? " fresh" : "");
+  tr.dataset.eventId = e.id;
+  tr.append(cell(fmtTime(e.received_at)), cell(e.device_id), cell(e.lock_id), cell(e.event, "event"),
+            cell(e.detail), cell(e.device_time || "", "muted"));
+  return tr;
+}
+async function loadAll() {
+  const [lane, devs, evs] = await Promise.all(
+    ["/api/lane", "/api/devices", "/api/lock-events?limit=100"].map((u) => fetch(u).then((r) => r.json())));
+  document.getElementById("lane-name").textContent = lane.name || lane.id;
+  document.getElementById("lane-id").textContent = lane.id;
+  document.title = `Kouan ${lane.name || lane.id}`;
+  devices.clear();
+  for (const d of devs) devices.set(d.id, d);
+  renderDevices();
+  eventsBody.replaceChildren(...evs.map((e) => eventRow(e, false)));
+}
+function follow() {
+  const source = new EventSource("/api/live");
+  source.onopen = () => { link.textContent = "live"; link.className = "link up"; loadAll(); };
+  source.onerror = () => { link.textContent = "reconnecting…"; link.className = "link down"; };
+  source.addEventListener("device", (m) => { const d = JSON.parse(m.data); devices.set(d.id, d); renderDevices(); });
+  source.addEventListener("lock_event", (m) => {
+    const e = JSON.parse(m.data);
+    if (eventsBody.querySelector(`tr[data-event-id="${e.id}"]`)) return;
+    eventsBody.prepend(eventRow(e, true));
+    while (eventsBody.children.length > MAX_EVENTS) eventsBody.lastChild.remove();
+  });
+  source.addEventListener("resync", () => loadAll());
+}
+follow();
