@@ -106,8 +106,21 @@ class DeviceConfig(BaseModel):
             raise ValueError(f"'{value}' is reserved for the edge's own topics")
         return value
 
+    @field_validator("kind")
+    @classmethod
+    def _known_kind(cls, value: str) -> str:
+        from edge.device_kinds import KINDS
+
+        if value not in KINDS:
+            raise ValueError(f"unknown kind '{value}' (known: {', '.join(sorted(KINDS))})")
+        return value
+
     @model_validator(mode="after")
-    def _check_address(self) -> "DeviceConfig":
+    def _check_transport(self) -> "DeviceConfig":
+        from edge.device_kinds import KINDS
+
+        if self.transport not in KINDS[self.kind].transports:
+            raise ValueError(f"kind '{self.kind}' does not speak {self.transport} (it speaks {', '.join(KINDS[self.kind].transports)})")
         if self.transport == "serial" and not self.address:
             raise ValueError("a serial device needs an address (a port path or pyserial URL)")
         return self
@@ -125,27 +138,25 @@ class EdgeConfig(BaseModel):
     kinds: dict[str, KindConfig] = Field(default_factory=dict, description="Overrides of built-in device kinds, keyed by kind name.")
     devices: list[DeviceConfig] = Field(default_factory=list, description="The lane's device instances.")
 
-    @model_validator(mode="after")
-    def _check_devices(self) -> "EdgeConfig":
-        from edge.device_kinds import KINDS
-
+    @field_validator("devices")
+    @classmethod
+    def _unique_ids(cls, devices: list[DeviceConfig]) -> list[DeviceConfig]:
         seen: set[str] = set()
-        for device in self.devices:
+        for device in devices:
             if device.id in seen:
                 raise ValueError(f"device id '{device.id}' is used twice")
             seen.add(device.id)
-            kind = KINDS.get(device.kind)
-            if kind is None:
-                raise ValueError(f"device '{device.id}': unknown kind '{device.kind}' (known: {', '.join(sorted(KINDS))})")
-            if device.transport not in kind.transports:
-                raise ValueError(
-                    f"device '{device.id}': kind '{device.kind}' does not speak {device.transport} "
-                    f"(it speaks {', '.join(kind.transports)})"
-                )
-        for name in self.kinds:
+        return devices
+
+    @field_validator("kinds")
+    @classmethod
+    def _known_kinds(cls, kinds: dict[str, KindConfig]) -> dict[str, KindConfig]:
+        from edge.device_kinds import KINDS
+
+        for name in kinds:
             if name not in KINDS:
-                raise ValueError(f"kinds.{name}: unknown kind (known: {', '.join(sorted(KINDS))})")
-        return self
+                raise ValueError(f"unknown kind '{name}' (known: {', '.join(sorted(KINDS))})")
+        return kinds
 
     @property
     def mqtt_client_id(self) -> str:

@@ -1,0 +1,96 @@
+"""The edge config file: valid files load, bad ones name the file, the field and the reason."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from edge.config import ConfigError, load_config
+from edge.device_kinds import KINDS
+
+GOOD = """
+[lane]
+id = "lane-03"
+name = "Lane 3 inbound"
+
+[store]
+path = "data/edge.sqlite3"
+
+[mqtt]
+url = "mqtt://127.0.0.1:1883"
+
+[kinds.smart_lock]
+offline_after_s = 30
+
+[[devices]]
+id = "lock-a"
+kind = "smart_lock"
+transport = "serial"
+address = "/tmp/kouan-lock-a"
+
+[[devices]]
+id = "lock-b"
+kind = "smart_lock"
+transport = "mqtt"
+"""
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "edge.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_good_config_loads_and_resolves_store_path(tmp_path: Path) -> None:
+    config = load_config(write(tmp_path, GOOD))
+    assert config.lane.id == "lane-03"
+    assert config.store.path == (tmp_path / "data/edge.sqlite3").resolve()
+    assert [d.id for d in config.devices] == ["lock-a", "lock-b"]
+    assert config.device_topic(config.devices[1]) == "kouan/lane-03/lock-b"
+    assert config.mqtt_client_id == "kouan-edge-lane-03"
+    kind = KINDS["smart_lock"].with_overrides(config.kinds["smart_lock"])
+    assert kind.offline_after_s == 30
+    assert kind.low_battery_pct == KINDS["smart_lock"].low_battery_pct
+
+
+@pytest.mark.parametrize(
+    ("edit", "field", "reason"),
+    [
+        (('transport = "serial"', 'transport = "usb"'), "devices[0].transport", "'serial' or 'mqtt'"),
+        (('kind = "smart_lock"\ntransport = "mqtt"', 'kind = "toaster"\ntransport = "mqtt"'), "devices[1].kind", "unknown kind 'toaster'"),
+        (('id = "lane-03"', 'id = "lane 03!"'), "lane.id", "must be 1-64"),
+        (('url = "mqtt://127.0.0.1:1883"', 'url = "http://x"'), "mqtt.url", "must start with mqtt://"),
+        (('offline_after_s = 30', 'offline_after_s = -1'), "kinds.smart_lock.offline_after_s", "greater than 0"),
+        (('address = "/tmp/kouan-lock-a"', 'adress = "/tmp/kouan-lock-a"'), "devices[0].adress", "Extra inputs are not permitted"),
+        (('id = "lock-b"', 'id = "lock-a"'), "devices", "used twice"),
+        (('id = "lock-b"', 'id = "events"'), "devices[1].id", "reserved"),
+    ],
+)
+def test_bad_config_names_file_field_and_reason(tmp_path: Path, edit: tuple[str, str], field: str, reason: str) -> None:
+    old, new = edit
+    assert old in GOOD
+    path = write(tmp_path, GOOD.replace(old, new, 1))
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    message = str(info.value)
+    assert str(path) in message
+    assert field in message
+    assert reason in message
+
+
+def test_serial_device_without_address_is_refused(tmp_path: Path) -> None:
+    path = write(tmp_path, GOOD.replace('address = "/tmp/kouan-lock-a"\n', ""))
+    with pytest.raises(ConfigError, match=r"devices\[0\].*needs an address"):
+        load_config(path)
+
+
+def test_toml_syntax_error_names_file_and_line(tmp_path: Path) -> None:
+    path = write(tmp_path, GOOD + "\n[[devices]\n")
+    with pytest.raises(ConfigError, match=r"not valid TOML.*line"):
+        load_config(path)
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="file not found"):
+        load_config(tmp_path / "nope.toml")
