@@ -1,0 +1,300 @@
+"""SerialTransport against real ptys (pyserial on the transport side, the pty master as the device)
+and against a real local TCP server for `socket://`."""
+
+from __future__ import annotations
+
+import os
+import random
+import socket
+import threading
+import time
+import tty
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from drivers.backoff import Backoff
+from drivers.serial_transport import SerialTransport, TransportNotConnected
+
+
+def wait_for(condition: Callable[[], bool], timeout: float = 5.0, what: str = "condition") -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.01)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+
+
+class Recorder:
+    """Collects what a transport hands to its callbacks (from the reader thread)."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.data = bytearray()
+        self.states: list[tuple[bool, str]] = []
+
+    def on_data(self, chunk: bytes) -> None:
+        with self.lock:
+            self.data += chunk
+
+    def on_state(self, connected: bool, reason: str) -> None:
+        with self.lock:
+            self.states.append((connected, reason))
+
+    def received(self) -> bytes:
+        with self.lock:
+            return bytes(self.data)
+
+
+class PtyDevice:
+    """A device stub's side of a pty: it owns the master and publishes the slave as a symlink."""
+
+    def __init__(self, link: Path) -> None:
+        self.link = link
+        self.master, slave = os.openpty()
+        tty.setraw(self.master)
+        tty.setraw(slave)
+        self.slave_path = os.ttyname(slave)
+        os.close(slave)  # the transport opens the slave by path
+        tmp = link.with_name(link.name + ".new")
+        tmp.unlink(missing_ok=True)
+        tmp.symlink_to(self.slave_path)
+        os.replace(tmp, link)  # atomic: a reader never sees the link missing
+
+    def write_all(self, data: bytes) -> None:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(self.master, view) :]
+
+    def read_exactly(self, n: int, timeout: float = 5.0) -> bytes:
+        out = bytearray()
+        deadline = time.monotonic() + timeout
+        os.set_blocking(self.master, False)
+        try:
+            while len(out) < n and time.monotonic() < deadline:
+                try:
+                    out += os.read(self.master, n - len(out))
+                except BlockingIOError:
+                    time.sleep(0.005)
+        finally:
+            os.set_blocking(self.master, True)
+        return bytes(out)
+
+    def close(self) -> None:
+        if self.master >= 0:
+            os.close(self.master)
+            self.master = -1
+
+
+@pytest.fixture
+def device(tmp_path: Path) -> Iterator[PtyDevice]:
+    dev = PtyDevice(tmp_path / "lock0")
+    yield dev
+    dev.close()
+
+
+def test_chunks_arrive_intact_and_in_order_under_load(device: PtyDevice) -> None:
+    rec = Recorder()
+    transport = SerialTransport(str(device.link), rec.on_data, rec.on_state)
+    transport.start()
+    try:
+        assert transport.wait_connected(5)
+        rng = random.Random(808)
+        frames = [bytes(rng.getrandbits(8) for _ in range(64)) for _ in range(256)]
+        payload = b"".join(frames[i % 256] for i in range(16_000))  # ~1 MB of 64-byte frames
+        writer = threading.Thread(target=device.write_all, args=(payload,))
+        writer.start()
+        writer.join(30)
+        wait_for(lambda: len(rec.received()) >= len(payload), 30, "all bytes")
+        assert rec.received() == payload
+        stats = transport.stats()
+        assert stats.bytes_in == len(payload)
+        assert stats.reads < len(payload) / 64, "reads should take whatever is waiting, not one frame at a time"
+        assert stats.errors == 0 and stats.connected
+    finally:
+        transport.stop()
+    assert rec.states[0] == (True, f"connected to {device.link}")
+    assert rec.states[-1] == (False, "stopped")
+
+
+def test_write_reaches_the_device_and_fails_clearly_when_down(device: PtyDevice, tmp_path: Path) -> None:
+    rec = Recorder()
+    transport = SerialTransport(str(device.link), rec.on_data, rec.on_state)
+    transport.start()
+    try:
+        assert transport.wait_connected(5)
+        reply = bytes.fromhex("7e8001000501234567890100000001020000177e")
+        assert transport.write(reply) == len(reply)
+        assert device.read_exactly(len(reply)) == reply
+        assert transport.stats().bytes_out == len(reply)
+    finally:
+        transport.stop()
+    with pytest.raises(TransportNotConnected):
+        transport.write(b"\x7e")
+
+
+def test_reconnects_by_itself_when_the_device_restarts_on_a_new_pty(device: PtyDevice, tmp_path: Path) -> None:
+    rec = Recorder()
+    transport = SerialTransport(str(device.link), rec.on_data, rec.on_state, backoff=Backoff(initial=0.05, maximum=0.5))
+    transport.start()
+    try:
+        assert transport.wait_connected(5)
+        device.write_all(b"before")
+        wait_for(lambda: rec.received() == b"before", what="first data")
+
+        device.close()  # the stub dies: the slave now reads EIO
+        wait_for(lambda: not transport.connected, what="disconnect noticed")
+        down = [s for s in rec.states if not s[0]]
+        assert down and "read failed" in down[0][1], rec.states
+        assert transport.stats().last_error.startswith("read failed")
+        time.sleep(0.3)  # a few reconnect attempts against the dead path
+        assert not transport.connected
+
+        restarted = PtyDevice(device.link)  # a new pty, the symlink replaced
+        try:
+            wait_for(lambda: transport.connected, what="reconnect through the symlink")
+            restarted.write_all(b"after")
+            wait_for(lambda: rec.received() == b"beforeafter", what="data after reconnect")
+            assert transport.write(b"ack") == 3
+            assert restarted.read_exactly(3) == b"ack"
+            stats = transport.stats()
+            assert stats.reconnects == 1 and stats.connects == 2
+            assert [s[0] for s in rec.states] == [True, False, True]
+            assert os.path.realpath(device.link) == restarted.slave_path
+        finally:
+            transport.stop()
+            restarted.close()
+    finally:
+        transport.stop()
+
+
+def test_missing_port_is_reported_once_then_connects_when_it_appears(tmp_path: Path) -> None:
+    rec = Recorder()
+    link = tmp_path / "not-yet"
+    transport = SerialTransport(str(link), rec.on_data, rec.on_state, backoff=Backoff(initial=0.02, maximum=0.1))
+    transport.start()
+    dev: PtyDevice | None = None
+    try:
+        wait_for(lambda: transport.stats().errors >= 3, what="several failed opens")
+        assert not transport.connected
+        assert len(rec.states) == 1 and rec.states[0][0] is False and "open failed" in rec.states[0][1]
+        dev = PtyDevice(link)
+        wait_for(lambda: transport.connected, what="connect once the port exists")
+        dev.write_all(b"hello")
+        wait_for(lambda: rec.received() == b"hello", what="data")
+        assert transport.stats().reconnects == 0  # the first successful open is not a reconnect
+    finally:
+        transport.stop()
+        if dev:
+            dev.close()
+
+
+def test_a_failing_callback_is_counted_and_reading_goes_on(device: PtyDevice) -> None:
+    got = bytearray()
+    calls = {"n": 0}
+
+    def flaky(chunk: bytes) -> None:
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise RuntimeError("consumer bug")
+        got.extend(chunk)
+
+    transport = SerialTransport(str(device.link), flaky)
+    transport.start()
+    try:
+        assert transport.wait_connected(5)
+        device.write_all(b"lost")
+        wait_for(lambda: calls["n"] == 1, what="first chunk")
+        device.write_all(b"kept")
+        wait_for(lambda: bytes(got) == b"kept", what="second chunk")
+        assert transport.stats().callback_errors == 1
+        assert transport.connected
+    finally:
+        transport.stop()
+
+
+def test_stop_cancels_a_blocked_read(device: PtyDevice) -> None:
+    transport = SerialTransport(str(device.link), lambda _chunk: None, read_timeout=30.0)
+    transport.start()
+    assert transport.wait_connected(5)
+    time.sleep(0.1)  # the reader is now blocked in a 30 s read
+    began = time.monotonic()
+    transport.stop()
+    assert time.monotonic() - began < 5.0, "stop() must not wait for the read timeout"
+    assert not transport.connected
+
+
+class TcpDevice:
+    """A local TCP server standing in for a serial-over-IP converter; one client at a time."""
+
+    def __init__(self) -> None:
+        self.server = socket.create_server(("127.0.0.1", 0))
+        self.port = self.server.getsockname()[1]
+        self.conns: list[socket.socket] = []
+        self.accepted = threading.Semaphore(0)
+        self.thread = threading.Thread(target=self._accept, daemon=True)
+        self.thread.start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                conn, _ = self.server.accept()
+            except OSError:
+                return
+            self.conns.append(conn)
+            self.accepted.release()
+
+    def next_conn(self, timeout: float = 5.0) -> socket.socket:
+        assert self.accepted.acquire(timeout=timeout), "transport did not connect"
+        return self.conns[-1]
+
+    def close(self) -> None:
+        self.server.close()
+        for conn in self.conns:
+            conn.close()
+
+
+def test_socket_url_reads_writes_and_reconnects_after_the_peer_drops() -> None:
+    server = TcpDevice()
+    rec = Recorder()
+    transport = SerialTransport(
+        f"socket://127.0.0.1:{server.port}", rec.on_data, rec.on_state, backoff=Backoff(initial=0.05, maximum=0.2)
+    )
+    transport.start()
+    try:
+        conn = server.next_conn()
+        assert transport.wait_connected(5)
+        payload = bytes(range(256)) * 400  # 100 KiB
+        conn.sendall(payload)
+        wait_for(lambda: rec.received() == payload, 10, "socket payload")
+        assert transport.stats().reads < len(payload) / 64
+        transport.write(b"reply")
+        conn.settimeout(5)
+        assert conn.recv(5) == b"reply"
+
+        conn.close()  # the converter drops the connection
+        conn2 = server.next_conn()
+        wait_for(lambda: transport.connected, what="reconnect")
+        conn2.sendall(b"again")
+        wait_for(lambda: rec.received().endswith(b"again"), what="data after reconnect")
+        assert [s[0] for s in rec.states][:3] == [True, False, True]
+        assert "socket disconnected" in rec.states[1][1]
+        assert transport.stats().reconnects == 1
+    finally:
+        transport.stop()
+        server.close()
+
+
+def test_backoff_grows_is_bounded_and_resets() -> None:
+    backoff = Backoff(initial=0.1, maximum=5.0, rng=random.Random(1))
+    delays = [backoff.next_delay() for _ in range(20)]
+    assert all(0.1 <= d <= 5.0 for d in delays)
+    assert delays[0] <= 0.1 + 1e-9
+    assert max(delays[-5:]) > 2.0  # reached the cap region
+    assert len({round(d, 6) for d in delays[-5:]}) > 1  # jittered, not lock-step
+    backoff.reset()
+    assert backoff.next_delay() <= 0.1 + 1e-9
+    with pytest.raises(ValueError):
+        Backoff(initial=0.0)
