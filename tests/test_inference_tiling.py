@@ -1,0 +1,131 @@
+"""Tiling covers every pixel with overlap, stitched maps and regions land in original coordinates."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from edge.inference.config import InferenceConfig
+from edge.inference.core import Detector
+from edge.inference.synthetic import identity_map_graph, write_model
+from edge.inference.tiling import MapStitcher, make_grid, tile_starts
+
+
+@given(length=st.integers(1, 5000), tile=st.integers(1, 512), overlap=st.integers(0, 64))
+@settings(max_examples=300, deadline=None)
+def test_tile_starts_cover_every_pixel_with_overlap(length: int, tile: int, overlap: int) -> None:
+    overlap = min(overlap, tile - 1)
+    starts = tile_starts(length, tile, overlap)
+    if length <= tile:
+        assert starts == [0]
+        return
+    assert starts[0] == 0 and starts[-1] == length - tile, "first at the border, last shifted in, no padding"
+    assert starts == sorted(set(starts))
+    covered = np.zeros(length, dtype=int)
+    for start in starts:
+        covered[start:start + tile] += 1
+    assert covered.min() >= 1
+    for a, b in zip(starts, starts[1:], strict=False):
+        assert b - a <= tile - overlap, "neighbours overlap by at least `overlap`"
+
+
+@pytest.mark.parametrize(("height", "width", "tile", "overlap"), [(2048, 4096, 256, 32), (300, 517, 64, 8), (64, 64, 64, 8)])
+def test_mean_stitch_counts_every_pixel(height: int, width: int, tile: int, overlap: int) -> None:
+    grid = make_grid(height, width, tile, tile, overlap)
+    stitcher = MapStitcher(grid, tile, tile, (height, width), blend="mean")
+    for y, x in grid.positions:
+        stitcher.add(y, x, np.ones((tile, tile), dtype=np.float32))
+    coverage = stitcher.coverage()
+    assert coverage.shape == (height, width)
+    assert coverage.min() >= 1
+    assert (coverage > 1).any() == (len(grid) > 1)
+    np.testing.assert_allclose(stitcher.result(), 1.0)
+
+
+def test_stitched_identity_map_reproduces_the_image(tmp_path: Path) -> None:
+    write_model(tmp_path / "m", identity_map_graph(1, (64, 64)), "m", overlap=8)
+    detector = Detector.load(tmp_path / "m", InferenceConfig(map_max_side=1024))
+    image = np.random.default_rng(1).integers(0, 256, (333, 517), dtype=np.uint8)
+    result = detector.infer(image)
+    assert result.anomaly_map is not None and result.anomaly_map.shape == image.shape
+    np.testing.assert_allclose(result.anomaly_map, image / 255.0, atol=1e-6)
+
+
+def test_reduced_map_keeps_aspect_and_scale(tmp_path: Path) -> None:
+    write_model(tmp_path / "m", identity_map_graph(1, (64, 64)), "m", overlap=8)
+    detector = Detector.load(tmp_path / "m", InferenceConfig(map_max_side=100))
+    result = detector.infer(np.zeros((300, 1000), dtype=np.uint8))
+    assert result.anomaly_map is not None and result.anomaly_map.shape == (30, 100)
+    assert result.map_scale == pytest.approx((10.0, 10.0))
+
+
+def _bright_patches(shape: tuple[int, int], boxes: list[tuple[int, int, int, int]]) -> np.ndarray:
+    image = np.full(shape, 20, dtype=np.uint8)
+    for x, y, w, h in boxes:
+        image[y:y + h, x:x + w] = 250
+    return image
+
+
+# Patches straddle tile seams (tile 64, overlap 8 -> starts 0, 56, 112, ...) and the shifted last tile.
+BOXES = [(50, 40, 20, 30), (300, 200, 7, 5), (500, 320, 17, 13), (0, 0, 3, 3)]
+
+
+def test_regions_in_original_coordinates_after_tiling(tmp_path: Path) -> None:
+    write_model(tmp_path / "m", identity_map_graph(1, (64, 64)), "m", overlap=8, min_region_area=4)
+    detector = Detector.load(tmp_path / "m")
+    result = detector.infer(_bright_patches((333, 517), BOXES))
+    found = sorted((r.x, r.y, r.width, r.height) for r in result.regions)
+    assert found == sorted(box for box in BOXES if box[2] * box[3] >= 4)
+    assert all(r.score == pytest.approx(250 / 255) for r in result.regions)
+    assert result.flagged and result.score == pytest.approx(250 / 255)
+
+
+def test_regions_scaled_from_pooled_map(tmp_path: Path) -> None:
+    write_model(tmp_path / "m", identity_map_graph(1, (64, 64), pool=4), "m", overlap=16)
+    detector = Detector.load(tmp_path / "m")
+    boxes = [(64, 32, 32, 16), (400, 300, 40, 20)]
+    result = detector.infer(_bright_patches((336, 520), boxes))
+    assert result.anomaly_map is not None and result.anomaly_map.shape == (84, 130)
+    assert sorted((r.x, r.y, r.width, r.height) for r in result.regions) == sorted(boxes)
+
+
+def test_resize_to_height_maps_regions_back(tmp_path: Path) -> None:
+    write_model(tmp_path / "m", identity_map_graph(1, (64, 64)), "m", overlap=8, resize_to_height=200)
+    detector = Detector.load(tmp_path / "m")
+    result = detector.infer(_bright_patches((400, 800), [(100, 100, 40, 40)]))
+    assert len(result.regions) == 1
+    region = result.regions[0]
+    assert abs(region.x - 100) <= 2 and abs(region.y - 100) <= 2
+    assert abs(region.width - 40) <= 4 and abs(region.height - 40) <= 4
+
+
+def test_image_smaller_than_tile_is_padded_and_cropped(tmp_path: Path) -> None:
+    write_model(tmp_path / "m", identity_map_graph(1, (64, 64)), "m")
+    detector = Detector.load(tmp_path / "m")
+    result = detector.infer(_bright_patches((30, 50), [(40, 20, 5, 5)]))
+    assert result.anomaly_map is not None and result.anomaly_map.shape == (30, 50)
+    assert [(r.x, r.y, r.width, r.height) for r in result.regions] == [(40, 20, 5, 5)]
+    assert result.tiles == 1
+
+
+def test_clean_image_is_not_flagged(tmp_path: Path) -> None:
+    write_model(tmp_path / "m", identity_map_graph(1, (64, 64)), "m")
+    result = Detector.load(tmp_path / "m").infer(np.full((200, 300), 60, dtype=np.uint8))
+    assert not result.flagged and result.regions == []
+    assert result.score == pytest.approx(60 / 255)
+
+
+def test_min_area_and_max_regions(tmp_path: Path) -> None:
+    write_model(tmp_path / "m", identity_map_graph(1, (64, 64)), "m", min_region_area=10)
+    detector = Detector.load(tmp_path / "m")
+    image = np.zeros((200, 200), dtype=np.uint8)
+    image[10:12, 10:12] = 255  # 4 px: below min area
+    for i in range(5):
+        image[50 + 20 * i:55 + 20 * i, 100:105] = 200 + 10 * i
+    result = detector.infer(image)
+    assert len(result.regions) == 5
+    assert [r.y for r in result.regions] == [130, 110, 90, 70, 50], "highest score first"
