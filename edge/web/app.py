@@ -28,7 +28,7 @@ class LaneView(Protocol):
     lane_name: str
     bus: LiveBus
 
-    async def devices(self) -> list[dict[str, Any]]: ...
+    async def device_list(self) -> list[dict[str, Any]]: ...
 
     async def lock_events(self, limit: int) -> list[dict[str, Any]]: ...
 
@@ -62,7 +62,7 @@ def create_app(view: LaneView) -> FastAPI:
 
     @app.get("/api/devices")
     async def devices() -> list[dict[str, Any]]:
-        return await view.devices()
+        return await view.device_list()
 
     @app.get("/api/lock-events")
     async def lock_events(limit: int = Query(100, ge=1, le=1000)) -> list[dict[str, Any]]:

@@ -1,0 +1,66 @@
+"""A smart lock publishing JSON reports on MQTT (kouan/<lane>/<device>/report) with availability."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections.abc import Callable
+
+from drivers.mqtt_transport import MqttTransport
+from drivers.smart_lock import AVAILABILITY_CHANNEL, REPORT_CHANNEL, LockReading
+from edge.config import DeviceConfig
+from edge.device_status import DeviceStatus
+from edge.devices.lock_state import device_time, lock_state
+from edge.ingest import Ingest, Reading
+
+log = logging.getLogger(__name__)
+
+
+class MqttLock:
+    """Subscribes to one lock's report and availability topics on the site broker."""
+
+    def __init__(
+        self, config: DeviceConfig, prefix: str, status: DeviceStatus, ingest: Ingest, mqtt: MqttTransport,
+        changed: Callable[[str], None],
+    ) -> None:
+        self.status = status
+        self._id = config.id
+        self._ingest = ingest
+        self._mqtt = mqtt
+        self._changed = changed
+        self.report_topic = f"{prefix}/{REPORT_CHANNEL}"
+        self.availability_topic = f"{prefix}/{AVAILABILITY_CHANNEL}"
+        for name in ("messages", "bad_messages", "readings"):
+            status.counters[name] = 0
+
+    def start(self) -> None:
+        self._mqtt.subscribe(self.report_topic, qos=1)
+        self._mqtt.subscribe(self.availability_topic, qos=1)
+
+    def stop(self) -> None:
+        """Nothing to close: the runtime owns the MQTT connection."""
+
+    def handles_topic(self, topic: str) -> bool:
+        return topic in (self.report_topic, self.availability_topic)
+
+    def on_mqtt_message(self, topic: str, payload: bytes) -> None:
+        """Called on paho's network thread: parse, then hand over; never block here."""
+        if topic == self.availability_topic:
+            online = payload.strip().lower() == b"online"
+            self.status.connected = online
+            self.status.last_error = "" if online else f"device availability: {payload.decode(errors='replace')}"
+            self._changed(self._id)
+            return
+        self.status.counters["messages"] += 1
+        try:
+            reading = LockReading.from_json(payload, self._id)
+        except ValueError as exc:
+            self.status.counters["bad_messages"] += 1
+            log.warning("lock %s: report refused: %s", self._id, exc)
+            return
+        self.status.counters["readings"] += 1
+        self._ingest.submit(Reading(
+            self._id, "report", hashlib.sha256(payload).hexdigest(), json.loads(payload),
+            device_time=device_time(reading), lock_state=lock_state(reading),
+        ))
