@@ -10,6 +10,7 @@ from types import ModuleType
 
 # name -> module under edge.commands; order is the order shown in --help.
 SUBCOMMANDS: dict[str, str] = {
+    "demo": "demo",
     "edge": "edge_node",
     "infer": "infer",
 }
