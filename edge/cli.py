@@ -13,6 +13,8 @@ SUBCOMMANDS: dict[str, str] = {
     "demo": "demo",
     "edge": "edge_node",
     "infer": "infer",
+    "sim": "sim",
+    "decode": "decode",
 }
 
 
