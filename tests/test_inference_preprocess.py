@@ -10,7 +10,14 @@ import pytest
 
 from edge.inference.card import InputSpec
 from edge.inference.core import Detector
-from edge.inference.preprocess import ImageDecodeError, Normaliser, decode_image, match_channels, read_image
+from edge.inference.preprocess import (
+    ImageDecodeError,
+    Normaliser,
+    decode_image,
+    match_channels,
+    read_image,
+    resize_to_height,
+)
 from edge.inference.synthetic import identity_map_graph, write_model
 
 
@@ -92,3 +99,12 @@ def test_corrupt_bytes_raise_decode_error(data: bytes) -> None:
 def test_unsupported_dtype_is_refused() -> None:
     with pytest.raises(ImageDecodeError, match="float32"):
         match_channels(np.zeros((4, 4), dtype=np.float32), 1)
+
+
+@pytest.mark.parametrize("column", [0, 1, 2, 3, 5, 6])
+def test_resize_to_height_does_not_lose_thin_lines(column: int) -> None:
+    image = np.zeros((400, 800), dtype=np.uint8)
+    image[:, 400 + column] = 255  # one pixel wide: plain INTER_LINEAR at 1/4 skips some phases
+    small = resize_to_height(image, 100)
+    assert small.shape == (100, 200)
+    assert small.max() >= 20
