@@ -6,6 +6,7 @@ import asyncio
 import logging
 import threading
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,7 +21,7 @@ from edge.inference.regions import find_regions
 from edge.inference.registry import ModelRegistry
 from edge.inference.result import InferenceResult
 from edge.inference.session import GraphInfo, check_contract, create_session, warm_up
-from edge.inference.tiling import MapStitcher, make_grid, pad_to_tile
+from edge.inference.tiling import MapStitcher, TileGrid, make_grid, pad_to_tile
 
 log = logging.getLogger(__name__)
 
@@ -110,22 +111,36 @@ class Detector:
         result.ms = (time.perf_counter() - start) * 1000.0
         return result
 
-    def _infer(self, image: np.ndarray) -> InferenceResult:
-        start = time.perf_counter()
-        card, spec = self.card, self.card.input
-        orig_h, orig_w = image.shape[:2]
-        work, valid_hw = self.prepare(image)
+    def _batches(self, work: np.ndarray, grid: TileGrid) -> Iterator[tuple[list[tuple[int, int]], np.ndarray]]:
+        """(tile positions, float32 NCHW batch) for every run; the batch buffer is reused between runs."""
+        spec = self.card.input
         normaliser = Normaliser(spec, work.dtype)
-        grid = make_grid(work.shape[0], work.shape[1], spec.height, spec.width, card.tiling.overlap)
         positions = grid.positions
-        stitcher: MapStitcher | None = None
-        score = -np.inf
         buffer = np.empty((self.batch, spec.channels, spec.height, spec.width), dtype=np.float32)
         for first in range(0, len(positions), self.batch):
             chunk = positions[first:first + self.batch]
             for i, (y, x) in enumerate(chunk):
                 normaliser.write(work[y:y + spec.height, x:x + spec.width], buffer[i])
-            feed = buffer if len(chunk) == self.batch else buffer[:len(chunk)]
+            yield chunk, (buffer if len(chunk) == self.batch else buffer[:len(chunk)])
+
+    def _grid(self, work: np.ndarray) -> TileGrid:
+        spec = self.card.input
+        return make_grid(work.shape[0], work.shape[1], spec.height, spec.width, self.card.tiling.overlap)
+
+    def tile_batches(self, image: np.ndarray) -> list[np.ndarray]:
+        """The exact tensors `infer` feeds the session for this image (copies; for benchmarks and checks)."""
+        work, _ = self.prepare(image)
+        return [feed.copy() for _, feed in self._batches(work, self._grid(work))]
+
+    def _infer(self, image: np.ndarray) -> InferenceResult:
+        start = time.perf_counter()
+        card = self.card
+        orig_h, orig_w = image.shape[:2]
+        work, valid_hw = self.prepare(image)
+        grid = self._grid(work)
+        stitcher: MapStitcher | None = None
+        score = -np.inf
+        for chunk, feed in self._batches(work, grid):
             outputs = self.session.run(self.info.output_names, {self.info.input_name: feed})
             score = max(score, float(np.max(outputs[0])))
             if card.task == "anomaly_map":
@@ -146,7 +161,7 @@ class Detector:
         result = InferenceResult(
             score=score, flagged=score >= card.threshold, threshold=card.threshold, regions=regions,
             anomaly_map=small_map, map_scale=map_scale, model=card.name, version=card.version,
-            ms=(time.perf_counter() - start) * 1000.0, image_size=(orig_w, orig_h), tiles=len(positions),
+            ms=(time.perf_counter() - start) * 1000.0, image_size=(orig_w, orig_h), tiles=len(grid),
             regions_dropped=dropped)
         self.counters.record(result)
         return result
