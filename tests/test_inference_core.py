@@ -120,3 +120,20 @@ def test_threads_from_config_and_fixed_batch_graph(tmp_path: Path) -> None:
 def test_config_rejects_unknown_fields() -> None:
     with pytest.raises(ValueError, match="extra"):
         InferenceConfig(provider="cpu")  # type: ignore[call-arg]
+
+
+def test_image_score_model_returns_score_without_map(tmp_path: Path) -> None:
+    import json
+
+    folder = tmp_path / "s"
+    write_model(folder, identity_map_graph(1, (32, 32)), "s", threshold=0.7)
+    raw = json.loads((folder / "card.json").read_text())
+    raw.update(task="image_score", pixel_threshold=None,
+               outputs=[{"name": "score", "shape": "[N]", "meaning": "image score"}])
+    (folder / "card.json").write_text(json.dumps(raw))
+    detector = Detector.load(folder)
+    image = np.full((50, 90), 100, dtype=np.uint8)
+    image[45, 85] = 200
+    result = detector.infer(image)
+    assert result.anomaly_map is None and result.regions == []
+    assert result.score == pytest.approx(200 / 255) and result.flagged
