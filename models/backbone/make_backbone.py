@@ -1,0 +1,192 @@
+"""Build the shipped feature backbone: a fixed multi-scale filter bank exported as ONNX.
+
+Why a filter bank and not a trained network: nothing here may download pretrained weights,
+and on-site fitting must work on surfaces nobody has seen. Texture energy (oriented Gabor
+quadrature pairs, Laplacian-of-Gaussian), local colour/intensity means and local contrast
+at three octaves are generic, cheap and deterministic; the per-site Gaussian fitted on top
+(edge/fitting) learns which combinations are normal for *this* surface.
+
+Graph (opset 17), input `image` float32 [N,3,H,W] RGB in [0,1], H and W multiples of 8:
+
+  opponent colour (1x1 conv): L = mean(RGB), rg = (R-G)/2, yb = (R+G)/4 - B/2
+  pyramid on L: L0 (1/1), L1 (1/2), L2 (1/4) by a reflect-padded 4x4 binomial, stride 2
+  per octave: 4 Gabor orientations (even+odd -> magnitude), |LoG|, each averaged to 1/4
+              resolution and log-compressed (more Gaussian, so Mahalanobis suits it)
+  at 1/4: local mean of L, rg, yb; log local std of L; and the octave-2 energies pooled
+          over a 9x9 neighbourhood for context
+  output `features` float32 [N, C, H/4, W/4]
+
+Run: `python models/backbone/make_backbone.py` (deterministic: same bytes every run).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+
+HERE = Path(__file__).resolve().parent
+OPSET = 17
+IR_VERSION = 8
+N_ORIENT = 4
+WAVELENGTH = 4.0
+GABOR_SIGMA = 2.0
+LOG_SIGMA = 1.2
+KSIZE = 9
+LOG_EPS = 1e-3
+STRIDE = 4
+VERSION = "1.0.0"
+
+
+def gabor_bank() -> np.ndarray:
+    """[2*N_ORIENT + 1, 1, K, K]: even/odd Gabor pairs per orientation, then a LoG; zero-mean."""
+    half = KSIZE // 2
+    yy, xx = np.mgrid[-half:half + 1, -half:half + 1].astype(np.float64)
+    kernels = []
+    for k in range(N_ORIENT):
+        theta = math.pi * k / N_ORIENT
+        u = xx * math.cos(theta) + yy * math.sin(theta)
+        env = np.exp(-(xx**2 + yy**2) / (2 * GABOR_SIGMA**2))
+        for phase in (np.cos, np.sin):
+            g = env * phase(2 * math.pi * u / WAVELENGTH)
+            g -= g.mean()
+            g /= np.abs(g).sum()
+            kernels.append(g)
+    r2 = xx**2 + yy**2
+    log = (r2 - 2 * LOG_SIGMA**2) * np.exp(-r2 / (2 * LOG_SIGMA**2))
+    log -= log.mean()
+    log /= np.abs(log).sum()
+    kernels.append(log)
+    return np.stack(kernels)[:, None].astype(np.float32)
+
+
+def pair_sum() -> np.ndarray:
+    """[N_ORIENT + 1, 2*N_ORIENT + 1, 1, 1]: adds squared even+odd responses, passes LoG²."""
+    w = np.zeros((N_ORIENT + 1, 2 * N_ORIENT + 1, 1, 1), np.float32)
+    for k in range(N_ORIENT):
+        w[k, 2 * k] = w[k, 2 * k + 1] = 1.0
+    w[N_ORIENT, 2 * N_ORIENT] = 1.0
+    return w
+
+
+class GraphBuilder:
+    """Collects nodes and initializers with unique names."""
+
+    def __init__(self) -> None:
+        self.nodes: list[onnx.NodeProto] = []
+        self.inits: list[onnx.TensorProto] = []
+        self._n = 0
+
+    def name(self, stem: str) -> str:
+        self._n += 1
+        return f"{stem}_{self._n}"
+
+    def const(self, stem: str, value: np.ndarray) -> str:
+        name = self.name(stem)
+        self.inits.append(numpy_helper.from_array(value, name))
+        return name
+
+    def op(self, op_type: str, inputs: list[str], stem: str | None = None, **attrs: object) -> str:
+        out = self.name(stem or op_type.lower())
+        self.nodes.append(helper.make_node(op_type, inputs, [out], **attrs))
+        return out
+
+    def reflect_pad(self, x: str, pad: int) -> str:
+        pads = self.const("pads", np.array([0, 0, pad, pad, 0, 0, pad, pad], np.int64))
+        return self.op("Pad", [x, pads], mode="reflect")
+
+    def conv(self, x: str, weight: np.ndarray, stride: int = 1, pad: int = 0) -> str:
+        src = self.reflect_pad(x, pad) if pad else x
+        w = self.const("w", weight)
+        return self.op("Conv", [src, w], strides=[stride, stride])
+
+    def avg(self, x: str, kernel: int, stride: int, pad: int) -> str:
+        return self.op("AveragePool", [x], kernel_shape=[kernel, kernel], strides=[stride, stride],
+                       pads=[pad] * 4, count_include_pad=0)
+
+    def log(self, x: str) -> str:
+        eps = self.const("eps", np.array(LOG_EPS, np.float32))
+        return self.op("Log", [self.op("Add", [x, eps])])
+
+
+def octave_energy(g: GraphBuilder, lum: str, level: int) -> str:
+    """Log local Gabor/LoG magnitude of one octave, pooled to 1/STRIDE of the input."""
+    resp = g.conv(lum, gabor_bank(), pad=KSIZE // 2)
+    sq = g.op("Mul", [resp, resp])
+    mag = g.op("Sqrt", [g.conv(sq, pair_sum())])
+    # pool from stride 2**level to stride 4 with a window twice the step
+    step = STRIDE // (2**level)
+    pooled = g.avg(mag, kernel=2 * step, stride=step, pad=step // 2) if step > 1 else g.avg(mag, 3, 1, 1)
+    return g.log(pooled)
+
+
+def build() -> onnx.ModelProto:
+    """Assemble the backbone graph."""
+    g = GraphBuilder()
+    opp = np.array([[1 / 3, 1 / 3, 1 / 3], [0.5, -0.5, 0.0], [0.25, 0.25, -0.5]], np.float32)
+    lum = g.conv("image", opp[:1, :, None, None])
+    chroma = g.conv("image", opp[1:, :, None, None])
+    b = np.array([1.0, 3.0, 3.0, 1.0])
+    down = (np.outer(b, b) / 64.0).astype(np.float32)[None, None]
+    pyramid = [lum]
+    for _ in range(2):
+        pyramid.append(g.conv(pyramid[-1], down, stride=2, pad=1))
+    parts = [octave_energy(g, level_img, level) for level, level_img in enumerate(pyramid)]
+    # context: the coarsest octave's energies over a wider neighbourhood
+    parts.append(g.avg(parts[-1], kernel=9, stride=1, pad=4))
+    colour = g.op("Concat", [lum, chroma], axis=1)
+    mean = g.avg(colour, kernel=2 * STRIDE, stride=STRIDE, pad=STRIDE // 2)
+    mean_lum = g.avg(lum, kernel=2 * STRIDE, stride=STRIDE, pad=STRIDE // 2)
+    mean_sq = g.avg(g.op("Mul", [lum, lum]), kernel=2 * STRIDE, stride=STRIDE, pad=STRIDE // 2)
+    var = g.op("Relu", [g.op("Sub", [mean_sq, g.op("Mul", [mean_lum, mean_lum])])])
+    parts += [mean, g.log(g.op("Sqrt", [var]))]
+    g.nodes.append(helper.make_node("Concat", parts, ["features"], axis=1))
+    graph = helper.make_graph(
+        g.nodes, "kouan_filterbank_backbone",
+        [helper.make_tensor_value_info("image", TensorProto.FLOAT, ["N", 3, "H", "W"])],
+        [helper.make_tensor_value_info("features", TensorProto.FLOAT, ["N", "C", "h", "w"])],
+        g.inits,
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)],
+                              producer_name="kouan.make_backbone", producer_version=VERSION)
+    model.ir_version = IR_VERSION
+    onnx.checker.check_model(model, full_check=True)
+    return model
+
+
+def channels(model: onnx.ModelProto) -> int:
+    """Feature channels, found by running the graph once on a small input."""
+    import onnxruntime as ort
+
+    sess = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    out = sess.run(None, {"image": np.zeros((1, 3, 32, 32), np.float32)})[0]
+    return int(out.shape[1])
+
+
+def main() -> None:
+    model = build()
+    path = HERE / "model.onnx"
+    data = model.SerializeToString()
+    path.write_bytes(data)
+    meta = {
+        "name": "kouan_filterbank",
+        "version": VERSION,
+        "kind": "fixed multi-scale filter bank (no learned weights)",
+        "input": {"name": "image", "layout": "NCHW", "channels": 3, "range": "[0,1] RGB float32",
+                  "multiple_of": 8},
+        "output": {"name": "features", "stride": STRIDE, "channels": channels(model)},
+        "sha256": hashlib.sha256(data).hexdigest(),
+        "opset": OPSET,
+        "created_by": "python models/backbone/make_backbone.py",
+    }
+    (HERE / "backbone.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
+    print(f"wrote {path} ({len(data)} bytes), {meta['output']['channels']} channels, sha256 {meta['sha256']}")
+
+
+if __name__ == "__main__":
+    main()
