@@ -60,7 +60,7 @@ class Ingest:
         bus: LiveBus,
         publish_event: Callable[[dict[str, Any]], None],
         low_battery_pct: Callable[[str], int | None],
-        on_device_seen: Callable[[str, float], None],
+        on_device_seen: Callable[[str, float, dict[str, Any] | None], None],
         last_states: dict[str, dict[str, Any]],
         maxsize: int = 1000,
     ) -> None:
@@ -111,7 +111,7 @@ class Ingest:
             Store.record_reading, reading.device_id, reading.received_at, reading.device_time,
             reading.message, reading.sha256, reading.payload, reading.lock_state,
         )
-        self._on_device_seen(reading.device_id, reading.received_at)
+        self._on_device_seen(reading.device_id, reading.received_at, reading.lock_state if row_id else None)
         if row_id is None:
             self.stats.duplicates += 1
         else:

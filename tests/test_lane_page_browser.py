@@ -1,0 +1,69 @@
+"""The lane terminal in a real browser (Debian chromium driven by Playwright).
+
+Both locks appear online; a tamper scripted in the serial stub shows on the page within 1 s.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from firmware_stubs.lock_events import parse_events
+from firmware_stubs.smart_lock import LockConfig, SerialSmartLock
+from firmware_stubs.smart_lock_mqtt import MqttSmartLock
+from tests.conftest import Broker
+from tests.lane_harness import EdgeThread, lane_config
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+TAMPER_AT_S = 6.0
+BROWSER_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync",
+]
+
+
+@pytest.fixture
+def browser() -> Iterator[object]:
+    if not Path(CHROMIUM).exists():
+        pytest.fail("Debian chromium is needed for the browser tests: apt-get install chromium (scripts/setup.sh does)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        instance = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=BROWSER_ARGS)
+        try:
+            yield instance
+        finally:
+            instance.close()
+
+
+def test_lane_page_shows_devices_and_tamper_live(tmp_path: Path, mosquitto: Broker, browser: object) -> None:
+    link = tmp_path / "lock.tty"
+    started = time.monotonic()
+    s_stub = SerialSmartLock(LockConfig(terminal="13912344329", lock_id="SEAL-S1", report_period_s=1.0,
+                                        heartbeat_period_s=1.0, events=parse_events(f"{TAMPER_AT_S}:tamper")), link=link)
+    m_stub = MqttSmartLock(LockConfig(terminal="13912344330", lock_id="SEAL-M1", report_period_s=1.0),
+                           mosquitto.url, "lane-t", "lock-m")
+    s_stub.start()
+    m_stub.start()
+    edge = EdgeThread(lane_config(tmp_path, mosquitto.port, link)).start()
+    try:
+        page = browser.new_page()  # type: ignore[attr-defined]
+        page.goto(edge.url)
+        page.wait_for_selector("#link.up", timeout=10_000)
+        assert page.text_content("#lane-name") == "Test lane"
+        for device_id in ("lock-s", "lock-m"):
+            page.wait_for_selector(f'tr[data-device="{device_id}"] .status.online', timeout=10_000)
+        row = page.wait_for_selector("#events tr.ev-tampered", timeout=15_000)
+        seen = time.monotonic()
+        assert seen - (started + TAMPER_AT_S) < 1.0, f"tamper shown {seen - (started + TAMPER_AT_S):.2f} s after it happened"
+        assert "lock-s" in row.text_content() and "rope cut" in row.text_content()
+        assert page.text_content('tr[data-device="lock-s"] .lock') == "SEAL-S1: tampered"
+        page.screenshot(path=str(tmp_path / "lane.png"), full_page=True)
+    finally:
+        edge.stop()
+        s_stub.stop()
+        m_stub.stop()
