@@ -1,6 +1,6 @@
 """Inference core vs bare onnxruntime on the same model and tensors, and one 4096x2048 image end to end.
 
-    python bench/inference_core.py [--model NAME_OR_DIR] [--repeats 15] [--threads 2]
+    python bench/inference_core.py [--model NAME_OR_DIR | --stand-in] [--repeats 15] [--threads 2]
 
 1. Throughput ratio: the core's `Detector.infer(image)` (channels, resize, tiling, float32
    conversion, batched runs, stitching, regions) against bare `InferenceSession.run` on the
@@ -18,6 +18,7 @@ available, else a synthetic texture.
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import tempfile
@@ -37,11 +38,13 @@ from edge.inference.registry import ModelNotFoundError, ModelRegistry  # noqa: E
 HEIGHT, WIDTH = 2048, 4096
 
 
-def load_model(name: str | None, config: InferenceConfig, workdir: Path) -> tuple[Detector, str]:
-    """The asked-for model, else shipped under_vehicle, else the synthetic stand-in."""
+def load_model(name: str | None, config: InferenceConfig, workdir: Path, stand_in: bool) -> tuple[Detector, str]:
+    """The asked-for model, else shipped under_vehicle, else (or with --stand-in) the synthetic stand-in."""
     if name is not None:
         return Detector.load(name, config), f"{name} (as asked)"
     try:
+        if stand_in:
+            raise ModelNotFoundError("stand-in asked for")
         ModelRegistry(config.models_dir).resolve("under_vehicle")
         return Detector.load("under_vehicle", config), "shipped under_vehicle"
     except ModelNotFoundError:
@@ -50,7 +53,7 @@ def load_model(name: str | None, config: InferenceConfig, workdir: Path) -> tupl
         write_model(workdir / "stand_in", conv_map_graph(1, (256, 256), widths=(32, 64, 128)), "stand_in",
                     overlap=32, resize_to_height=512, threshold=1e9, pixel_threshold=1e9, min_region_area=16)
         return Detector.load(workdir / "stand_in", config), (
-            "synthetic stand-in (no shipped under_vehicle yet): conv 32/64/128 stride 2, "
+            "synthetic stand-in: conv 32/64/128 stride 2, "
             "tile 256, overlap 32, resize_to_height 512")
 
 
@@ -83,11 +86,12 @@ def main() -> int:
     parser.add_argument("--model", help="model name or folder (default: shipped under_vehicle or stand-in)")
     parser.add_argument("--repeats", type=int, default=15)
     parser.add_argument("--threads", type=int, default=2, help="onnxruntime intra-op threads")
+    parser.add_argument("--stand-in", action="store_true", help="use the synthetic stand-in model")
     args = parser.parse_args()
 
     config = InferenceConfig(intra_op_threads=args.threads)
     with tempfile.TemporaryDirectory() as tmp:
-        detector, model_desc = load_model(args.model, config, Path(tmp))
+        detector, model_desc = load_model(args.model, config, Path(tmp), args.stand_in)
         image, image_desc = make_image()
         card = detector.card
         feeds = detector.tile_batches(image)
@@ -119,6 +123,9 @@ def main() -> int:
                 result = detector.infer_bytes(blob, fmt)
                 e2e[fmt].append((time.perf_counter() - start) * 1000.0)
 
+    load = os.getloadavg()
+    print(f"machine: {os.cpu_count()} CPUs, load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} "
+          "(other processes share these cores)")
     print(f"model: {model_desc}")
     print(f"  card {card.name} {card.version}: tile {card.input.width}x{card.input.height}, overlap "
           f"{card.tiling.overlap}, resize_to_height {card.tiling.resize_to_height}, batch {detector.batch}, "
