@@ -21,6 +21,7 @@ class PtyPort:
         self.name = os.ttyname(self._slave)
         self.link = link
         self.dropped_bytes = 0
+        self.closed = False
         if link is not None:
             tmp = link.with_name(f".{link.name}.{os.getpid()}.tmp")
             tmp.unlink(missing_ok=True)
@@ -51,6 +52,10 @@ class PtyPort:
             return b""
 
     def close(self) -> None:
+        """Close both ends once (a second call does nothing: fd numbers get reused)."""
+        if self.closed:
+            return
+        self.closed = True
         for fd in (self.master, self._slave):
             try:
                 os.close(fd)

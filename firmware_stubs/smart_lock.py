@@ -81,6 +81,8 @@ class LockStubBase:
         if self._thread is not None:
             self._thread.join(timeout)
             self._thread = None
+        else:
+            self._close()   # never started: still release the transport
 
     def run(self) -> None:
         """The firmware main loop (blocks until stop())."""

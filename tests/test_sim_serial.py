@@ -1,0 +1,160 @@
+"""The lock firmware stub over a real pty, with a platform on the other end opened by pyserial."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+import serial
+
+from drivers.jt808 import (
+    AUTHENTICATION, BATCH_LOCATION, HEARTBEAT, LOCATION_REPORT, REGISTRATION, BatchLocation, Deframer,
+    LockStateCode, Message, find_lock_status, reply_for,
+)
+from firmware_stubs.lock_events import parse_events
+from firmware_stubs.smart_lock import LockConfig, SerialSmartLock, retransmit_timeouts
+
+
+class Platform:
+    """A minimal JT/T 808 platform on the pty: decodes, records (with arrival time), answers by rule."""
+
+    def __init__(self, path: str, answer: Callable[[Message], bool] = lambda m: True) -> None:
+        self.port = serial.serial_for_url(path, timeout=0.02)
+        self.deframer = Deframer()
+        self.seen: list[tuple[float, Message]] = []
+        self.answer = answer
+        self.serial = 0
+        self.t0 = time.monotonic()
+
+    def pump(self, seconds: float, until: Callable[[], bool] = lambda: False) -> None:
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline and not until():
+            for message in self.deframer.feed(self.port.read(4096)):
+                self.seen.append((time.monotonic() - self.t0, message))
+                reply = reply_for(message, self.serial, auth_code="tok")
+                if reply is not None and self.answer(message):
+                    self.port.write(reply)
+                    self.serial += 1
+
+    def ids(self) -> list[int]:
+        return [m.header.message_id for _, m in self.seen]
+
+    def of(self, message_id: int) -> list[tuple[float, Message]]:
+        return [(t, m) for t, m in self.seen if m.header.message_id == message_id]
+
+
+@pytest.fixture
+def make_stub() -> Iterator[Callable[..., SerialSmartLock]]:
+    stubs: list[SerialSmartLock] = []
+
+    def make(events: str = "", link: Path | None = None, **overrides: object) -> SerialSmartLock:
+        config = LockConfig(terminal="013800138000", lock_id="KL-T1", events=parse_events(events), **overrides)
+        stub = SerialSmartLock(config, link=link)
+        stubs.append(stub)
+        return stub
+
+    yield make
+    for stub in stubs:
+        stub.stop()
+
+
+def test_register_authenticate_heartbeat_report_and_state_change(make_stub) -> None:
+    stub = make_stub("1.0:tamper", report_period_s=5.0, heartbeat_period_s=0.4, response_timeout_s=0.5)
+    platform = Platform(stub.name)
+    stub.start()
+    platform.pump(4.0, until=lambda: any(
+        (s := find_lock_status(m.body)) and s.state is LockStateCode.TAMPERED for _, m in platform.of(LOCATION_REPORT)))
+    ids = platform.ids()
+    assert ids[:2] == [REGISTRATION, AUTHENTICATION]
+    assert platform.of(AUTHENTICATION)[0][1].body.code == "tok"      # the code from our 0x8100
+    assert HEARTBEAT in ids and stub.phase == "online"
+    reports = platform.of(LOCATION_REPORT)
+    states = [find_lock_status(m.body).state for _, m in reports]
+    assert states[0] is LockStateCode.SEALED and states[-1] is LockStateCode.TAMPERED
+    assert reports[-1][0] < 2.0      # at once on the change (t=1 s), not on the 5 s period
+    assert find_lock_status(reports[-1][1].body).rope_cut
+    assert stub.counters["retransmissions"] == 0
+
+
+def test_retransmits_unanswered_report_and_stops_when_answered(make_stub) -> None:
+    answered = {"reports": False}
+    stub = make_stub(report_period_s=100.0, heartbeat_period_s=100.0, response_timeout_s=0.3, retries=3)
+    platform = Platform(stub.name, answer=lambda m: m.header.message_id != LOCATION_REPORT or answered["reports"])
+    stub.start()
+    platform.pump(3.0, until=lambda: len(platform.of(LOCATION_REPORT)) >= 2)
+    answered["reports"] = True                        # the platform answers from the next copy on
+    platform.pump(3.0, until=lambda: len(platform.of(LOCATION_REPORT)) >= 3)
+    copies = platform.of(LOCATION_REPORT)
+    assert len(copies) == 3 and len({m.header.serial for _, m in copies}) == 1   # same serial each time
+    waits = retransmit_timeouts(0.3, 3)                                          # 0.3, 0.6, 1.8, 7.2
+    gaps = [b[0] - a[0] for a, b in zip(copies, copies[1:])]
+    assert gaps[0] == pytest.approx(waits[0], abs=0.15) and gaps[1] == pytest.approx(waits[1], abs=0.15)
+    platform.pump(2.5)                                # a 3rd retransmission would come 1.8 s after the 2nd
+    assert len(platform.of(LOCATION_REPORT)) == 3
+    assert stub.counters["retransmissions"] == 2 and not stub.counters["gave_up_0x0200"]
+
+
+def test_gives_up_after_n_and_uploads_backlog_as_0704(make_stub) -> None:
+    answered = {"reports": False}
+    stub = make_stub("1.5:open", report_period_s=100.0, heartbeat_period_s=100.0, response_timeout_s=0.15,
+                     retries=1)
+    platform = Platform(stub.name, answer=lambda m: m.header.message_id != LOCATION_REPORT or answered["reports"])
+    stub.start()
+    platform.pump(1.2)
+    assert len(platform.of(LOCATION_REPORT)) == 2 and stub.counters["gave_up_0x0200"] == 1
+    answered["reports"] = True
+    platform.pump(3.0, until=lambda: bool(platform.of(BATCH_LOCATION)))
+    (_, batch), = platform.of(BATCH_LOCATION)
+    assert isinstance(batch.body, BatchLocation) and batch.body.kind == 1
+    assert find_lock_status(batch.body.reports[0]).state is LockStateCode.SEALED   # the lost sealed report
+
+
+def test_2019_header_and_silent_resume(make_stub) -> None:
+    stub = make_stub("0.8:silent,2.0:resume", protocol_2019=True, report_period_s=0.3, heartbeat_period_s=100.0,
+                     response_timeout_s=0.5)
+    platform = Platform(stub.name)
+    stub.start()
+    platform.pump(3.0)
+    reports = platform.of(LOCATION_REPORT)
+    assert all(m.header.version == "2019" for _, m in platform.seen)
+    assert not [t for t, _ in reports if 1.0 < t < 1.9]      # nothing while silent
+    assert [t for t, _ in reports if t > 2.0]                # back after resume
+
+
+def test_link_follows_a_restarted_stub(make_stub, tmp_path: Path) -> None:
+    link = tmp_path / "lock0"
+    first = make_stub(link=link)
+    assert link.resolve() == Path(first.name).resolve()
+    first.stop()
+    second = make_stub(link=link, response_timeout_s=0.3)   # pyserial's open flushes what came before
+    assert link.resolve() == Path(second.name).resolve()
+    second.start()
+    platform = Platform(str(link))
+    platform.pump(2.0, until=lambda: bool(platform.of(REGISTRATION)))
+    assert platform.of(REGISTRATION)
+
+
+def test_cli_prints_pty_and_speaks_on_it(tmp_path: Path) -> None:
+    link = tmp_path / "lock-cli"
+    proc = subprocess.Popen([sys.executable, "-m", "edge.cli", "sim", "smart-lock", "--serial", "--link", str(link),
+                             "--duration", "4", "--response-timeout", "0.3"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        first_line = proc.stdout.readline() if proc.stdout else ""
+        assert first_line.startswith("/dev/pts/") and str(link) in first_line
+        platform = Platform(str(link))
+        platform.pump(3.0, until=lambda: bool(platform.of(LOCATION_REPORT)))
+        assert platform.ids()[:2] == [REGISTRATION, AUTHENTICATION] and platform.of(LOCATION_REPORT)
+    finally:
+        proc.wait(timeout=10)
+    assert proc.returncode == 0
+
+
+def test_bad_event_script_is_refused() -> None:
+    result = subprocess.run([sys.executable, "-m", "edge.cli", "sim", "smart-lock", "--serial", "--events",
+                             "5:explode"], capture_output=True, text=True, timeout=30)
+    assert result.returncode == 2 and "unknown action 'explode'" in result.stderr
