@@ -27,6 +27,7 @@ from __future__ import annotations
 import logging
 import sys
 import threading
+import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -179,7 +180,11 @@ class MqttTransport:
         self._client.loop_start()
 
     def stop(self, timeout: float = 5.0) -> None:
-        """Publish a retained "offline", disconnect cleanly and stop the threads."""
+        """Flush the buffer if connected, publish a retained "offline", disconnect cleanly, stop the threads."""
+        deadline = time.monotonic() + timeout / 2
+        while self._connected and self._flusher is not None and self.stats().buffered and time.monotonic() < deadline:
+            self._flush_wake.set()
+            time.sleep(0.01)
         self._stopping.set()
         self._flush_wake.set()
         if self._flusher is not None:
@@ -208,8 +213,6 @@ class MqttTransport:
 
     def wait_connected(self, timeout: float) -> bool:
         """Block until connected (for start-up checks and tests)."""
-        import time
-
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline and not self._connected:
             time.sleep(0.01)
@@ -248,13 +251,18 @@ class MqttTransport:
             self._subscribe_now(self._client, topic_filter, qos)
 
     def publish(self, topic: str, payload: Payload, qos: int = 1, retain: bool = False) -> bool:
-        """Send, or buffer while disconnected; True if handed to the client now, False if buffered."""
+        """Send, or buffer while disconnected; True if handed to the client now, False if not (buffered,
+        or after `stop()`: dropped and counted). A bad topic or QoS is a ValueError."""
         check_topic_name(topic)
         if qos not in (0, 1, 2):
             raise ValueError(f"QoS must be 0, 1 or 2, got {qos}")
         data = payload.encode("utf-8") if isinstance(payload, str) else bytes(payload)
         message = OutgoingMessage(topic, data, qos, retain)
         with self._lock:
+            if self._stopping.is_set():
+                self._dropped += 1
+                logger.warning("mqtt %s: publish to %s after stop(); dropped (counted)", self.client_id, topic)
+                return False
             if self._connected and not self._buffer and self._send_locked(message):
                 return True
             self._buffer_locked(message)

@@ -296,6 +296,10 @@ def test_a_broker_that_refuses_is_reported_with_its_reason_code(tmp_path: Path, 
     finally:
         transport.stop()
         broker.stop()
+    # stopping with a message still waiting, and publishing after stop, are counted, not silent
+    assert transport.stats().dropped == 1 and transport.stats().buffered == 0
+    assert transport.publish("kouan/x/y", b"late") is False
+    assert transport.stats().dropped == 2
 
 
 def test_resubscribes_after_the_broker_restarts_without_its_sessions(tmp_path: Path) -> None:
