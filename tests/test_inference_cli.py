@@ -86,3 +86,13 @@ def test_tampered_model_is_refused(models: Path, images: list[Path]) -> None:
     proc = _kouan("--model", str(models / "probe"), str(images[0]))
     assert proc.returncode == 2
     assert "SHA-256 mismatch" in proc.stderr and "SHA-256 mismatch" in json.loads(proc.stdout)["error"]
+
+
+def test_unsupported_pixel_type_gives_error_line(models: Path, images: list[Path], tmp_path: Path) -> None:
+    float_tiff = tmp_path / "float.tiff"
+    assert cv2.imwrite(str(float_tiff), np.full((20, 20), 0.5, dtype=np.float32))
+    proc = _kouan("--model", "probe", "--models-dir", str(models), str(float_tiff), str(images[0]))
+    first, second = (json.loads(line) for line in proc.stdout.splitlines())
+    assert proc.returncode == 1
+    assert "float32" in first["error"]
+    assert second["flagged"] is True

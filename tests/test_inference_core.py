@@ -137,3 +137,11 @@ def test_image_score_model_returns_score_without_map(tmp_path: Path) -> None:
     result = detector.infer(image)
     assert result.anomaly_map is None and result.regions == []
     assert result.score == pytest.approx(200 / 255) and result.flagged
+
+
+@pytest.mark.parametrize("shape", [(0, 10), (5,), (2, 2, 2, 2)])
+def test_arrays_that_are_not_images_are_refused(detector: Detector, shape: tuple[int, ...]) -> None:
+    from edge.inference.preprocess import ImageDecodeError
+
+    with pytest.raises(ImageDecodeError, match="not an image"):
+        detector.infer(np.zeros(shape, dtype=np.uint8))

@@ -70,16 +70,25 @@ def run(args: argparse.Namespace) -> int:
         try:
             image = read_image(path)
             result = detector.infer(image)
-        except (ImageDecodeError, ValueError, OSError) as exc:
+        except ImageDecodeError as exc:
             failures += 1
             log.warning("%s: %s", path, exc)
             _emit({"image": str(path), "error": str(exc)})
             continue
+        except Exception as exc:  # one bad image must not stop the others
+            failures += 1
+            log.warning("%s: inference failed: %s", path, exc, exc_info=log.isEnabledFor(logging.DEBUG))
+            _emit({"image": str(path), "error": f"inference failed: {type(exc).__name__}: {exc}"})
+            continue
         record: dict[str, Any] = {"image": str(path), **result.to_dict()}
         if args.heatmap is not None:
             out = args.heatmap / f"{path.stem}.heatmap.png"
-            write_heatmap(out, image, result, detector.card.pixel_threshold)
-            record["heatmap"] = str(out)
+            try:
+                write_heatmap(out, image, result, detector.card.pixel_threshold)
+                record["heatmap"] = str(out)
+            except OSError as exc:
+                failures += 1
+                record["heatmap_error"] = str(exc)
         _emit(record)
     if failures:
         log.error("%d of %d images could not be scored", failures, len(args.images))

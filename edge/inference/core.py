@@ -16,7 +16,7 @@ import numpy as np
 
 from edge.inference.card import ModelCard
 from edge.inference.config import InferenceConfig
-from edge.inference.preprocess import Normaliser, decode_image, match_channels, resize_to_height
+from edge.inference.preprocess import ImageDecodeError, Normaliser, decode_image, match_channels, resize_to_height
 from edge.inference.regions import find_regions
 from edge.inference.registry import ModelRegistry
 from edge.inference.result import InferenceResult
@@ -135,6 +135,8 @@ class Detector:
     def _infer(self, image: np.ndarray) -> InferenceResult:
         start = time.perf_counter()
         card = self.card
+        if image.ndim not in (2, 3) or image.size == 0:
+            raise ImageDecodeError(f"not an image: array of shape {image.shape}")
         orig_h, orig_w = image.shape[:2]
         work, valid_hw = self.prepare(image)
         grid = self._grid(work)
