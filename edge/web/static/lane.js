@@ -65,4 +65,5 @@ function follow() {
   });
   source.addEventListener("resync", () => loadAll());
 }
+loadAll().catch(() => {});
 follow();
