@@ -81,6 +81,8 @@ def test_regions_in_original_coordinates_after_tiling(tmp_path: Path) -> None:
     found = sorted((r.x, r.y, r.width, r.height) for r in result.regions)
     assert found == sorted(box for box in BOXES if box[2] * box[3] >= 4)
     assert all(r.score == pytest.approx(250 / 255) for r in result.regions)
+    big = next(r for r in result.regions if r.width == 20)
+    assert sorted(big.polygon) == [(50, 40), (50, 69), (69, 40), (69, 69)], "outline on the patch's corner pixels"
     assert result.flagged and result.score == pytest.approx(250 / 255)
 
 
@@ -91,6 +93,9 @@ def test_regions_scaled_from_pooled_map(tmp_path: Path) -> None:
     result = detector.infer(_bright_patches((336, 520), boxes))
     assert result.anomaly_map is not None and result.anomaly_map.shape == (84, 130)
     assert sorted((r.x, r.y, r.width, r.height) for r in result.regions) == sorted(boxes)
+    for r in result.regions:
+        assert len(r.polygon) >= 4
+        assert all(r.x <= px < r.x + r.width and r.y <= py < r.y + r.height for px, py in r.polygon)
 
 
 def test_resize_to_height_maps_regions_back(tmp_path: Path) -> None:

@@ -28,16 +28,16 @@ def to_display(image: np.ndarray) -> np.ndarray:
 
 
 def render_heatmap(image: np.ndarray, result: InferenceResult, pixel_threshold: float | None) -> np.ndarray:
-    """The image with the anomaly map blended over it (pixel_threshold at mid-scale) and regions drawn."""
+    """The image with the anomaly map blended over it (JET from map minimum to max(map maximum,
+    twice the pixel threshold), so a clean map stays blue) and the regions drawn."""
     canvas = to_display(image)
     h, w = canvas.shape[:2]
     if result.anomaly_map is not None:
         amap = result.anomaly_map.astype(np.float32)
-        if pixel_threshold is not None and pixel_threshold > 0:
-            norm = amap / (2.0 * pixel_threshold)
-        else:
-            low, high = float(amap.min()), float(amap.max())
-            norm = (amap - low) / max(high - low, 1e-12)
+        low, high = float(amap.min()), float(amap.max())
+        if pixel_threshold is not None and pixel_threshold > low:
+            high = max(high, low + 2.0 * (pixel_threshold - low))  # threshold at mid-scale or below
+        norm = (amap - low) / max(high - low, 1e-12)
         grey = np.clip(norm * 255.0, 0, 255).astype(np.uint8)
         coloured = cv2.applyColorMap(cv2.resize(grey, (w, h), interpolation=cv2.INTER_LINEAR), cv2.COLORMAP_JET)
         canvas = cv2.addWeighted(canvas, 1.0 - MAP_ALPHA, coloured, MAP_ALPHA, 0.0)

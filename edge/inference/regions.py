@@ -23,7 +23,8 @@ def find_regions(
     """Regions of `anomaly_map >= pixel_threshold`, scored by their peak value, highest first.
 
     `scale` is original pixels per map pixel (x, y); `image_size` is the original (width, height),
-    used to clip boxes. `min_area` is in original pixels. Returns (regions, number dropped
+    used to clip boxes. Polygon vertices are the centres of the outline's map pixels, in
+    original pixels. `min_area` is in original pixels. Returns (regions, number dropped
     because more than `max_regions` were found).
     """
     mask = (anomaly_map >= pixel_threshold).astype(np.uint8)
@@ -43,7 +44,8 @@ def find_regions(
         if contours:
             outline = max(contours, key=cv2.contourArea)
             outline = cv2.approxPolyDP(outline, 1.0, True) if len(outline) > 32 else outline
-            polygon = [(min(img_w, round((x + int(px)) * sx)), min(img_h, round((y + int(py)) * sy)))
+            polygon = [(min(img_w - 1, round((x + int(px) + 0.5) * sx - 0.5)),
+                        min(img_h - 1, round((y + int(py) + 0.5) * sy - 0.5)))
                        for px, py in outline[:, 0, :]]
         x0, y0 = round(x * sx), round(y * sy)
         x1, y1 = min(img_w, round((x + w) * sx)), min(img_h, round((y + h) * sy))
