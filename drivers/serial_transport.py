@@ -178,8 +178,9 @@ class SerialTransport:
             if port is None or not self._connected:
                 raise TransportNotConnected(f"serial port {self.name} is not connected: {self._last_error or 'not open yet'}")
             try:
+                # No flush(): tcdrain ignores write_timeout and could hang on a stuck line; write()
+                # itself returns once the kernel holds every byte.
                 written = port.write(data)
-                port.flush()
             except serial.SerialTimeoutException as exc:
                 self._note_error(f"write timed out after {self._write_timeout} s")
                 raise TransportWriteError(f"write to {self.name} timed out after {self._write_timeout} s") from exc
@@ -248,8 +249,7 @@ class SerialTransport:
         while not self._stop.is_set():
             try:
                 data = drain(port)
-            except (serial.SerialException, OSError, TypeError, AttributeError) as exc:
-                # TypeError/AttributeError: pyserial after the fd was closed under it.
+            except (serial.SerialException, OSError) as exc:
                 if not self._stop.is_set():
                     self._note_error(f"read failed: {exc}")
                     logger.warning("serial %s: disconnected: %s", self.name, exc)
