@@ -1,7 +1,8 @@
 """Run an ONNX anomaly model on image files and print one JSON line per image.
 
 Each line holds image, score, flagged, regions (box [x, y, w, h] and polygon in original
-pixels, each with its own score), model, version and ms. An unreadable or corrupt image
+pixels, each with its own score), model, version, ms (inference) and
+decode_ms (reading and decoding the file). An unreadable or corrupt image
 gives {"image": ..., "error": ...} and the others still run; the exit code is then 1.
 """
 
@@ -11,6 +12,7 @@ import argparse
 import json
 import logging
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -68,7 +70,9 @@ def run(args: argparse.Namespace) -> int:
     failures = 0
     for path in args.images:
         try:
+            start = time.perf_counter()
             image = read_image(path)
+            decode_ms = (time.perf_counter() - start) * 1000.0
             result = detector.infer(image)
         except ImageDecodeError as exc:
             failures += 1
@@ -80,7 +84,7 @@ def run(args: argparse.Namespace) -> int:
             log.warning("%s: inference failed: %s", path, exc, exc_info=log.isEnabledFor(logging.DEBUG))
             _emit({"image": str(path), "error": f"inference failed: {type(exc).__name__}: {exc}"})
             continue
-        record: dict[str, Any] = {"image": str(path), **result.to_dict()}
+        record: dict[str, Any] = {"image": str(path), **result.to_dict(), "decode_ms": round(decode_ms, 2)}
         if args.heatmap is not None:
             out = args.heatmap / f"{path.stem}.heatmap.png"
             try:
