@@ -137,7 +137,7 @@ class _Pending:
     serial: int
     deadline: float
     attempt: int = 0
-    report: LocationReport | None = None
+    reports: tuple[LocationReport, ...] = ()   # location data that must not be lost
 
 
 class SerialSmartLock(LockStubBase):
@@ -179,7 +179,7 @@ class SerialSmartLock(LockStubBase):
 
     # -- sending ------------------------------------------------------------------------------
     def _send(self, message_id: int, body: Body, now: float, tracked: bool = True,
-              report: LocationReport | None = None) -> int:
+              reports: tuple[LocationReport, ...] = ()) -> int:
         serial = self._serial
         self._serial = (self._serial + 1) & 0xFFFF
         header = Header(message_id, self.config.terminal, serial, 1 if self.config.protocol_2019 else None)
@@ -187,7 +187,7 @@ class SerialSmartLock(LockStubBase):
         self._write(frame, message_id)
         self.sent.append(Message(header, body))
         if tracked:
-            self._pending[serial] = _Pending(frame, message_id, serial, now + self._waits[0], report=report)
+            self._pending[serial] = _Pending(frame, message_id, serial, now + self._waits[0], reports=reports)
         return serial
 
     def _write(self, frame: bytes, message_id: int) -> None:
@@ -208,7 +208,7 @@ class SerialSmartLock(LockStubBase):
             self._next_heartbeat = now + self.config.heartbeat_period_s
         if now >= self._report_due:
             report = self.location()
-            self._send(LOCATION_REPORT, report, now, report=report)
+            self._send(LOCATION_REPORT, report, now, reports=(report,))
             self._report_due = now + self.config.report_period_s
 
     def _retransmit(self, now: float) -> None:
@@ -220,8 +220,8 @@ class SerialSmartLock(LockStubBase):
                 self.counters[f"gave_up_0x{pending.message_id:04x}"] += 1
                 log.warning("no answer to 0x%04x serial %s after %s retransmissions",
                             pending.message_id, serial, pending.attempt)
-                if pending.report is not None:
-                    self._backlog.append(pending.report)
+                if pending.reports:
+                    self._backlog.extend(pending.reports)   # sent again in a later 0x0704
                 elif pending.message_id in (REGISTRATION, AUTHENTICATION):
                     self.phase, self._next_register = "registering", now + self._waits[-1]
                 continue
@@ -259,4 +259,4 @@ class SerialSmartLock(LockStubBase):
                     self.phase, self._next_register = "registering", now + self._waits[-1]
             elif self._backlog and body.result == 0:
                 batch, self._backlog = self._backlog[:20], self._backlog[20:]
-                self._send(BATCH_LOCATION, BatchLocation(1, tuple(batch)), now)
+                self._send(BATCH_LOCATION, BatchLocation(1, tuple(batch)), now, reports=tuple(batch))
