@@ -219,16 +219,14 @@ class SerialTransport:
         self._report(False, "stopped")
 
     def _open(self) -> Any | None:
-        kwargs: dict[str, Any] = {
-            "baudrate": self._baudrate,
-            "timeout": self._read_timeout,
-            "write_timeout": self._write_timeout,
-        }
+        kwargs: dict[str, Any] = {"baudrate": self._baudrate, "timeout": self._read_timeout}
+        if not self.url.startswith("rfc2217://"):  # pyserial's RFC 2217 client rejects write_timeout
+            kwargs["write_timeout"] = self._write_timeout
         if self._exclusive is not None:
             kwargs["exclusive"] = self._exclusive
         try:
             port = serial.serial_for_url(self.url, **kwargs)
-        except (serial.SerialException, OSError, ValueError) as exc:
+        except Exception as exc:  # any failure to open (even NotImplementedError from a URL handler) is retried
             self._note_error(f"open failed: {exc}")
             self._report(False, f"open failed: {exc}")
             return None
@@ -249,7 +247,9 @@ class SerialTransport:
         while not self._stop.is_set():
             try:
                 data = drain(port)
-            except (serial.SerialException, OSError) as exc:
+            except Exception as exc:  # SerialException/OSError expected; anything else must not kill the reader
+                if not isinstance(exc, (serial.SerialException, OSError)):
+                    logger.exception("serial %s: unexpected error while reading", self.name)
                 if not self._stop.is_set():
                     self._note_error(f"read failed: {exc}")
                     logger.warning("serial %s: disconnected: %s", self.name, exc)

@@ -1,91 +1,20 @@
-"""SerialTransport against real ptys (pyserial on the transport side, the pty master as the device)
-and against a real local TCP server for `socket://`."""
+"""SerialTransport against real ptys (pyserial on the transport side, the pty master as the device),
+a real local TCP server for `socket://` and an RFC 2217 port server for `rfc2217://`."""
 
 from __future__ import annotations
 
 import os
 import random
-import socket
 import threading
 import time
-import tty
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from drivers.backoff import Backoff
-from drivers.serial_transport import SerialTransport, TransportNotConnected
-
-
-def wait_for(condition: Callable[[], bool], timeout: float = 5.0, what: str = "condition") -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.01)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-
-
-class Recorder:
-    """Collects what a transport hands to its callbacks (from the reader thread)."""
-
-    def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.data = bytearray()
-        self.states: list[tuple[bool, str]] = []
-
-    def on_data(self, chunk: bytes) -> None:
-        with self.lock:
-            self.data += chunk
-
-    def on_state(self, connected: bool, reason: str) -> None:
-        with self.lock:
-            self.states.append((connected, reason))
-
-    def received(self) -> bytes:
-        with self.lock:
-            return bytes(self.data)
-
-
-class PtyDevice:
-    """A device stub's side of a pty: it owns the master and publishes the slave as a symlink."""
-
-    def __init__(self, link: Path) -> None:
-        self.link = link
-        self.master, slave = os.openpty()
-        tty.setraw(self.master)
-        tty.setraw(slave)
-        self.slave_path = os.ttyname(slave)
-        os.close(slave)  # the transport opens the slave by path
-        tmp = link.with_name(link.name + ".new")
-        tmp.unlink(missing_ok=True)
-        tmp.symlink_to(self.slave_path)
-        os.replace(tmp, link)  # atomic: a reader never sees the link missing
-
-    def write_all(self, data: bytes) -> None:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(self.master, view) :]
-
-    def read_exactly(self, n: int, timeout: float = 5.0) -> bytes:
-        out = bytearray()
-        deadline = time.monotonic() + timeout
-        os.set_blocking(self.master, False)
-        try:
-            while len(out) < n and time.monotonic() < deadline:
-                try:
-                    out += os.read(self.master, n - len(out))
-                except BlockingIOError:
-                    time.sleep(0.005)
-        finally:
-            os.set_blocking(self.master, True)
-        return bytes(out)
-
-    def close(self) -> None:
-        if self.master >= 0:
-            os.close(self.master)
-            self.master = -1
+from drivers.serial_transport import SerialTransport, TransportNotConnected, TransportWriteError
+from tests.serial_harness import PtyDevice, Recorder, Rfc2217Server, TcpDevice, wait_for
 
 
 @pytest.fixture
@@ -133,6 +62,23 @@ def test_write_reaches_the_device_and_fails_clearly_when_down(device: PtyDevice,
         transport.stop()
     with pytest.raises(TransportNotConnected):
         transport.write(b"\x7e")
+
+
+def test_a_write_the_device_never_drains_times_out_with_a_clear_error(device: PtyDevice) -> None:
+    rec = Recorder()
+    transport = SerialTransport(str(device.link), rec.on_data, rec.on_state, write_timeout=0.2)
+    transport.start()
+    try:
+        assert transport.wait_connected(5)
+        with pytest.raises(TransportWriteError, match="timed out"):
+            transport.write(b"\x55" * 4_000_000)  # far more than a pty buffers; the device reads none
+        stats = transport.stats()
+        assert stats.errors == 1 and "timed out" in stats.last_error
+        assert transport.connected  # a slow peer is not a lost port: reading goes on
+        device.write_all(b"still here")
+        wait_for(lambda: rec.received() == b"still here", what="data after the failed write")
+    finally:
+        transport.stop()
 
 
 def test_reconnects_by_itself_when_the_device_restarts_on_a_new_pty(device: PtyDevice, tmp_path: Path) -> None:
@@ -226,36 +172,6 @@ def test_stop_cancels_a_blocked_read(device: PtyDevice) -> None:
     assert not transport.connected
 
 
-class TcpDevice:
-    """A local TCP server standing in for a serial-over-IP converter; one client at a time."""
-
-    def __init__(self) -> None:
-        self.server = socket.create_server(("127.0.0.1", 0))
-        self.port = self.server.getsockname()[1]
-        self.conns: list[socket.socket] = []
-        self.accepted = threading.Semaphore(0)
-        self.thread = threading.Thread(target=self._accept, daemon=True)
-        self.thread.start()
-
-    def _accept(self) -> None:
-        while True:
-            try:
-                conn, _ = self.server.accept()
-            except OSError:
-                return
-            self.conns.append(conn)
-            self.accepted.release()
-
-    def next_conn(self, timeout: float = 5.0) -> socket.socket:
-        assert self.accepted.acquire(timeout=timeout), "transport did not connect"
-        return self.conns[-1]
-
-    def close(self) -> None:
-        self.server.close()
-        for conn in self.conns:
-            conn.close()
-
-
 def test_socket_url_reads_writes_and_reconnects_after_the_peer_drops() -> None:
     server = TcpDevice()
     rec = Recorder()
@@ -298,3 +214,32 @@ def test_backoff_grows_is_bounded_and_resets() -> None:
     assert backoff.next_delay() <= 0.1 + 1e-9
     with pytest.raises(ValueError):
         Backoff(initial=0.0)
+
+
+def test_rfc2217_url_reads_and_writes_a_pty_behind_a_port_server(device: PtyDevice) -> None:
+    server = Rfc2217Server(device.slave_path)
+    rec = Recorder()
+    transport = SerialTransport(f"rfc2217://127.0.0.1:{server.port}", rec.on_data, rec.on_state)
+    transport.start()
+    try:
+        assert transport.wait_connected(10), transport.stats().last_error
+        payload = bytes(range(256)) * 16  # includes 0xFF, which RFC 2217 must escape
+        device.write_all(payload)
+        wait_for(lambda: rec.received() == payload, what="data through RFC 2217")
+        transport.write(b"\x7e\xff\x7d")
+        assert device.read_exactly(3) == b"\x7e\xff\x7d"
+    finally:
+        transport.stop()
+        server.close()
+
+
+def test_an_unusable_url_is_reported_and_retried_without_killing_the_reader() -> None:
+    rec = Recorder()
+    transport = SerialTransport("nosuchscheme://lane1", rec.on_data, rec.on_state, backoff=Backoff(0.02, 0.05))
+    transport.start()
+    try:
+        wait_for(lambda: transport.stats().errors >= 3, what="repeated attempts")
+        assert rec.states == [(False, rec.states[0][1])] and "open failed" in rec.states[0][1]
+        assert "nosuchscheme" in transport.stats().last_error
+    finally:
+        transport.stop()
