@@ -15,7 +15,8 @@ logged and counted, never allowed to stop the reader.
 `write()` is thread-safe. It raises `TransportNotConnected` while the port is down and
 `TransportWriteError` when the write itself fails or times out: a reply that could not be
 sent is never reported as sent. (A JT/T 808 terminal retransmits an unanswered report,
-so the caller can log and move on.)
+so the caller can log and move on.) Writes are bounded by `write_timeout`, except on
+`rfc2217://`, whose pyserial client does not support one.
 """
 
 from __future__ import annotations
