@@ -1,0 +1,71 @@
+"""The small fully-convolutional anomaly segmenter shared by the shipped models, and its
+export wrapper that puts pre-processing, sigmoid, smoothing and the image score in the graph.
+
+Encoder to 1/8 resolution with dilated context, one skip back to 1/4; the anomaly map is
+produced at 1/4 of the tile size (the card's output contract allows a smaller map).
+About 0.2 GMAC per 256x256 tile.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+
+def _block(cin: int, cout: int, stride: int = 1, dilation: int = 1) -> nn.Sequential:
+    return nn.Sequential(
+        nn.Conv2d(cin, cout, 3, stride=stride, padding=dilation, dilation=dilation, bias=False),
+        nn.BatchNorm2d(cout),
+        nn.ReLU(inplace=True),
+    )
+
+
+class AnomalySegmenter(nn.Module):
+    """Input: normalised [N, C, H, W]; output: anomaly logits [N, 1, H/4, W/4]."""
+
+    def __init__(self, in_channels: int = 1, width: int = 32) -> None:
+        super().__init__()
+        w = width
+        self.stem = nn.Sequential(_block(in_channels, w // 2, stride=2), _block(w // 2, w, stride=2), _block(w, w))
+        self.down = nn.Sequential(_block(w, 2 * w, stride=2), _block(2 * w, 2 * w, dilation=2), _block(2 * w, 2 * w, dilation=4))
+        self.fuse = nn.Sequential(
+            nn.Conv2d(3 * w, w, 1, bias=False), nn.BatchNorm2d(w), nn.ReLU(inplace=True), _block(w, w)
+        )
+        self.head = nn.Conv2d(w, 1, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        s4 = self.stem(x)
+        s8 = self.down(s4)
+        up = F.interpolate(s8, size=s4.shape[-2:], mode="bilinear", align_corners=False)
+        return self.head(self.fuse(torch.cat([s4, up], 1)))
+
+
+class ExportWrapper(nn.Module):
+    """What goes into model.onnx: optional log transform, net, sigmoid, smoothing, score.
+
+    Input is what the core feeds: raw / scale, then (x - card.mean) / card.std. With
+    `log_input` (transmission X-ray) the card's mean/std are 0/1 and the graph itself turns
+    transmission into attenuation, -log(x), and normalises it with `log_mean`/`log_std`.
+    Outputs: `score` [N] = max of the 5x5-averaged map; `anomaly_map` [N, 1, H/4, W/4] in [0, 1].
+    """
+
+    def __init__(self, net: AnomalySegmenter, log_input: bool = False, log_mean: float = 0.0,
+                 log_std: float = 1.0) -> None:
+        super().__init__()
+        self.net = net
+        self.log_input = log_input
+        self.log_mean = log_mean
+        self.log_std = log_std
+
+    def prepare(self, x: torch.Tensor) -> torch.Tensor:
+        if self.log_input:
+            x = (-torch.log(torch.clamp(x, min=1e-4)) - self.log_mean) / self.log_std
+        return x
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        prob = torch.sigmoid(self.net(self.prepare(x)))
+        amap = F.avg_pool2d(prob, 3, stride=1, padding=1, count_include_pad=False)
+        pooled = F.avg_pool2d(prob, 5, stride=1, padding=2, count_include_pad=False)
+        score = torch.amax(pooled, dim=(1, 2, 3))
+        return score, amap

@@ -1,0 +1,79 @@
+"""Per-model settings: which generator, image sizes, tiling, input normalisation, card text."""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+Generator = Callable[..., tuple[np.ndarray, np.ndarray]]
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    name: str
+    generator_module: str  # models.generators.<x>, exposing generate(seed, split, anomalous, height, width)
+    description: str
+    bit_depth: int
+    native_size: tuple[int, int]  # (height, width) of a full image as the device delivers it
+    work_height: int  # tiling.resize_to_height: images are resized to this height first
+    tile: int = 256
+    overlap: int = 32
+    log_input: bool = False  # transmission X-ray: the graph takes -log of the input
+    mean: float = 0.0
+    std: float = 1.0
+    width_range: tuple[float, float] | None = None  # native width/height aspect range, None = fixed
+
+    @property
+    def scale(self) -> float:
+        return 255.0 if self.bit_depth == 8 else 65535.0
+
+    def generator(self) -> Generator:
+        return importlib.import_module(self.generator_module).generate  # type: ignore[no-any-return]
+
+    def work_size(self, native: tuple[int, int]) -> tuple[int, int]:
+        h, w = native
+        return self.work_height, max(1, round(w * self.work_height / h))
+
+
+SPECS: dict[str, ModelSpec] = {
+    "under_vehicle": ModelSpec(
+        name="under_vehicle",
+        generator_module="models.generators.under_vehicle",
+        description="Foreign objects fixed to a vehicle undercarriage (packages, taped boxes, added plates, "
+        "bundles) in 8-bit grey line-scan UVSS images, against chassis rails, cross members, exhaust, "
+        "fuel tank, spare wheel, axles and differential.",
+        bit_depth=8,
+        native_size=(2048, 4096),
+        work_height=512,
+        mean=0.3,
+        std=0.2,
+    ),
+    "empty_container": ModelSpec(
+        name="empty_container",
+        generator_module="models.generators.empty_container",
+        description="Anything inside a container declared empty (boxes, bags, drums, false walls / hidden "
+        "compartments) in 8-bit grey side-view transmission X-ray images of the container: corrugated "
+        "walls, floor boards and cross members, door frames, corner posts.",
+        bit_depth=8,
+        native_size=(512, 2048),
+        work_height=256,
+        mean=0.55,
+        std=0.2,
+        width_range=(2.4, 4.6),
+    ),
+    "cargo_xray": ModelSpec(
+        name="cargo_xray",
+        generator_module="models.generators.cargo_xray",
+        description="Pre-screen score for loaded-container transmission scans (16-bit): dense concealed "
+        "objects, organic masses among metal goods, weapon-like shapes, irregular density inside "
+        "homogeneous cargo. Used to order the central review queue.",
+        bit_depth=16,
+        native_size=(1024, 3072),
+        work_height=512,
+        log_input=True,
+        width_range=(2.4, 4.6),
+    ),
+}

@@ -1,0 +1,50 @@
+"""The evaluation helpers: AUROC in numpy and the tiling that mimics the inference core."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from models.evaluate import BinnedAuroc, auroc, tile_origins
+
+
+def _pairwise_auroc(scores: np.ndarray, labels: np.ndarray) -> float:
+    pos, neg = scores[labels], scores[~labels]
+    diff = pos[:, None] - neg[None, :]
+    return float(((diff > 0) + 0.5 * (diff == 0)).mean())
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_auroc_matches_pairwise_definition_with_ties(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    scores = np.round(rng.random(300), 1)  # many ties
+    labels = rng.random(300) < 0.3
+    assert auroc(scores, labels) == pytest.approx(_pairwise_auroc(scores, labels), abs=1e-12)
+
+
+def test_auroc_extremes_and_errors() -> None:
+    assert auroc(np.array([0.1, 0.2, 0.8, 0.9]), np.array([0, 0, 1, 1])) == 1.0
+    assert auroc(np.array([0.9, 0.8, 0.2, 0.1]), np.array([0, 0, 1, 1])) == 0.0
+    with pytest.raises(ValueError):
+        auroc(np.array([0.1, 0.2]), np.array([1, 1]))
+
+
+def test_binned_auroc_is_close_to_exact() -> None:
+    rng = np.random.default_rng(7)
+    labels = rng.random(20000) < 0.1
+    scores = np.clip(rng.normal(0.4 + 0.2 * labels, 0.15), 0, 1)
+    acc = BinnedAuroc()
+    acc.add(scores[:10000], labels[:10000])
+    acc.add(scores[10000:], labels[10000:])
+    assert acc.value() == pytest.approx(auroc(scores, labels), abs=1e-3)
+
+
+@pytest.mark.parametrize(("length", "tile", "overlap"), [(1024, 256, 32), (512, 256, 32), (300, 256, 0), (100, 256, 32), (256, 256, 32)])
+def test_tile_origins_cover_with_overlap(length: int, tile: int, overlap: int) -> None:
+    origins = tile_origins(length, tile, overlap)
+    covered = np.zeros(max(length, tile), bool)
+    for o in origins:
+        covered[o:o + tile] = True
+    assert covered[:length].all()
+    assert origins[0] == 0 and all(o + tile <= max(length, tile) for o in origins)
+    assert all(b - a <= tile - overlap for a, b in zip(origins, origins[1:]))
