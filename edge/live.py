@@ -12,6 +12,7 @@ import logging
 from typing import Any
 
 log = logging.getLogger(__name__)
+CLOSE = "close"
 
 
 class LiveBus:
@@ -34,6 +35,13 @@ class LiveBus:
     @property
     def subscribers(self) -> int:
         return len(self._subscribers)
+
+    def close(self) -> None:
+        """Tell every subscriber the stream is over (shutdown), so open pages do not hold it up."""
+        for queue in self._subscribers:
+            while not queue.empty():
+                queue.get_nowait()
+            queue.put_nowait({"type": CLOSE, "data": {}})
 
     def publish(self, kind: str, data: dict[str, Any]) -> None:
         """Queue a message for every subscriber; call on the event loop thread."""

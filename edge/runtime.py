@@ -105,6 +105,7 @@ class EdgeRuntime:
         app = create_app(self)
         config = uvicorn.Config(
             app, host=self.config.web.host, port=self.config.web.port, log_level="warning", lifespan="off",
+            timeout_graceful_shutdown=3,
         )
         self._server = uvicorn.Server(config)
         self._server.install_signal_handlers = lambda: None  # the command owns signals
@@ -132,6 +133,7 @@ class EdgeRuntime:
                 await asyncio.wait_for(self.ingest.drain(), 5)
             except TimeoutError:
                 log.warning("ingest not drained at shutdown: %s readings left", self.ingest.depth)
+        self.bus.close()
         if self._server is not None:
             self._server.should_exit = True
         for task in self._tasks:

@@ -44,7 +44,8 @@ def test_lane_page_shows_devices_and_tamper_live(tmp_path: Path, mosquitto: Brok
     link = tmp_path / "lock.tty"
     started = time.monotonic()
     s_stub = SerialSmartLock(LockConfig(terminal="13912344329", lock_id="SEAL-S1", report_period_s=1.0,
-                                        heartbeat_period_s=1.0, events=parse_events(f"{TAMPER_AT_S}:tamper")), link=link)
+                                        heartbeat_period_s=1.0, response_timeout_s=1.0,
+                                        events=parse_events(f"{TAMPER_AT_S}:tamper")), link=link)
     m_stub = MqttSmartLock(LockConfig(terminal="13912344330", lock_id="SEAL-M1", report_period_s=1.0),
                            mosquitto.url, "lane-t", "lock-m")
     s_stub.start()

@@ -15,7 +15,7 @@ from typing import Any, Protocol
 from fastapi import FastAPI, Query, Request
 from fastapi.responses import FileResponse, PlainTextResponse, StreamingResponse
 
-from edge.live import LiveBus
+from edge.live import CLOSE, LiveBus
 
 STATIC = Path(__file__).parent / "static"
 KEEPALIVE_S = 15.0
@@ -81,6 +81,8 @@ def create_app(view: LaneView) -> FastAPI:
                     except TimeoutError:
                         yield b": keep-alive\n\n"
                         continue
+                    if message["type"] == CLOSE:
+                        return
                     yield _sse(message)
             finally:
                 view.bus.unsubscribe(queue)
