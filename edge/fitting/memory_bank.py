@@ -27,10 +27,12 @@ def greedy_coreset(points: np.ndarray, size: int, rng: np.random.Generator, pool
         points = points[rng.choice(len(points), pool, replace=False)]
     if len(points) <= size:
         return points.copy()
+    points = np.ascontiguousarray(points, dtype=np.float32)
+    norms = np.einsum("ij,ij->i", points, points)
     chosen = [int(rng.integers(len(points)))]
-    nearest = ((points - points[chosen[0]]) ** 2).sum(1)
+    nearest = norms - 2.0 * (points @ points[chosen[0]]) + norms[chosen[0]]
     for _ in range(size - 1):
         i = int(nearest.argmax())
         chosen.append(i)
-        np.minimum(nearest, ((points - points[i]) ** 2).sum(1), out=nearest)
+        np.minimum(nearest, norms - 2.0 * (points @ points[i]) + norms[i], out=nearest)
     return points[chosen].copy()

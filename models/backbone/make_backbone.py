@@ -144,7 +144,14 @@ def build() -> onnx.ModelProto:
     mean_lum = g.avg(lum, kernel=2 * STRIDE, stride=STRIDE, pad=STRIDE // 2)
     mean_sq = g.avg(g.op("Mul", [lum, lum]), kernel=2 * STRIDE, stride=STRIDE, pad=STRIDE // 2)
     var = g.op("Relu", [g.op("Sub", [mean_sq, g.op("Mul", [mean_lum, mean_lum])])])
-    parts += [mean, g.log(g.op("Sqrt", [var]))]
+    # local extremes of L: thin bright or dark marks (scratches, cracks) move these first
+    brightest = g.op("MaxPool", [g.reflect_pad(lum, STRIDE // 2)], kernel_shape=[2 * STRIDE] * 2,
+                     strides=[STRIDE] * 2)
+    neg = g.op("Neg", [lum])
+    darkest = g.op("MaxPool", [g.reflect_pad(neg, STRIDE // 2)], kernel_shape=[2 * STRIDE] * 2,
+                   strides=[STRIDE] * 2)
+    fine_mean = g.avg(colour, kernel=STRIDE, stride=STRIDE, pad=0)
+    parts += [mean, fine_mean, brightest, darkest, g.log(g.op("Sqrt", [var]))]
     g.nodes.append(helper.make_node("Concat", parts, ["features"], axis=1))
     graph = helper.make_graph(
         g.nodes, "kouan_filterbank_backbone",
