@@ -18,6 +18,9 @@ Decisions (see also docs/architecture.md):
   what a lane needs; durable evidence goes through the edge's SQLite outbox, not this buffer).
   Messages already handed to paho when the link drops are retransmitted by paho's session
   (QoS >= 1) after the reconnect, ahead of or interleaved with the buffer's flush.
+- `manual_ack=True` holds back the PUBACK of each received QoS 1 message until the callback's
+  `ack()` is called: a receiver acks only what it has stored, so a crash before that makes the
+  broker deliver the message again to the persistent session.
 - paho callbacks never block and never wait for our publish lock; user callbacks run on
   paho's thread and must be short (the edge uses `loop.call_soon_threadsafe`).
 """
@@ -46,6 +49,8 @@ __all__ = ["MqttStats", "MqttTransport", "MqttUrl", "parse_mqtt_url", "check_top
 logger = logging.getLogger(__name__)
 
 MessageCallback = Callable[[str, bytes], None]
+# manual_ack=True: the callback gets an `ack()` to call once the message is safely handled.
+AckingMessageCallback = Callable[[str, bytes, Callable[[], None]], None]
 StateCallback = Callable[[bool, str], None]
 Payload = bytes | bytearray | str
 
@@ -83,7 +88,7 @@ class MqttTransport:
         url: str,
         client_id: str,
         availability_topic: str,
-        on_message: MessageCallback,
+        on_message: MessageCallback | AckingMessageCallback,
         on_state: StateCallback | None = None,
         *,
         protocol: Literal["5", "3.1.1"] = "5",
@@ -92,6 +97,7 @@ class MqttTransport:
         buffer_limit: int = 10_000,
         reconnect_min_s: float = 0.5,
         reconnect_max_s: float = 30.0,
+        manual_ack: bool = False,
     ) -> None:
         if not client_id:
             raise ValueError("a persistent session needs a stable, non-empty client_id")
@@ -103,6 +109,7 @@ class MqttTransport:
         self.availability_topic = availability_topic
         self._address = parse_mqtt_url(url)
         self._on_message = on_message
+        self._manual_ack = manual_ack
         self._on_state = on_state
         self._protocol = protocol
         self._keepalive = keepalive
@@ -144,6 +151,7 @@ class MqttTransport:
             client_id=self.client_id,
             protocol=mqtt.MQTTv5 if v5 else mqtt.MQTTv311,
             clean_session=None if v5 else False,
+            manual_ack=self._manual_ack,
         )
         if self._address.username is not None:
             client.username_pw_set(self._address.username, self._address.password)
@@ -354,7 +362,11 @@ class MqttTransport:
     def _handle_message(self, _client: mqtt.Client, _userdata: Any, message: mqtt.MQTTMessage) -> None:
         self._messages_in += 1
         try:
-            self._on_message(message.topic, message.payload)
+            if self._manual_ack:
+                mid, qos = message.mid, message.qos
+                self._on_message(message.topic, message.payload, lambda: self._client.ack(mid, qos))  # type: ignore[call-arg]
+            else:
+                self._on_message(message.topic, message.payload)  # type: ignore[call-arg]
         except Exception:
             self._callback_errors += 1
             logger.exception("mqtt %s: on_message callback raised for topic %s", self.client_id, message.topic)

@@ -12,6 +12,7 @@ import asyncio
 import json
 import logging
 import time
+from collections.abc import Callable
 from typing import Any
 
 from drivers.mqtt_transport import MqttTransport
@@ -68,7 +69,7 @@ class EdgeRuntime:
         self.mqtt = MqttTransport(
             self.config.mqtt.url, client_id=self.config.mqtt_client_id,
             availability_topic=self.availability_topic, on_message=self._on_mqtt_message,
-            on_state=self._on_mqtt_state,
+            on_state=self._on_mqtt_state, manual_ack=True,
         )
         self.ingest = Ingest(
             loop, self.store, self.bus, publish_event=self._publish_lock_event,
@@ -174,12 +175,13 @@ class EdgeRuntime:
         if not was_online:
             log.info("device %s online", device_id)
 
-    def _on_mqtt_message(self, topic: str, payload: bytes) -> None:
+    def _on_mqtt_message(self, topic: str, payload: bytes, ack: Callable[[], None]) -> None:
         for device in self.devices.values():
             if device.handles_topic(topic):
-                device.on_mqtt_message(topic, payload)
+                device.on_mqtt_message(topic, payload, ack)
                 return
-        log.debug("MQTT message on %s matches no device", topic)
+        log.warning("MQTT message on %s matches no device; acknowledged and ignored", topic)
+        ack()
 
     def _on_mqtt_state(self, connected: bool, reason: str) -> None:
         log.info("site broker %s: %s", "connected" if connected else "disconnected", reason)

@@ -26,7 +26,8 @@ class LaneDevice(Protocol):
 
     def handles_topic(self, topic: str) -> bool: ...
 
-    def on_mqtt_message(self, topic: str, payload: bytes) -> None: ...
+    def on_mqtt_message(self, topic: str, payload: bytes, ack: Callable[[], None]) -> None:
+        """Handle a message on one of this device's topics; call `ack` once it is stored or refused."""
 
 
 def build_device(

@@ -44,9 +44,14 @@ class MqttLock:
     def handles_topic(self, topic: str) -> bool:
         return topic in (self.report_topic, self.availability_topic)
 
-    def on_mqtt_message(self, topic: str, payload: bytes) -> None:
-        """Called on paho's network thread: parse, then hand over; never block here."""
+    def on_mqtt_message(self, topic: str, payload: bytes, ack: Callable[[], None]) -> None:
+        """Called on paho's network thread: parse, then hand over; never block here.
+
+        A report is acknowledged to the broker only once stored; a refused one at once (it
+        would be refused again), after it has been counted and logged.
+        """
         if topic == self.availability_topic:
+            ack()
             online = payload.strip().lower() == b"online"
             self.status.connected = online
             self.status.last_error = "" if online else f"device availability: {payload.decode(errors='replace')}"
@@ -58,9 +63,10 @@ class MqttLock:
         except ValueError as exc:
             self.status.counters["bad_messages"] += 1
             log.warning("lock %s: report refused: %s", self._id, exc)
+            ack()
             return
         self.status.counters["readings"] += 1
         self._ingest.submit(Reading(
             self._id, "report", hashlib.sha256(payload).hexdigest(), json.loads(payload),
-            device_time=device_time(reading), lock_state=lock_state(reading),
+            device_time=device_time(reading), lock_state=lock_state(reading), on_stored=ack,
         ))

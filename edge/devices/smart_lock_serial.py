@@ -60,7 +60,7 @@ class SerialLock:
     def handles_topic(self, topic: str) -> bool:
         return False
 
-    def on_mqtt_message(self, topic: str, payload: bytes) -> None:  # pragma: no cover - never routed here
+    def on_mqtt_message(self, topic: str, payload: bytes, ack: Callable[[], None]) -> None:  # pragma: no cover
         raise RuntimeError("a serial lock receives no MQTT messages")
 
     # ------------------------------------------------------------ transport thread
