@@ -82,6 +82,7 @@ class MqttListener:
 
     def __init__(self, host: str, port: int, topic: str) -> None:
         self.messages: queue.Queue[tuple[float, str, Any]] = queue.Queue()
+        self.seen: list[tuple[float, str, Any]] = []
         self._subscribed = threading.Event()
         self._client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"test-listener-{time.time_ns()}")
         self._client.on_connect = lambda c, *_: c.subscribe(topic, qos=1)
@@ -100,17 +101,21 @@ class MqttListener:
         self.messages.put((time.monotonic(), message.topic, payload))
 
     def wait_for(self, predicate: Callable[[Any], bool], timeout: float) -> tuple[float, str, Any]:
+        """The first message so far (or arriving within `timeout`) whose payload matches."""
         deadline = time.monotonic() + timeout
         while True:
+            while not self.messages.empty():
+                self.seen.append(self.messages.get_nowait())
+            for item in self.seen:
+                if predicate(item[2]):
+                    return item
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                raise TimeoutError("no matching MQTT message")
+                raise TimeoutError(f"no matching MQTT message among {len(self.seen)} received")
             try:
-                item = self.messages.get(timeout=remaining)
+                self.seen.append(self.messages.get(timeout=remaining))
             except queue.Empty:
                 continue
-            if predicate(item[2]):
-                return item
 
     def close(self) -> None:
         self._client.disconnect()
