@@ -41,7 +41,7 @@ def describe_extra(item: ExtraItem) -> dict[str, Any]:
     if known is not None and len(item.value) == struct.calcsize(known[1]):
         name, fmt, scale = known
         (raw,) = struct.unpack(fmt, item.value)
-        out.update(name=name, value=raw * scale if scale != 1 else raw)
+        out.update(name=name, value=round(raw * scale, 6) if scale != 1 else raw)
     return out
 
 
