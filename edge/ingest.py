@@ -10,7 +10,6 @@ its report is durably stored.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import time
 from collections.abc import Callable
@@ -136,7 +135,3 @@ class Ingest:
             self._publish_event(data)
             log.info("lock event %s %s: %s", reading.device_id, event.event, event.detail)
 
-
-def payload_json(payload: dict[str, Any]) -> str:
-    """Canonical JSON used for hashing readings that arrive as JSON."""
-    return json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str)
