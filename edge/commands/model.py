@@ -37,8 +37,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     fit.add_argument("--version", default="1.0.0", help="model version on the card (default 1.0.0)")
     fit.add_argument("--folds", type=int, default=5, help="folds for out-of-fold threshold scores (default 5)")
     fit.add_argument("--quantile", type=float, default=0.99, help="quantile of out-of-fold normal scores (default 0.99)")
-    fit.add_argument("--margin", type=float, default=0.25,
-                     help="threshold = Q + margin x (Q - median) of normal scores (default 0.25)")
+    fit.add_argument("--margin", type=float, default=1.0,
+                     help="threshold = Q + margin x (Q - median) of normal scores (default 1.0)")
     fit.add_argument("--max-tiles", type=int, default=16, help="tiles sampled per large image (default 16)")
     fit.add_argument("--min-images", type=int, default=10, help="fewest readable normal images accepted (default 10)")
     fit.add_argument("--threads", type=int, default=2, help="onnxruntime threads (default 2)")

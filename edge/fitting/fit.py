@@ -44,7 +44,7 @@ class FitOptions:
     max_tiles_per_image: int = 16
     folds: int = 5
     quantile: float = 0.99
-    margin: float = 0.25
+    margin: float = 1.0
     pixel_quantile: float = 0.999
     bank_size: int = 1024
     smooth_sigma: float = 1.0

@@ -39,7 +39,7 @@ def spread_threshold(values: np.ndarray, quantile: float, margin: float) -> tupl
 
 
 def choose_thresholds(image_scores: np.ndarray, map_values: np.ndarray, quantile: float = 0.99,
-                      margin: float = 0.25, pixel_quantile: float = 0.999) -> Thresholds:
+                      margin: float = 1.0, pixel_quantile: float = 0.999) -> Thresholds:
     """Image and pixel thresholds from out-of-fold normal image scores and anomaly-map values."""
     if len(image_scores) < 2:
         raise ValueError("need at least two out-of-fold scores to choose a threshold")

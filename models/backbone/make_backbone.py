@@ -9,12 +9,18 @@ at three octaves are generic, cheap and deterministic; the per-site Gaussian fit
 Graph (opset 17), input `image` float32 [N,3,H,W] RGB in [0,1], H and W multiples of 8:
 
   opponent colour (1x1 conv): L = mean(RGB), rg = (R-G)/2, yb = (R+G)/4 - B/2
-  pyramid on L: L0 (1/1), L1 (1/2), L2 (1/4) by a reflect-padded 4x4 binomial, stride 2
-  per octave: 4 Gabor orientations (even+odd -> magnitude), |LoG|, each averaged to 1/4
-              resolution and log-compressed (more Gaussian, so Mahalanobis suits it)
-  at 1/4: local mean of L, rg, yb; log local std of L; and the octave-2 energies pooled
-          over a 9x9 neighbourhood for context
-  output `features` float32 [N, C, H/4, W/4]
+  fine texture on L: 4 Gabor orientations (wavelength 4 px, even+odd -> magnitude) and |LoG|,
+      averaged over 8x8 windows at stride 4 and log-compressed (closer to Gaussian)
+  at stride 4: local mean of L, rg, yb over 8x8 and 4x4 windows; brightest and darkest L in
+      8x8 (thin marks move these first); log local standard deviation of L
+  output `features` float32 [N, 14, H/4, W/4]
+
+Why only the finest octave: `build(levels=3, context=True)` (two coarser octaves and a 9x9
+context pool, 29 channels) was measured against it on 50 crops of three real photographs
+(skimage brick, grass, gravel) with synthetic defects: the coarse channels lowered image
+AUROC on all three (brick 0.88 -> 0.97 without them, grass 0.64 -> 0.73, gravel 0.64 ->
+0.67, mean of 3 seeds). With tens of normal images, coarse features have too few independent
+samples for the density estimate; the fitted head's 3x3 neighbourhood gives context instead.
 
 Run: `python models/backbone/make_backbone.py` (deterministic: same bytes every run).
 """
@@ -43,7 +49,7 @@ STRIDE = 4
 VERSION = "1.0.0"
 
 
-def gabor_bank() -> np.ndarray:
+def gabor_bank(wavelength: float = WAVELENGTH, sigma: float = GABOR_SIGMA) -> np.ndarray:
     """[2*N_ORIENT + 1, 1, K, K]: even/odd Gabor pairs per orientation, then a LoG; zero-mean."""
     half = KSIZE // 2
     yy, xx = np.mgrid[-half:half + 1, -half:half + 1].astype(np.float64)
@@ -51,9 +57,9 @@ def gabor_bank() -> np.ndarray:
     for k in range(N_ORIENT):
         theta = math.pi * k / N_ORIENT
         u = xx * math.cos(theta) + yy * math.sin(theta)
-        env = np.exp(-(xx**2 + yy**2) / (2 * GABOR_SIGMA**2))
+        env = np.exp(-(xx**2 + yy**2) / (2 * sigma**2))
         for phase in (np.cos, np.sin):
-            g = env * phase(2 * math.pi * u / WAVELENGTH)
+            g = env * phase(2 * math.pi * u / wavelength)
             g -= g.mean()
             g /= np.abs(g).sum()
             kernels.append(g)
@@ -114,9 +120,10 @@ class GraphBuilder:
         return self.op("Log", [self.op("Add", [x, eps])])
 
 
-def octave_energy(g: GraphBuilder, lum: str, level: int) -> str:
+def octave_energy(g: GraphBuilder, lum: str, level: int, wavelength: float = WAVELENGTH,
+                  sigma: float = GABOR_SIGMA) -> str:
     """Log local Gabor/LoG magnitude of one octave, pooled to 1/STRIDE of the input."""
-    resp = g.conv(lum, gabor_bank(), pad=KSIZE // 2)
+    resp = g.conv(lum, gabor_bank(wavelength, sigma), pad=KSIZE // 2)
     sq = g.op("Mul", [resp, resp])
     mag = g.op("Sqrt", [g.conv(sq, pair_sum())])
     # pool from stride 2**level to stride 4 with a window twice the step
@@ -125,8 +132,8 @@ def octave_energy(g: GraphBuilder, lum: str, level: int) -> str:
     return g.log(pooled)
 
 
-def build() -> onnx.ModelProto:
-    """Assemble the backbone graph."""
+def build(levels: int = 1, context: bool = False, extra_wavelength: float | None = None) -> onnx.ModelProto:
+    """Assemble the backbone graph (the defaults are the shipped one; the options are the variants compared)."""
     g = GraphBuilder()
     opp = np.array([[1 / 3, 1 / 3, 1 / 3], [0.5, -0.5, 0.0], [0.25, 0.25, -0.5]], np.float32)
     lum = g.conv("image", opp[:1, :, None, None])
@@ -134,11 +141,14 @@ def build() -> onnx.ModelProto:
     b = np.array([1.0, 3.0, 3.0, 1.0])
     down = (np.outer(b, b) / 64.0).astype(np.float32)[None, None]
     pyramid = [lum]
-    for _ in range(2):
+    for _ in range(levels - 1):
         pyramid.append(g.conv(pyramid[-1], down, stride=2, pad=1))
     parts = [octave_energy(g, level_img, level) for level, level_img in enumerate(pyramid)]
-    # context: the coarsest octave's energies over a wider neighbourhood
-    parts.append(g.avg(parts[-1], kernel=9, stride=1, pad=4))
+    if extra_wavelength is not None:
+        parts.append(octave_energy(g, lum, 0, extra_wavelength, extra_wavelength / 2))
+    if context:
+        # context: the coarsest octave's energies over a wider neighbourhood
+        parts.append(g.avg(parts[-1], kernel=9, stride=1, pad=4))
     colour = g.op("Concat", [lum, chroma], axis=1)
     mean = g.avg(colour, kernel=2 * STRIDE, stride=STRIDE, pad=STRIDE // 2)
     mean_lum = g.avg(lum, kernel=2 * STRIDE, stride=STRIDE, pad=STRIDE // 2)
