@@ -138,11 +138,18 @@ class _HeadRunner:
 
         so = ort.SessionOptions()
         so.intra_op_num_threads = threads
+        so.enable_cpu_mem_arena = False  # one session per fold: give memory back between them
         self.session = ort.InferenceSession(head.SerializeToString(), so, providers=["CPUExecutionProvider"])
 
-    def __call__(self, feats: np.ndarray) -> tuple[float, np.ndarray]:
-        score, amap = self.session.run([SCORE, ANOMALY_MAP], {"patch_features": feats.astype(np.float32)})
-        return float(score.max()), amap
+    def __call__(self, feats: np.ndarray, batch: int = 4) -> tuple[float, np.ndarray]:
+        """Image score (max over its tiles) and the tiles' maps; tiles run a few at a time to bound memory."""
+        scores, maps = [], []
+        for i in range(0, len(feats), batch):
+            score, amap = self.session.run([SCORE, ANOMALY_MAP],
+                                           {"patch_features": feats[i:i + batch].astype(np.float32)})
+            scores.append(score)
+            maps.append(amap)
+        return float(np.concatenate(scores).max()), np.concatenate(maps)
 
 
 def _out_of_fold(feats: list[np.ndarray], opts: FitOptions, shape: tuple[int, int, int],
