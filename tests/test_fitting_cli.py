@@ -17,8 +17,8 @@ import pytest
 
 skimage_data = pytest.importorskip("skimage.data")
 
-from edge.inference.card import load_card, sha256_file  # noqa: E402
-from edge.inference.core import Detector  # noqa: E402
+from edge.inference.card import load_card, sha256_file
+from edge.inference.core import Detector
 
 SIDE = 64
 

@@ -18,9 +18,9 @@ import pytest
 
 skimage_data = pytest.importorskip("skimage.data")
 
-from edge.cli import main  # noqa: E402
-from edge.fitting.defects import DEFECTS, add_defect  # noqa: E402
-from edge.inference.core import Detector  # noqa: E402
+from edge.cli import main
+from edge.fitting.defects import DEFECTS, add_defect
+from edge.inference.core import Detector
 
 CROP = 128
 N_TRAIN = 50

@@ -39,6 +39,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     fit.add_argument("--quantile", type=float, default=0.99, help="quantile of out-of-fold normal scores (default 0.99)")
     fit.add_argument("--margin", type=float, default=1.0,
                      help="threshold = Q + margin x (Q - median) of normal scores (default 1.0)")
+    fit.add_argument("--bank", type=int, default=256,
+                     help="knn: normal patches kept in the memory bank (default 256; more = slower, rarely better)")
     fit.add_argument("--max-tiles", type=int, default=16, help="tiles sampled per large image (default 16)")
     fit.add_argument("--min-images", type=int, default=10, help="fewest readable normal images accepted (default 10)")
     fit.add_argument("--threads", type=int, default=2, help="onnxruntime threads (default 2)")
@@ -55,7 +57,8 @@ def _fit(args: argparse.Namespace) -> int:
 
     opts = FitOptions(method=args.method, tile=args.tile, size=args.size, name=args.name, version=args.version,
                       folds=args.folds, quantile=args.quantile, margin=args.margin,
-                      max_tiles_per_image=args.max_tiles, min_images=args.min_images, threads=args.threads,
+                      max_tiles_per_image=args.max_tiles, bank_size=args.bank, min_images=args.min_images,
+                      threads=args.threads,
                       seed=args.seed)
     try:
         result = fit_model(args.normal, args.out, opts)

@@ -11,22 +11,42 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
 
 import numpy as np
 import onnx
 
-from edge.fitting.features import Backbone, FeatureExtractor, build_extractor, load_backbone
+from edge.fitting.features import (
+    Backbone,
+    FeatureExtractor,
+    build_extractor,
+    load_backbone,
+)
 from edge.fitting.gaussian import FeatureSums, Gaussian, fit_per_position, fit_shared
 from edge.fitting.graph import ANOMALY_MAP, SCORE, assemble, build_head
-from edge.fitting.images import FitInputError, NormalSet, prepare, read_normal_set, tiles_of
+from edge.fitting.images import (
+    FitInputError,
+    NormalSet,
+    prepare,
+    read_normal_set,
+    tiles_of,
+)
 from edge.fitting.memory_bank import greedy_coreset, whiten
 from edge.fitting.progress import Progress, Writer, stderr_writer
 from edge.fitting.threshold import Thresholds, choose_thresholds
-from edge.inference.card import (CARD_FILE, MODEL_FILE, InputSpec, Metrics, ModelCard, OutputSpec, TilingSpec,
-                                 sha256_file, write_card)
+from edge.inference.card import (
+    CARD_FILE,
+    MODEL_FILE,
+    InputSpec,
+    Metrics,
+    ModelCard,
+    OutputSpec,
+    TilingSpec,
+    sha256_file,
+    write_card,
+)
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +66,7 @@ class FitOptions:
     quantile: float = 0.99
     margin: float = 1.0
     pixel_quantile: float = 0.999
-    bank_size: int = 1024
+    bank_size: int = 256
     smooth_sigma: float = 1.0
     shrinkage: float = 0.01
     min_images: int = 10
@@ -176,7 +196,7 @@ def _out_of_fold(feats: list[np.ndarray], opts: FitOptions, shape: tuple[int, in
 
 def _card(opts: FitOptions, normal: NormalSet, geo: _Geometry, folder: Path, normal_dir: Path,
           thr: Thresholds, backbone: Backbone, sha: str) -> ModelCard:
-    when = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     skipped = f"; {len(normal.skipped)} unreadable skipped: " + ", ".join(p.name for p, _ in normal.skipped) \
         if normal.skipped else ""
     method_text = {

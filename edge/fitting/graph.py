@@ -26,7 +26,7 @@ ANOMALY_MAP = "anomaly_map"
 
 
 def _gauss_kernel(sigma: float) -> np.ndarray:
-    radius = max(1, int(round(3 * sigma)))
+    radius = max(1, round(3 * sigma))
     x = np.arange(-radius, radius + 1, dtype=np.float64)
     g = np.exp(-(x**2) / (2 * sigma**2))
     k = np.outer(g, g)

@@ -13,7 +13,12 @@ from pathlib import Path
 
 import numpy as np
 
-from edge.inference.preprocess import ImageDecodeError, match_channels, read_image, resize_to_height
+from edge.inference.preprocess import (
+    ImageDecodeError,
+    match_channels,
+    read_image,
+    resize_to_height,
+)
 from edge.inference.tiling import make_grid, pad_to_tile
 
 log = logging.getLogger(__name__)
