@@ -29,7 +29,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     fit.add_argument("--out", type=Path, required=True, metavar="DIR", help="output model folder (model.onnx + card.json)")
     fit.add_argument("--method", choices=["knn", "gaussian", "padim"], default="knn",
                      help="knn (default): surfaces and textures, defects anywhere, views not aligned; "
-                          "gaussian: one shared Gaussian (smaller, weaker); padim: aligned views, a Gaussian per position")
+                          "gaussian: one shared Gaussian (cheapest; as good on regular surfaces, weaker on irregular "
+                          "textures); padim: aligned views, a Gaussian per feature-map position")
     fit.add_argument("--tile", type=int, default=256, help="tile side in pixels for knn/gaussian (default 256; "
                      "smaller if the images are smaller)")
     fit.add_argument("--size", type=int, default=256, help="padim: images are resized to this height (default 256)")
