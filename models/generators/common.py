@@ -293,8 +293,15 @@ def apply_nuisances(img: np.ndarray, mask: np.ndarray, nz: Nuisance, rng: np.ran
     # blur (optics / motion)
     if nz.blur_sigma > 0.05:
         img = cv2.GaussianBlur(img, (0, 0), nz.blur_sigma * ref)
-    # uneven lighting: smooth multiplicative field plus a gradient across the line
-    light = 1.0 + nz.lighting * smooth_noise(rng, (h, w), max(h, w) / 3)
+    # uneven lighting. Camera (scan_axis 0): a smooth 2-D illumination field. Transmission
+    # X-ray (scan_axis 1): source output drifting from line to line times a flat-field error
+    # along the detector column, i.e. a separable field.
+    if scan_axis == 0:
+        light = 1.0 + nz.lighting * smooth_noise(rng, (h, w), max(h, w) / 3)
+    else:
+        drift = 1.0 + 0.5 * nz.lighting * smooth_noise(rng, (1, w), w / 6)
+        flat = 1.0 + 0.5 * nz.lighting * smooth_noise(rng, (h, 1), h / 4)
+        light = drift * flat
     across = np.linspace(-1, 1, w if scan_axis == 0 else h, dtype=np.float32)
     across = across[None, :] if scan_axis == 0 else across[:, None]
     light = light * (1.0 + nz.lighting * float(rng.uniform(-1, 1)) * across)

@@ -47,13 +47,16 @@ class ExportWrapper(nn.Module):
     Input is what the core feeds: raw / scale, then (x - card.mean) / card.std. With
     `log_input` (transmission X-ray) the card's mean/std are 0/1 and the graph itself turns
     transmission into attenuation, -log(x), and normalises it with `log_mean`/`log_std`.
-    Outputs: `score` [N] = max of the 5x5-averaged map; `anomaly_map` [N, 1, H/4, W/4] in [0, 1].
+    Outputs: `score` [N] = max of the 5x5-averaged map, leaving out `score_margin` map pixels at
+    the tile border (set to half the tiling overlap, so every pixel is still scored by some tile
+    except a thin band at the image border); `anomaly_map` [N, 1, H/4, W/4] in [0, 1].
     """
 
     def __init__(self, net: AnomalySegmenter, log_input: bool = False, log_mean: float = 0.0,
-                 log_std: float = 1.0) -> None:
+                 log_std: float = 1.0, score_margin: int = 0) -> None:
         super().__init__()
         self.net = net
+        self.score_margin = score_margin
         self.log_input = log_input
         self.log_mean = log_mean
         self.log_std = log_std
@@ -67,5 +70,8 @@ class ExportWrapper(nn.Module):
         prob = torch.sigmoid(self.net(self.prepare(x)))
         amap = F.avg_pool2d(prob, 3, stride=1, padding=1, count_include_pad=False)
         pooled = F.avg_pool2d(prob, 5, stride=1, padding=2, count_include_pad=False)
+        m = self.score_margin
+        if m > 0:  # tile borders lack context; neighbouring tiles overlap and score those pixels
+            pooled = pooled[:, :, m:-m, m:-m]
         score = torch.amax(pooled, dim=(1, 2, 3))
         return score, amap

@@ -44,3 +44,22 @@ false-positive rate on validation normals made with training-range nuisances; ou
 range (the held-out set) the false-positive rate at the same threshold is the FPR quoted above.
 """
     (folder / "README.md").write_text(text, encoding="utf-8")
+
+
+def main() -> int:
+    """python -m models.train.readme NAME...: rewrite README.md from card.json and training_report.json."""
+    import json
+    import sys
+
+    from edge.inference.card import load_card
+
+    models_dir = Path(__file__).resolve().parents[1]
+    for name in sys.argv[1:]:
+        folder = models_dir / name
+        report = json.loads((folder / "training_report.json").read_text(encoding="utf-8"))
+        write_readme(folder, load_card(folder), report)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

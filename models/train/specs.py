@@ -47,7 +47,7 @@ SPECS: dict[str, ModelSpec] = {
         "fuel tank, spare wheel, axles and differential.",
         bit_depth=8,
         native_size=(2048, 4096),
-        work_height=512,
+        work_height=256,
         mean=0.3,
         std=0.2,
     ),

@@ -1,0 +1,95 @@
+"""Exported models: torch/ONNX agreement, shipped cards and hashes, size, a quick quality check."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import onnx
+import pytest
+
+from edge.inference.card import ModelCard, load_card, sha256_file
+from models.evaluate import MODELS_DIR, OnnxScorer, auroc
+from models.generators.common import seed_for
+from models.train.specs import SPECS
+
+SHIPPED = [name for name in SPECS if (MODELS_DIR / name / "model.onnx").exists()]
+MAX_BYTES = 20 * 1024 * 1024
+
+
+@pytest.mark.parametrize("log_input", [False, True])
+def test_torch_and_onnx_outputs_agree(tmp_path: Path, log_input: bool) -> None:
+    torch = pytest.importorskip("torch")
+    ort = pytest.importorskip("onnxruntime")
+    from models.train.export import INPUT_NAME, export_onnx
+    from models.train.net import AnomalySegmenter, ExportWrapper
+
+    torch.manual_seed(0)
+    net = AnomalySegmenter(1, 16)
+    for m in net.modules():  # non-trivial batch-norm statistics, as after training
+        if isinstance(m, torch.nn.BatchNorm2d):
+            m.running_mean.uniform_(-0.5, 0.5)
+            m.running_var.uniform_(0.5, 2.0)
+    wrapper = ExportWrapper(net, log_input, 2.0, 1.5).eval()
+    path = tmp_path / "model.onnx"
+    export_onnx(wrapper, path, 1, 64)
+    x = torch.rand(3, 1, 64, 64) * 0.98 + 0.01
+    with torch.no_grad():
+        t_score, t_map = wrapper(x)
+    sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    o_score, o_map = sess.run(["score", "anomaly_map"], {INPUT_NAME: x.numpy()})
+    assert o_score.shape == (3,) and o_map.shape == (3, 1, 16, 16)
+    np.testing.assert_allclose(o_score, t_score.numpy(), atol=1e-5)
+    np.testing.assert_allclose(o_map, t_map.numpy(), atol=1e-5)
+
+
+def test_at_least_one_model_is_shipped() -> None:
+    assert SHIPPED, "no models/<name>/model.onnx found"
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_shipped_card_is_valid_and_matches_its_file(name: str) -> None:
+    folder = MODELS_DIR / name
+    card = load_card(folder)
+    assert isinstance(card, ModelCard) and card.name == name
+    assert card.sha256 == sha256_file(folder / "model.onnx")
+    assert (folder / "model.onnx").stat().st_size <= MAX_BYTES
+    assert card.metrics.image_auroc is not None and card.metrics.held_out_set
+    assert 0.0 < card.threshold < 1.0 and card.pixel_threshold is not None
+    graph = onnx.load(str(folder / "model.onnx")).graph
+    inp = graph.input[0]
+    dims = [d.dim_value or d.dim_param for d in inp.type.tensor_type.shape.dim]
+    assert inp.name == card.input.name
+    assert dims[1:] == [card.input.channels, card.input.height, card.input.width]
+    assert {o.name for o in graph.output} == {o.name for o in card.outputs}
+    assert (folder / "README.md").exists()
+
+
+def _below_target(name: str) -> bool:
+    auc = load_card(MODELS_DIR / name).metrics.image_auroc
+    return auc is None or auc < 0.95
+
+
+QUALITY_CASES = [
+    pytest.param(name, marks=pytest.mark.xfail(
+        reason="card reports held-out image AUROC below the 0.95 target; the model needs more training",
+        strict=False)) if _below_target(name) else name
+    for name in SHIPPED
+]
+
+
+@pytest.mark.parametrize("name", QUALITY_CASES)
+def test_shipped_model_ranks_fresh_held_out_anomalies_above_normals(name: str) -> None:
+    spec = SPECS[name]
+    scorer = OnnxScorer(MODELS_DIR / name)
+    gen = spec.generator()
+    h = spec.work_height * 2  # half the native size of the larger models keeps this quick
+    w = int(h * spec.native_size[1] / spec.native_size[0])
+    scores, labels = [], []
+    for i in range(4):
+        for anomalous in (False, True):
+            img, mask = gen(seed_for("heldout", 90_000 + i), "heldout", anomalous, h, w)
+            scores.append(scorer.score(img).score)
+            labels.append(bool(mask.any()))
+    assert sum(labels) >= 3
+    assert auroc(np.array(scores), np.array(labels)) >= 0.8
