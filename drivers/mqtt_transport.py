@@ -255,7 +255,9 @@ class MqttTransport:
             raise ValueError(f"QoS must be 0, 1 or 2, got {qos}")
         with self._subs_lock:
             self._subscriptions[topic_filter] = qos
-        if self._connected:
+            connected = self._connected
+        # Under the lock, either on_connect's copy includes this filter or we see connected=True.
+        if connected:
             self._subscribe_now(self._client, topic_filter, qos)
 
     def publish(self, topic: str, payload: Payload, qos: int = 1, retain: bool = False) -> bool:
@@ -329,13 +331,13 @@ class MqttTransport:
             self._report(False, reason)
             return
         with self._subs_lock:
+            self._connected = True
             subscriptions = list(self._subscriptions.items())
         for topic_filter, qos in subscriptions:
             self._subscribe_now(client, topic_filter, qos)
         client.publish(self.availability_topic, b"online", qos=1, retain=True)
         self._connects += 1
         self._failure_streak = 0
-        self._connected = True
         session = "session resumed" if flags.session_present else "new session"
         self._last_reason = f"connected ({session})"
         logger.info("mqtt %s: connected to %s:%d, %s", self.client_id, self._address.host, self._address.port, session)

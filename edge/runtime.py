@@ -92,9 +92,9 @@ class EdgeRuntime:
             )
         self._tasks.append(asyncio.create_task(self.ingest.run(), name="ingest"))
         self._tasks.append(asyncio.create_task(self._watchdog(), name="watchdog"))
-        self.mqtt.start()
         for device in self.devices.values():
-            device.start()
+            device.start()  # MQTT devices register their subscriptions before the connect
+        self.mqtt.start()
         await self._start_web()
         log.info("lane %s running: %s devices, lane terminal at %s", self.lane_id, len(self.devices), self.web_url)
 

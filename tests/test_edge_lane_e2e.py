@@ -56,7 +56,10 @@ def lane(tmp_path: Path, mosquitto: Broker) -> Iterator[dict]:
 
 def test_both_locks_online_and_events_within_one_second(lane: dict) -> None:
     edge: EdgeThread = lane["edge"]
-    wait_until(lambda: device(edge, "lock-s")["online"] and device(edge, "lock-m")["online"], 10, what="both locks online")
+    try:
+        wait_until(lambda: device(edge, "lock-s")["online"] and device(edge, "lock-m")["online"], 10, what="both locks online")
+    except TimeoutError as exc:
+        raise AssertionError(f"{exc}: devices {edge.get('/api/devices')}, serial stub {dict(lane['serial'].counters)}") from None
     retransmissions_when_online = lane["serial"].counters["retransmissions"]
     listener: MqttListener = lane["listener"]
     scheduled = lane["started"] + TAMPER_AT_S  # the stubs started after this, so latency is over-estimated
