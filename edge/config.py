@@ -10,13 +10,23 @@ from __future__ import annotations
 import re
 import tomllib
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 # Topic levels the edge publishes under kouan/<lane>/...; a device may not take these names.
 RESERVED_DEVICE_IDS = frozenset({"edge", "events", "passages", "verdicts"})
+
+
+def _topic_id(value: str) -> str:
+    if not _ID.match(value):
+        raise ValueError("must be 1-64 letters, digits, '_', '.' or '-', starting with a letter or digit")
+    return value
+
+
+# An id that is safe as one MQTT topic level and in file names.
+TopicId = Annotated[str, AfterValidator(_topic_id)]
 
 
 class ConfigError(ValueError):
@@ -28,15 +38,8 @@ class LaneConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    id: str = Field(description="Lane id, used in MQTT topics (kouan/<lane>/...) and uploads.")
+    id: TopicId = Field(description="Lane id, used in MQTT topics (kouan/<lane>/...) and uploads.")
     name: str = Field("", description="Human name shown on the lane terminal, e.g. 'Lane 3 inbound'.")
-
-    @field_validator("id")
-    @classmethod
-    def _check_id(cls, value: str) -> str:
-        if not _ID.match(value):
-            raise ValueError("must be 1-64 letters, digits, '_', '.' or '-', starting with a letter or digit")
-        return value
 
 
 class StoreConfig(BaseModel):
@@ -86,7 +89,7 @@ class DeviceConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    id: str = Field(description="Device id, unique at the lane; used in topics kouan/<lane>/<device>/...")
+    id: TopicId = Field(description="Device id, unique at the lane; used in topics kouan/<lane>/<device>/...")
     kind: str = Field(description="Device kind, e.g. 'smart_lock' (see edge/device_kinds.py).")
     transport: Literal["serial", "mqtt"] = Field(description="How the edge reaches the device.")
     address: str | None = Field(
@@ -99,9 +102,7 @@ class DeviceConfig(BaseModel):
 
     @field_validator("id")
     @classmethod
-    def _check_id(cls, value: str) -> str:
-        if not _ID.match(value):
-            raise ValueError("must be 1-64 letters, digits, '_', '.' or '-', starting with a letter or digit")
+    def _not_reserved(cls, value: str) -> str:
         if value in RESERVED_DEVICE_IDS:
             raise ValueError(f"'{value}' is reserved for the edge's own topics")
         return value
