@@ -1,0 +1,56 @@
+"""`kouan demo` (the README's main command): a whole simulated lane comes up and goes down cleanly."""
+
+from __future__ import annotations
+
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+from tests.lane_harness import wait_until
+
+
+def test_demo_brings_up_both_locks_and_stops_on_sigint(tmp_path: Path) -> None:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "edge.cli", "demo", "--port", "0", "--workdir", str(tmp_path)],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    url = None
+    lines: list[str] = []
+    try:
+        deadline = time.monotonic() + 30
+        while url is None and time.monotonic() < deadline and proc.stdout is not None:
+            line = proc.stdout.readline()
+            if not line:
+                break
+            lines.append(line)
+            match = re.search(r"terminal at (http://\S+)", line)
+            if match:
+                url = match.group(1)
+        assert url, "demo printed no lane-terminal URL:\n" + "".join(lines)
+
+        def devices() -> dict[str, bool]:
+            return {d["id"]: d["online"] for d in httpx.get(url + "api/devices", timeout=5).json()}
+
+        wait_until(lambda: devices() == {"lock-serial": True, "lock-mqtt": True}, 20, what="both demo locks online")
+        assert (tmp_path / "edge.toml").is_file() and (tmp_path / "edge.sqlite3").is_file()
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            raise
+    assert proc.returncode == 0
+    left = subprocess.run(["pgrep", "-f", str(tmp_path)], capture_output=True, text=True).stdout.split()
+    assert not left, f"demo left processes running: {left}"
+    # the stubs and the private broker went with it: nothing answers on the terminal any more
+    try:
+        httpx.get(url + "healthz", timeout=1)
+        raise AssertionError("lane terminal still up after the demo stopped")
+    except httpx.TransportError:
+        pass
