@@ -173,7 +173,8 @@ def _format_errors(path: Path, error: ValidationError) -> str:
     for item in error.errors():
         loc = ".".join(str(part) if not isinstance(part, int) else f"[{part}]" for part in item["loc"])
         loc = loc.replace(".[", "[") or "(top level)"
-        lines.append(f"  {loc}: {item['msg']}")
+        message = item["msg"].removeprefix("Value error, ")
+        lines.append(f"  {loc}: {message}")
     return "\n".join(lines)
 
 
