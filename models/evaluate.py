@@ -166,15 +166,19 @@ def run_set(spec: ModelSpec, scorer: OnnxScorer, seed_split: str, split: str, n_
     return np.array(scores), np.array(labels), pix, pairs
 
 
-def evaluate(name: str, n_normal: int, n_anomalous: int, folder: Path | None = None) -> dict[str, object]:
+def evaluate(name: str, n_normal: int, n_anomalous: int, folder: Path | None = None,
+             split: str = "heldout") -> dict[str, object]:
+    """Image / pixel AUROC on the held-out set, or on the `stress` set (training shapes, nuisances
+    outside range A, seeds from 20,000,000) used to choose between models without the held-out set."""
     spec = SPECS[name]
     folder = folder or MODELS_DIR / name
     scorer = OnnxScorer(folder)
     t0 = time.perf_counter()
-    scores, labels, pix, _ = run_set(spec, scorer, "heldout", "heldout", n_normal, n_anomalous)
+    scores, labels, pix, _ = run_set(spec, scorer, split, split, n_normal, n_anomalous)
     thr = scorer.card.threshold
     result: dict[str, object] = {
         "model": name,
+        "split": split,
         "image_auroc": round(auroc(scores, labels), 4),
         "pixel_auroc": round(pix.value(), 4),
         "n_normal": int((~labels).sum()),
@@ -217,13 +221,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--normal", type=int, default=50, help="normal held-out images per model")
     parser.add_argument("--anomalous", type=int, default=50, help="anomalous held-out images per model")
     parser.add_argument("--write", action="store_true", help="write the figures onto each card.json")
+    parser.add_argument("--split", choices=["heldout", "stress"], default="heldout",
+                        help="stress: model-selection set (training shapes, nuisances outside range A, own seeds)")
+    parser.add_argument("--folder", type=Path, default=None, help="model folder (one name only; default models/NAME)")
     args = parser.parse_args(argv)
+    if args.write and args.split != "heldout":
+        parser.error("--write records held-out figures only")
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     for name in args.names:
-        if not (MODELS_DIR / name / "model.onnx").exists():
+        folder = args.folder or MODELS_DIR / name
+        if not (folder / "model.onnx").exists():
             print(json.dumps({"model": name, "error": "no model.onnx"}))
             continue
-        res = evaluate(name, args.normal, args.anomalous)
+        res = evaluate(name, args.normal, args.anomalous, folder, args.split)
         print(json.dumps(res), flush=True)
         if args.write:
             update_card(name, res)

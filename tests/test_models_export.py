@@ -17,8 +17,9 @@ SHIPPED = [name for name in SPECS if (MODELS_DIR / name / "model.onnx").exists()
 MAX_BYTES = 20 * 1024 * 1024
 
 
+@pytest.mark.parametrize("local_norm", [False, True])
 @pytest.mark.parametrize("log_input", [False, True])
-def test_torch_and_onnx_outputs_agree(tmp_path: Path, log_input: bool) -> None:
+def test_torch_and_onnx_outputs_agree(tmp_path: Path, log_input: bool, local_norm: bool) -> None:
     torch = pytest.importorskip("torch")
     ort = pytest.importorskip("onnxruntime")
     from models.train.export import INPUT_NAME, export_onnx
@@ -30,7 +31,7 @@ def test_torch_and_onnx_outputs_agree(tmp_path: Path, log_input: bool) -> None:
         if isinstance(m, torch.nn.BatchNorm2d):
             m.running_mean.uniform_(-0.5, 0.5)
             m.running_var.uniform_(0.5, 2.0)
-    wrapper = ExportWrapper(net, log_input, 2.0, 1.5).eval()
+    wrapper = ExportWrapper(net, log_input, 2.0, 1.5, local_norm=local_norm, in_mean=0.3, in_std=0.2).eval()
     path = tmp_path / "model.onnx"
     export_onnx(wrapper, path, 1, 64)
     x = torch.rand(3, 1, 64, 64) * 0.98 + 0.01
@@ -41,6 +42,24 @@ def test_torch_and_onnx_outputs_agree(tmp_path: Path, log_input: bool) -> None:
     assert o_score.shape == (3,) and o_map.shape == (3, 1, 16, 16)
     np.testing.assert_allclose(o_score, t_score.numpy(), atol=1e-5)
     np.testing.assert_allclose(o_map, t_map.numpy(), atol=1e-5)
+
+
+def test_local_contrast_norm_cancels_gain_offset_and_smooth_lighting() -> None:
+    """What the in-graph normalisation is for: device gain, offset and a smooth illumination
+    field barely change what the network sees."""
+    torch = pytest.importorskip("torch")
+    from models.train.net import LocalContrastNorm
+
+    torch.manual_seed(1)
+    lcn = LocalContrastNorm(eps=1e-6)
+    scene = torch.nn.functional.avg_pool2d(torch.rand(1, 1, 128, 128), 3, 1, 1)
+    yy = torch.linspace(0, 1, 128)[:, None]
+    lighting = 0.3 * yy + 0.2 * torch.sin(torch.linspace(0, 3, 128))[None, :]  # smooth, additive (log domain)
+    a, b = lcn(scene), lcn(1.7 * scene + 0.4 + lighting)
+    inner = (slice(None), slice(None), slice(16, -16), slice(16, -16))
+    assert float(a[inner].std()) == pytest.approx(1.0, abs=0.3)
+    assert float((a - b)[inner].abs().mean()) < 0.1 * float(a[inner].abs().mean())
+    assert float((a - lcn(scene + 0.5 * torch.rand(1, 1, 128, 128)))[inner].abs().mean()) > 0.3  # not constant
 
 
 def test_at_least_one_model_is_shipped() -> None:

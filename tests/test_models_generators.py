@@ -9,7 +9,7 @@ import pytest
 
 from models.generators import cargo_xray, empty_container, under_vehicle
 from models.generators.common import (
-    SHAPES_HELDOUT, SHAPES_TRAIN, _HELDOUT_RANGES, _TRAIN_RANGES, sample_nuisance, shape_mask,
+    SHAPES_HELDOUT, SHAPES_TRAIN, _HELDOUT_RANGES, _TRAIN_RANGES, sample_nuisance, seed_for, shape_mask, shapes_for,
 )
 
 CASES = [
@@ -61,6 +61,19 @@ def test_held_out_shapes_and_nuisances_are_disjoint_from_training() -> None:
         for name, (lo, hi) in _TRAIN_RANGES.items():
             assert lo <= train[name] <= hi
             assert not lo <= held[name] <= hi
+
+
+def test_stress_split_has_its_own_seeds_training_shapes_and_outside_range_nuisances() -> None:
+    """The model-selection set must not overlap the held-out set (seeds, shapes) nor training."""
+    assert shapes_for("stress") == SHAPES_TRAIN
+    stress = {seed_for("stress", i) for i in (0, 10**6)}
+    for split in ("train", "validation", "heldout"):
+        assert not stress & {seed_for(split, i) for i in (0, 10**6, 5 * 10**6)}
+    rng = np.random.default_rng(1)
+    for _ in range(50):
+        values = dataclasses.asdict(sample_nuisance(rng, "stress"))
+        for name, (lo, hi) in _TRAIN_RANGES.items():
+            assert not lo <= values[name] <= hi, name
 
 
 @pytest.mark.parametrize("kind", SHAPES_TRAIN + SHAPES_HELDOUT)

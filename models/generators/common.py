@@ -7,7 +7,9 @@ uneven lighting, detector stripes, blur, noise) to image and mask alike.
 
 Two disjoint *splits* keep evaluation honest: `train` uses anomaly shapes {box, ellipse, plate}
 and nuisance values inside range A; `heldout` uses shapes {polygon, ring, lshape, cluster}
-and nuisance values outside range A. Seeds are split too (see `seed_for`).
+and nuisance values outside range A. Seeds are split too (see `seed_for`). A third split,
+`stress`, is for choosing between trained models without touching the held-out set: training
+shapes, nuisance values outside range A, seeds from 20,000,000 (disjoint from both).
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from typing import Callable, Literal
 import cv2
 import numpy as np
 
-Split = Literal["train", "heldout"]
+Split = Literal["train", "heldout", "stress"]
 
 SHAPES_TRAIN: tuple[str, ...] = ("box", "ellipse", "plate")
 SHAPES_HELDOUT: tuple[str, ...] = ("polygon", "ring", "lshape", "cluster")
@@ -27,16 +29,18 @@ SHAPES_HELDOUT: tuple[str, ...] = ("polygon", "ring", "lshape", "cluster")
 TRAIN_SEED_BASE = 0
 VALIDATION_SEED_BASE = 500_000
 HELDOUT_SEED_BASE = 10_000_000
+STRESS_SEED_BASE = 20_000_000
 
 
 def seed_for(split: str, index: int) -> int:
-    """Seed of the index-th image of a split ('train', 'validation' or 'heldout')."""
-    base = {"train": TRAIN_SEED_BASE, "validation": VALIDATION_SEED_BASE, "heldout": HELDOUT_SEED_BASE}[split]
+    """Seed of the index-th image of a split ('train', 'validation', 'heldout' or 'stress')."""
+    base = {"train": TRAIN_SEED_BASE, "validation": VALIDATION_SEED_BASE, "heldout": HELDOUT_SEED_BASE,
+            "stress": STRESS_SEED_BASE}[split]
     return base + index
 
 
 def shapes_for(split: Split) -> tuple[str, ...]:
-    return SHAPES_TRAIN if split == "train" else SHAPES_HELDOUT
+    return SHAPES_HELDOUT if split == "heldout" else SHAPES_TRAIN
 
 
 @dataclass
@@ -74,7 +78,7 @@ _HELDOUT_RANGES: dict[str, tuple[tuple[float, float], ...]] = {
 
 
 def sample_nuisance(rng: np.random.Generator, split: Split) -> Nuisance:
-    """Nuisance values from range A (train) or from outside it (heldout)."""
+    """Nuisance values from range A (train) or from outside it (heldout, stress)."""
     values: dict[str, float] = {}
     for name, (lo, hi) in _TRAIN_RANGES.items():
         if split == "train":

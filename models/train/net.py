@@ -41,20 +41,57 @@ class AnomalySegmenter(nn.Module):
         return self.head(self.fuse(torch.cat([s4, up], 1)))
 
 
+class LocalContrastNorm(nn.Module):
+    """Per-tile local contrast normalisation with fixed weights: (v - blur(v)) / sqrt(blur(r^2) + eps).
+
+    blur = average over `factor` x `factor` cells, two passes of a `size`-cell box filter on that
+    grid (borders average over valid cells only), bilinear upsampling back: about a Gaussian of
+    sigma 16 px for factor 8, size 5, at a fraction of the cost of a full-resolution filter.
+    It cancels smooth illumination / flat-field errors (additive in the log domain,
+    multiplicative otherwise) and local gain and gamma changes, so the network sees the same
+    input under harsher device conditions. Tile sides must be multiples of `factor`.
+    """
+
+    def __init__(self, factor: int = 8, size: int = 5, eps: float = 1e-3) -> None:
+        super().__init__()
+        self.factor = factor
+        self.size = size
+        self.eps = eps
+
+    def blur(self, x: torch.Tensor) -> torch.Tensor:
+        small = F.avg_pool2d(x, self.factor)
+        for _ in range(2):
+            small = F.avg_pool2d(small, self.size, stride=1, padding=self.size // 2, count_include_pad=False)
+        return F.interpolate(small, scale_factor=float(self.factor), mode="bilinear", align_corners=False)
+
+    def forward(self, v: torch.Tensor) -> torch.Tensor:
+        r = v - self.blur(v)
+        return r / torch.sqrt(self.blur(r * r) + self.eps)
+
+
 class ExportWrapper(nn.Module):
     """What goes into model.onnx: optional log transform, net, sigmoid, smoothing, score.
 
     Input is what the core feeds: raw / scale, then (x - card.mean) / card.std. With
     `log_input` (transmission X-ray) the card's mean/std are 0/1 and the graph itself turns
     transmission into attenuation, -log(x), and normalises it with `log_mean`/`log_std`.
+    With `local_norm` the graph instead undoes the card's normalisation (x * in_std + in_mean =
+    fraction of full scale), takes -log for transmission inputs (clamped at `floor`) and applies
+    `LocalContrastNorm`; the same code runs in training, so torch and ONNX see identical inputs.
     Outputs: `score` [N] = max of the 5x5-averaged map, leaving out `score_margin` map pixels at
     the tile border (set to half the tiling overlap, so every pixel is still scored by some tile
     except a thin band at the image border); `anomaly_map` [N, 1, H/4, W/4] in [0, 1].
     """
 
     def __init__(self, net: AnomalySegmenter, log_input: bool = False, log_mean: float = 0.0,
-                 log_std: float = 1.0, score_margin: int = 0) -> None:
+                 log_std: float = 1.0, score_margin: int = 0, local_norm: bool = False, in_mean: float = 0.0,
+                 in_std: float = 1.0, floor: float = 1e-4, lcn_eps: float = 1e-3) -> None:
         super().__init__()
+        self.local_norm = local_norm
+        self.in_mean = in_mean
+        self.in_std = in_std
+        self.floor = floor
+        self.lcn = LocalContrastNorm(eps=lcn_eps)
         self.net = net
         self.score_margin = score_margin
         self.log_input = log_input
@@ -62,6 +99,11 @@ class ExportWrapper(nn.Module):
         self.log_std = log_std
 
     def prepare(self, x: torch.Tensor) -> torch.Tensor:
+        if self.local_norm:
+            v = x * self.in_std + self.in_mean
+            if self.log_input:
+                v = -torch.log(torch.clamp(v, min=self.floor))
+            return self.lcn(v)
         if self.log_input:
             x = (-torch.log(torch.clamp(x, min=1e-4)) - self.log_mean) / self.log_std
         return x

@@ -7,6 +7,16 @@ from pathlib import Path
 from edge.inference.card import ModelCard
 
 
+def _input_steps(card: ModelCard, report: dict[str, object]) -> str:
+    """The in-graph input steps, in words."""
+    transmission = card.input.bit_depth == 16 or card.name == "empty_container"
+    if report.get("local_norm"):
+        return ("the core's normalisation undone, " + ("-log(x) (transmission to attenuation), " if transmission else "")
+                + "local contrast normalisation (subtract a local mean, a blur of sigma about 16 px done on an 8x8-cell "
+                "grid and upsampled, and divide by the local standard deviation; the same code ran in training), ")
+    return "-log(x) (transmission to attenuation) and its normalisation, " if card.input.bit_depth == 16 else ""
+
+
 def write_readme(folder: Path, card: ModelCard, report: dict[str, object]) -> None:
     m = card.metrics
     size_mb = (folder / "model.onnx").stat().st_size / 1e6
@@ -18,7 +28,7 @@ def write_readme(folder: Path, card: ModelCard, report: dict[str, object]) -> No
 {card.tiling.resize_to_height} px (keeping the aspect ratio), cuts it into {card.input.height}x{card.input.width}
 tiles overlapping by {card.tiling.overlap} px, feeds float32 `[N,1,{card.input.height},{card.input.width}]` =
 raw / {card.input.scale:g}, then (x - {card.input.mean[0]:g}) / {card.input.std[0]:g}, and stitches the
-`anomaly_map` outputs back. Inside the graph: {"-log(x) (transmission to attenuation) and its normalisation, " if card.input.bit_depth == 16 else ""}a small
+`anomaly_map` outputs back. Inside the graph: {_input_steps(card, report)}a small
 fully-convolutional segmenter (about 0.2 GMAC per tile), a sigmoid, a 3x3 average of the probability map
 (`anomaly_map`, 1/4 of the tile size) and the tile `score` = max of its 5x5 average. An image's score
 is the max over its tiles; it is flagged at `score >= {card.threshold}`; pixels at

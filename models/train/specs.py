@@ -25,6 +25,14 @@ class ModelSpec:
     mean: float = 0.0
     std: float = 1.0
     width_range: tuple[float, float] | None = None  # native width/height aspect range, None = fixed
+    local_norm: bool = False  # in-graph local contrast normalisation (net.LocalContrastNorm)
+    norm_log: bool = False  # with local_norm: normalise -log(x) (transmission X-ray), not x
+    lcn_eps: float = 1e-3  # variance floor of the local contrast normalisation
+
+    @property
+    def weights_name(self) -> str:
+        """Cached weights file in var/model_cache/ (separate for the local-norm input)."""
+        return f"{self.name}_lcn.pt" if self.local_norm else f"{self.name}.pt"
 
     @property
     def scale(self) -> float:
@@ -63,6 +71,8 @@ SPECS: dict[str, ModelSpec] = {
         mean=0.55,
         std=0.2,
         width_range=(2.4, 4.6),
+        local_norm=True,
+        norm_log=True,
     ),
     "cargo_xray": ModelSpec(
         name="cargo_xray",

@@ -112,7 +112,9 @@ def train(spec: ModelSpec, images: list[np.ndarray], masks: list[np.ndarray], mi
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     lm, ls = log_stats(spec, images) if spec.log_input else (0.0, 1.0)
-    wrapper = ExportWrapper(AnomalySegmenter(1, 32), spec.log_input, lm, ls, score_margin=spec.overlap // 8)
+    wrapper = ExportWrapper(AnomalySegmenter(1, 32), spec.log_input or spec.norm_log, lm, ls,
+                            score_margin=spec.overlap // 8, local_norm=spec.local_norm, in_mean=spec.mean,
+                            in_std=spec.std, floor=0.5 / spec.scale, lcn_eps=spec.lcn_eps)
     if resume is not None:  # continue from an earlier run's weights
         wrapper.load_state_dict(torch.load(resume))
     opt = torch.optim.AdamW(wrapper.parameters(), lr=lr_max, weight_decay=1e-4)
@@ -175,23 +177,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch", type=int, default=24)
     parser.add_argument("--validation", type=int, default=30, help="validation images per class")
     parser.add_argument("--heldout", type=int, default=50, help="held-out images per class")
-    parser.add_argument("--resume", action="store_true", help="start from var/model_cache/<name>.pt")
+    parser.add_argument("--resume", action="store_true", help="start from var/model_cache/<name>[_lcn].pt")
     parser.add_argument("--resume-note", default="", help="what the earlier run was, for the card")
     parser.add_argument("--reexport", action="store_true",
-                        help="no training: export var/model_cache/<name>.pt again, recalibrate and re-evaluate")
+                        help="no training: export var/model_cache/<name>[_lcn].pt again, recalibrate and re-evaluate")
     parser.add_argument("--lr", type=float, default=2e-3, help="peak learning rate (cosine decay)")
+    parser.add_argument("--threads", type=int, default=2, help="torch CPU threads for training")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
-    torch.set_num_threads(2)
+    torch.set_num_threads(args.threads)
     spec = SPECS[args.name]
     folder = MODELS_DIR / spec.name
 
     t0 = time.perf_counter()
     images, masks = build_dataset(spec, args.images)
     gen_s = time.perf_counter() - t0
-    resume = CACHE / f"{spec.name}.pt" if args.resume else None
+    resume = CACHE / spec.weights_name if args.resume else None
     if args.reexport:
-        wrapper, stats = train(spec, images, masks, 0.0, args.batch, resume=CACHE / f"{spec.name}.pt")
+        wrapper, stats = train(spec, images, masks, 0.0, args.batch, resume=CACHE / spec.weights_name)
         old = json.loads((folder / "training_report.json").read_text(encoding="utf-8"))
         stats = {k: old[k] for k in ("steps", "train_seconds", "final_loss", "resumed") if k in old}
         gen_s = float(old.get("generate_seconds", 0.0))
@@ -200,7 +203,7 @@ def main(argv: list[str] | None = None) -> int:
         if resume is not None:
             stats["resumed"] = 1
         CACHE.mkdir(parents=True, exist_ok=True)
-        torch.save(wrapper.state_dict(), CACHE / f"{spec.name}.pt")
+        torch.save(wrapper.state_dict(), CACHE / spec.weights_name)
     export_onnx(wrapper, folder / "model.onnx", 1, spec.tile)
     n_anom = sum(bool(m.any()) for m in masks)
     training_data = (
@@ -208,8 +211,15 @@ def main(argv: list[str] | None = None) -> int:
         f"models/generators/{spec.generator_module.rsplit('.', 1)[1]}.py, seeds 0-{len(images) - 1}, generated at "
         f"the working height {spec.work_height}; anomaly shapes box/ellipse/plate; nuisances in the training range; "
         f"{stats['steps']} steps of batch {args.batch} random {CROP}x{CROP} crops (45 % centred on anomalies, 35 % on "
-        f"normal structures as hard negatives), pixel BCE + 0.5 dice, AdamW, {stats['train_seconds']:.0f} s on 2 CPU threads."
+        f"normal structures as hard negatives), pixel BCE + 0.5 dice, AdamW, {stats['train_seconds']:.0f} s on {args.threads} CPU "
+        f"thread(s)."
     )
+    if spec.local_norm:
+        training_data += (
+            " Input: in-graph local contrast normalisation of " + ("-log(transmission)" if spec.norm_log else "the intensity")
+            + " (subtract a ~17 px-sigma local mean, divide by the local standard deviation), identical in "
+            "training and in model.onnx, so smooth lighting, flat-field and gamma changes largely cancel."
+        )
     if resume is not None:
         training_data += f" Started from the weights of an earlier run: {args.resume_note}"
     if args.reexport:
@@ -222,7 +232,7 @@ def main(argv: list[str] | None = None) -> int:
     report = {
         **res, **stats, "generate_seconds": round(gen_s, 1), "threshold": threshold, "pixel_threshold": pixel_threshold,
         "tile_ms": round(tile_ms(folder / "model.onnx", 1, spec.tile), 2),
-        "onnx_bytes": (folder / "model.onnx").stat().st_size,
+        "onnx_bytes": (folder / "model.onnx").stat().st_size, "local_norm": spec.local_norm,
     }
     print(json.dumps(report), flush=True)
     (CACHE / f"{spec.name}_report.json").write_text(json.dumps(report, indent=2))
