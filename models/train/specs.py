@@ -85,5 +85,7 @@ SPECS: dict[str, ModelSpec] = {
         work_height=512,
         log_input=True,
         width_range=(2.4, 4.6),
+        local_norm=True,
+        norm_log=True,
     ),
 }
