@@ -58,6 +58,8 @@ SPECS: dict[str, ModelSpec] = {
         work_height=256,
         mean=0.3,
         std=0.2,
+        local_norm=True,
+        lcn_eps=5e-4,
     ),
     "empty_container": ModelSpec(
         name="empty_container",
