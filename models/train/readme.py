@@ -17,6 +17,18 @@ def _input_steps(card: ModelCard, report: dict[str, object]) -> str:
     return "-log(x) (transmission to attenuation) and its normalisation, " if card.input.bit_depth == 16 else ""
 
 
+def _changes(report: dict[str, object]) -> str:
+    """'What changed' paragraph from the report's `previous_version` record, if any."""
+    prev = report.get("previous_version")
+    if not isinstance(prev, dict):
+        return ""
+    return (f"**What changed.** {prev.get('change', '')} Previous version: held-out image AUROC "
+            f"{prev.get('image_auroc')}, pixel AUROC {prev.get('pixel_auroc')} (on {prev.get('held_out')}); "
+            f"stress-validation image AUROC {prev.get('stress_image_auroc')} before, {report.get('stress_image_auroc')} now "
+            "(`python -m models.evaluate NAME --split stress`: training shapes, nuisances outside the training range, "
+            "seeds from 20,000,000; the set used to choose this model, the held-out set was measured only after).\n\n")
+
+
 def write_readme(folder: Path, card: ModelCard, report: dict[str, object]) -> None:
     m = card.metrics
     size_mb = (folder / "model.onnx").stat().st_size / 1e6
@@ -43,7 +55,7 @@ and wobble, uneven lighting, detector stripes, blur, gamma, noise).
 tiled like the core): image AUROC **{m.image_auroc}**, pixel AUROC **{m.pixel_auroc}**
 on {m.n_normal} normal and {m.n_anomalous} anomalous images. {m.held_out_set}
 
-**Cost.** model.onnx is {size_mb:.2f} MB; {report.get("tile_ms")} ms per tile (onnxruntime, 2 CPU threads, batches
+{_changes(report)}**Cost.** model.onnx is {size_mb:.2f} MB; {report.get("tile_ms")} ms per tile (onnxruntime, 2 CPU threads, batches
 of 8, measured on a shared 2-core machine while other work was running). Training took
 {report.get("train_seconds")} s ({report.get("steps")} steps) plus {report.get("generate_seconds")} s of data generation.
 
