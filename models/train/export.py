@@ -36,7 +36,7 @@ def make_card(spec: ModelSpec, folder: Path, threshold: float, pixel_threshold: 
     """Card for a freshly exported model (metrics are filled in by models.evaluate)."""
     card = ModelCard(
         name=spec.name,
-        version="1.0.0",
+        version=spec.version,
         task="anomaly_map",
         description=spec.description + " " + threshold_note,
         input=InputSpec(name=INPUT_NAME, height=spec.tile, width=spec.tile, channels=1, bit_depth=spec.bit_depth,

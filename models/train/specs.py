@@ -26,6 +26,7 @@ class ModelSpec:
     std: float = 1.0
     width_range: tuple[float, float] | None = None  # native width/height aspect range, None = fixed
     local_norm: bool = False  # in-graph local contrast normalisation (net.LocalContrastNorm)
+    version: str = "1.0.0"  # model version written on the card; bump when the weights or graph change
     norm_log: bool = False  # with local_norm: normalise -log(x) (transmission X-ray), not x
     lcn_eps: float = 1e-3  # variance floor of the local contrast normalisation
 
@@ -59,6 +60,7 @@ SPECS: dict[str, ModelSpec] = {
         mean=0.3,
         std=0.2,
         local_norm=True,
+        version="1.1.0",
         lcn_eps=5e-4,
     ),
     "empty_container": ModelSpec(
@@ -74,6 +76,7 @@ SPECS: dict[str, ModelSpec] = {
         std=0.2,
         width_range=(2.4, 4.6),
         local_norm=True,
+        version="1.1.0",
         norm_log=True,
     ),
     "cargo_xray": ModelSpec(
@@ -88,6 +91,7 @@ SPECS: dict[str, ModelSpec] = {
         log_input=True,
         width_range=(2.4, 4.6),
         local_norm=True,
+        version="1.1.0",
         norm_log=True,
     ),
 }
