@@ -42,6 +42,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
+from drivers.link_state import LinkStateReporter
 from drivers.mqtt_url import MqttUrl, parse_mqtt_url
 
 __all__ = ["MqttStats", "MqttTransport", "MqttUrl", "parse_mqtt_url", "check_topic_name"]
@@ -110,7 +111,7 @@ class MqttTransport:
         self._address = parse_mqtt_url(url)
         self._on_message = on_message
         self._manual_ack = manual_ack
-        self._on_state = on_state
+        self._link = LinkStateReporter(on_state, f"mqtt {client_id}")
         self._protocol = protocol
         self._keepalive = keepalive
         self._session_expiry_s = session_expiry_s
@@ -128,7 +129,6 @@ class MqttTransport:
         self._started = False
 
         self._connected = False
-        self._reported: bool | None = None
         self._last_reason = "not started"
         self._messages_in = 0
         self._messages_out = 0
@@ -213,7 +213,7 @@ class MqttTransport:
             self._buffer.clear()
         if unsent:
             logger.warning("mqtt %s: stopped with %d unsent messages; counted as dropped", self.client_id, unsent)
-        self._report(False, "stopped")
+        self._link.report(False, "stopped")
 
     @property
     def connected(self) -> bool:
@@ -241,7 +241,7 @@ class MqttTransport:
             connects=self._connects,
             connect_failures=self._connect_failures,
             subscribe_failures=self._subscribe_failures,
-            callback_errors=self._callback_errors,
+            callback_errors=self._callback_errors + self._link.callback_errors,
             last_reason=self._last_reason,
         )
 
@@ -328,7 +328,7 @@ class MqttTransport:
             reason = f"connect refused by broker: {reason_code} (reason code {reason_code.value})"
             self._last_reason = reason
             self._log_failure(reason)
-            self._report(False, reason)
+            self._link.report(False, reason)
             return
         with self._subs_lock:
             self._connected = True
@@ -341,7 +341,7 @@ class MqttTransport:
         session = "session resumed" if flags.session_present else "new session"
         self._last_reason = f"connected ({session})"
         logger.info("mqtt %s: connected to %s:%d, %s", self.client_id, self._address.host, self._address.port, session)
-        self._report(True, self._last_reason)
+        self._link.report(True, self._last_reason)
         self._flush_wake.set()
 
     def _handle_connect_fail(self, _client: mqtt.Client, _userdata: Any) -> None:
@@ -351,7 +351,7 @@ class MqttTransport:
         reason = f"connect to {where} failed: {error}" if error else f"connect to {where} failed"
         self._last_reason = reason
         self._log_failure(reason)
-        self._report(False, reason)
+        self._link.report(False, reason)
 
     def _handle_disconnect(self, _client: mqtt.Client, _userdata: Any, _flags: Any, reason_code: Any, _props: Any) -> None:
         was_connected = self._connected
@@ -359,7 +359,7 @@ class MqttTransport:
         if was_connected:
             self._last_reason = f"disconnected: {reason_code}"
             logger.warning("mqtt %s: %s", self.client_id, self._last_reason)
-            self._report(False, self._last_reason)
+            self._link.report(False, self._last_reason)
 
     def _handle_message(self, _client: mqtt.Client, _userdata: Any, message: mqtt.MQTTMessage) -> None:
         self._messages_in += 1
@@ -390,18 +390,6 @@ class MqttTransport:
         self._failure_streak += 1
         log = logger.warning if self._failure_streak == 1 else logger.debug
         log("mqtt %s: %s (attempt %d)", self.client_id, reason, self._failure_streak)
-
-    def _report(self, connected: bool, reason: str) -> None:
-        if self._reported is connected:
-            return
-        self._reported = connected
-        if self._on_state is None:
-            return
-        try:
-            self._on_state(connected, reason)
-        except Exception:
-            self._callback_errors += 1
-            logger.exception("mqtt %s: on_state callback raised", self.client_id)
 
 
 def check_topic_name(topic: str) -> None:

@@ -31,6 +31,7 @@ from typing import Any
 import serial
 
 from drivers.backoff import Backoff
+from drivers.link_state import LinkStateReporter
 
 logger = logging.getLogger(__name__)
 
@@ -91,7 +92,7 @@ class SerialTransport:
         self.url = url
         self.name = name or url
         self._on_data = on_data
-        self._on_state = on_state
+        self._link = LinkStateReporter(on_state, f"serial {self.name}")
         self._baudrate = baudrate
         self._read_timeout = read_timeout
         self._write_timeout = write_timeout
@@ -105,7 +106,6 @@ class SerialTransport:
         self._port: Any | None = None  # a serial.SerialBase subclass, chosen by the URL
         self._write_lock = threading.Lock()  # guards self._port swaps and writes
         self._stats_lock = threading.Lock()
-        self._reported: bool | None = None
 
         self._connected = False
         self._bytes_in = 0
@@ -166,7 +166,7 @@ class SerialTransport:
                 connects=self._connects,
                 reconnects=max(0, self._connects - 1),
                 errors=self._errors,
-                callback_errors=self._callback_errors,
+                callback_errors=self._callback_errors + self._link.callback_errors,
                 last_error=self._last_error,
             )
 
@@ -217,7 +217,7 @@ class SerialTransport:
             delay = self._backoff.next_delay()
             logger.info("serial %s: reconnecting in %.2f s", self.name, delay)
             self._stop.wait(delay)
-        self._report(False, "stopped")
+        self._link.report(False, "stopped")
 
     def _open(self) -> Any | None:
         kwargs: dict[str, Any] = {"baudrate": self._baudrate, "timeout": self._read_timeout}
@@ -229,7 +229,7 @@ class SerialTransport:
             port = serial.serial_for_url(self.url, **kwargs)
         except Exception as exc:  # any failure to open (even NotImplementedError from a URL handler) is retried
             self._note_error(f"open failed: {exc}")
-            self._report(False, f"open failed: {exc}")
+            self._link.report(False, f"open failed: {exc}")
             return None
         with self._write_lock:
             self._port = port
@@ -237,7 +237,7 @@ class SerialTransport:
             self._connected = True
             self._connects += 1
         logger.info("serial %s: connected", self.name)
-        self._report(True, f"connected to {self.url}")
+        self._link.report(True, f"connected to {self.url}")
         return port
 
     def _read_until_failure(self, port: Any) -> bool:
@@ -296,7 +296,7 @@ class SerialTransport:
     def _mark_down(self, reason: str) -> None:
         with self._stats_lock:
             self._connected = False
-        self._report(False, reason)
+        self._link.report(False, reason)
 
     def _close(self, port: Any) -> None:
         with self._write_lock:
@@ -312,16 +312,3 @@ class SerialTransport:
         with self._stats_lock:
             self._errors += 1
             self._last_error = message
-
-    def _report(self, connected: bool, reason: str) -> None:
-        if self._reported is connected:
-            return
-        self._reported = connected
-        if self._on_state is None:
-            return
-        try:
-            self._on_state(connected, reason)
-        except Exception:
-            with self._stats_lock:
-                self._callback_errors += 1
-            logger.exception("serial %s: on_state callback raised", self.name)
