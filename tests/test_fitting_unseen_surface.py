@@ -21,26 +21,11 @@ skimage_data = pytest.importorskip("skimage.data")
 from edge.cli import main
 from edge.fitting.defects import DEFECTS, add_defect
 from edge.inference.core import Detector
+from models.backbone.evaluate_fit import auroc, crops
 
-CROP = 128
 N_TRAIN = 50
 N_TEST_CLEAN = 40
 N_TEST_DEFECT = 40  # 8 of each of the 5 defect kinds
-
-
-def auroc(normal: np.ndarray, anomalous: np.ndarray) -> float:
-    """Probability that an anomalous image outscores a normal one (ties count half)."""
-    normal, anomalous = np.asarray(normal), np.asarray(anomalous)
-    greater = (anomalous[:, None] > normal[None, :]).mean()
-    ties = (anomalous[:, None] == normal[None, :]).mean()
-    return float(greater + 0.5 * ties)
-
-
-def crops(image: np.ndarray, rows: tuple[int, int], n: int, rng: np.random.Generator) -> list[np.ndarray]:
-    """`n` random CROP x CROP crops whose rows lie inside `rows` (start, end)."""
-    ys = rng.integers(rows[0], rows[1] - CROP + 1, n)
-    xs = rng.integers(0, image.shape[1] - CROP + 1, n)
-    return [image[y:y + CROP, x:x + CROP].copy() for y, x in zip(ys, xs, strict=True)]
 
 
 def write_normal_folder(folder: Path, surface: np.ndarray, n: int, rng: np.random.Generator) -> None:

@@ -28,12 +28,14 @@ CROP = 128
 
 
 def auroc(normal: np.ndarray, anomalous: np.ndarray) -> float:
+    """Probability that an anomalous image outscores a normal one (ties count half)."""
     greater = (anomalous[:, None] > normal[None, :]).mean()
     ties = (anomalous[:, None] == normal[None, :]).mean()
     return float(greater + 0.5 * ties)
 
 
 def crops(image: np.ndarray, rows: tuple[int, int], n: int, rng: np.random.Generator) -> list[np.ndarray]:
+    """`n` random CROP x CROP crops whose rows lie inside `rows` (start, end)."""
     ys = rng.integers(rows[0], rows[1] - CROP + 1, n)
     xs = rng.integers(0, image.shape[1] - CROP + 1, n)
     return [image[y:y + CROP, x:x + CROP].copy() for y, x in zip(ys, xs, strict=True)]
