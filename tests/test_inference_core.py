@@ -13,7 +13,7 @@ import pytest
 
 from edge.inference.config import InferenceConfig
 from edge.inference.core import AsyncDetector, Detector
-from edge.inference.session import choose_providers
+from edge.inference.session import FORCE_SPINNING_STOP, choose_providers
 from edge.inference.synthetic import identity_map_graph, write_model
 
 
@@ -114,7 +114,9 @@ def test_threads_from_config_and_fixed_batch_graph(tmp_path: Path) -> None:
     image = np.zeros((70, 70), dtype=np.uint8)
     image[60:65, 60:65] = 255
     assert [(r.x, r.y, r.width, r.height) for r in detector.infer(image).regions] == [(60, 60, 5, 5)]
-    assert detector.session.get_session_options().intra_op_num_threads == 1
+    options = detector.session.get_session_options()
+    assert options.intra_op_num_threads == 1
+    assert options.get_session_config_entry(FORCE_SPINNING_STOP) == "1", "idle pool threads must not spin"
 
 
 def test_config_rejects_unknown_fields() -> None:
