@@ -147,3 +147,42 @@ def test_arrays_that_are_not_images_are_refused(detector: Detector, shape: tuple
 
     with pytest.raises(ImageDecodeError, match="not an image"):
         detector.infer(np.zeros(shape, dtype=np.uint8))
+
+
+class PairedSession:
+    """Wraps a real session: the first two runs wait for each other, so both batches are written first."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.barrier = threading.Barrier(2, timeout=10)
+
+    def run(self, names: list[str], feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
+        self.barrier.wait()
+        return self.inner.run(names, feeds)
+
+
+def test_parallel_images_do_not_share_the_batch_buffer(detector: Detector) -> None:
+    detector.session = PairedSession(detector.session)
+    images = [np.full((32, 32), 40, dtype=np.uint8), np.full((32, 32), 200, dtype=np.uint8)]
+    results: dict[int, float] = {}
+
+    def work(i: int) -> None:
+        results[i] = detector.infer(images[i]).score
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=20)
+    assert results == {0: pytest.approx(40 / 255), 1: pytest.approx(200 / 255)}
+
+
+def test_tile_batches_are_independent_copies(tmp_path: Path) -> None:
+    write_model(tmp_path / "m", identity_map_graph(1, (32, 32)), "m", overlap=0)
+    detector = Detector.load(tmp_path / "m", InferenceConfig(tile_batch=1))
+    image = np.zeros((32, 64), dtype=np.uint8)
+    image[:, 32:] = 255
+    first, second = detector.tile_batches(image)
+    assert float(first.max()) == 0.0 and float(second.min()) == pytest.approx(1.0)
+    detector.infer(np.full((32, 64), 7, dtype=np.uint8))
+    assert float(first.max()) == 0.0, "a later image must not overwrite tensors already handed out"

@@ -61,6 +61,8 @@ class Detector:
         self.folder = folder
         self.batch = min(config.tile_batch, info.max_batch) if info.max_batch else config.tile_batch
         self.counters = DetectorCounters()
+        self._normalisers: dict[np.dtype, Normaliser] = {}
+        self._local = threading.local()  # per-thread batch buffer: AsyncDetector may run images in parallel
 
     @classmethod
     def load(cls, name_or_dir: str | Path, config: InferenceConfig | None = None,
@@ -114,14 +116,30 @@ class Detector:
     def _batches(self, work: np.ndarray, grid: TileGrid) -> Iterator[tuple[list[tuple[int, int]], np.ndarray]]:
         """(tile positions, float32 NCHW batch) for every run; the batch buffer is reused between runs."""
         spec = self.card.input
-        normaliser = Normaliser(spec, work.dtype)
+        normaliser = self._normaliser(work.dtype)
         positions = grid.positions
-        buffer = np.empty((self.batch, spec.channels, spec.height, spec.width), dtype=np.float32)
+        buffer = self._batch_buffer()
         for first in range(0, len(positions), self.batch):
             chunk = positions[first:first + self.batch]
             for i, (y, x) in enumerate(chunk):
                 normaliser.write(work[y:y + spec.height, x:x + spec.width], buffer[i])
             yield chunk, (buffer if len(chunk) == self.batch else buffer[:len(chunk)])
+
+    def _normaliser(self, dtype: np.dtype) -> Normaliser:
+        """The card's Normaliser for images of this dtype, built once."""
+        normaliser = self._normalisers.get(dtype)
+        if normaliser is None:
+            normaliser = self._normalisers[dtype] = Normaliser(self.card.input, dtype)
+        return normaliser
+
+    def _batch_buffer(self) -> np.ndarray:
+        """This thread's float32 NCHW batch buffer, allocated on its first image and reused after."""
+        buffer: np.ndarray | None = getattr(self._local, "buffer", None)
+        if buffer is None:
+            spec = self.card.input
+            buffer = np.empty((self.batch, spec.channels, spec.height, spec.width), dtype=np.float32)
+            self._local.buffer = buffer
+        return buffer
 
     def _grid(self, work: np.ndarray) -> TileGrid:
         spec = self.card.input
