@@ -121,9 +121,8 @@ class Detector:
         buffer = self._batch_buffer()
         for first in range(0, len(positions), self.batch):
             chunk = positions[first:first + self.batch]
-            for i, (y, x) in enumerate(chunk):
-                normaliser.write(work[y:y + spec.height, x:x + spec.width], buffer[i])
-            yield chunk, (buffer if len(chunk) == self.batch else buffer[:len(chunk)])
+            tiles = [work[y:y + spec.height, x:x + spec.width] for y, x in chunk]
+            yield chunk, normaliser.fill(tiles, buffer)
 
     def _normaliser(self, dtype: np.dtype) -> Normaliser:
         """The card's Normaliser for images of this dtype, built once."""
