@@ -6,7 +6,10 @@
    conversion, batched runs, stitching, regions) against bare `InferenceSession.run` on the
    very tensors the core feeds (taken from `Detector.tile_batches`), same session, runs
    interleaved so both see the same machine load. ratio = bare time / core time (1.0 = no overhead).
-2. End to end: one 4096x2048 8-bit under-vehicle image as JPEG and as PNG bytes through
+2. Where the core's time goes: `Detector.infer`'s stages (prepare = channels + resize + pad,
+   normalise into the batch buffer, session runs, stitching, regions + map reduction) timed one
+   by one with the core's own functions, each image right after a bare run as in 1.
+3. End to end: one 4096x2048 8-bit under-vehicle image as JPEG and as PNG bytes through
    `Detector.infer_bytes` (decode, resize, tile, infer, stitch, regions); median of the repeats.
 
 The model is the shipped `under_vehicle` if present, else a synthetic stand-in of similar cost
@@ -33,7 +36,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from edge.inference.config import InferenceConfig  # noqa: E402
 from edge.inference.core import Detector  # noqa: E402
+from edge.inference.regions import find_regions  # noqa: E402
 from edge.inference.registry import ModelNotFoundError, ModelRegistry  # noqa: E402
+from edge.inference.tiling import MapStitcher  # noqa: E402
 
 HEIGHT, WIDTH = 2048, 4096
 
@@ -81,6 +86,52 @@ def pct(values: list[float], q: float) -> float:
     return float(np.percentile(values, q))
 
 
+def stage_times(detector: Detector, image: np.ndarray, before: Callable[[], object],
+                repeats: int) -> dict[str, list[float]]:
+    """ms per stage of `Detector._infer` (same calls, same order), each repeat preceded by `before`."""
+    card, info, session = detector.card, detector.info, detector.session
+    orig_h, orig_w = image.shape[:2]
+    times: dict[str, list[float]] = {name: [] for name in ("prepare", "normalise", "run", "stitch", "regions")}
+    for _ in range(repeats):
+        before()
+        start = time.perf_counter()
+        work, valid_hw = detector.prepare(image)
+        grid = detector._grid(work)
+        times["prepare"].append((time.perf_counter() - start) * 1000.0)
+        batches = detector._batches(work, grid)
+        stitcher, spent = None, {"normalise": 0.0, "run": 0.0, "stitch": 0.0}
+        while True:
+            start = time.perf_counter()
+            item = next(batches, None)
+            spent["normalise"] += time.perf_counter() - start
+            if item is None:
+                break
+            chunk, feed = item
+            start = time.perf_counter()
+            outputs = session.run(info.output_names, {info.input_name: feed})
+            spent["run"] += time.perf_counter() - start
+            start = time.perf_counter()
+            float(np.max(outputs[0]))
+            if card.task == "anomaly_map":
+                if stitcher is None:
+                    stitcher = MapStitcher(grid, outputs[1].shape[2], outputs[1].shape[3], valid_hw,
+                                           detector.config.blend)
+                for i, (y, x) in enumerate(chunk):
+                    stitcher.add(y, x, outputs[1][i, 0])
+            spent["stitch"] += time.perf_counter() - start
+        for name, seconds in spent.items():
+            times[name].append(seconds * 1000.0)
+        start = time.perf_counter()
+        if stitcher is not None:
+            full = stitcher.result()
+            scale = (orig_w / full.shape[1], orig_h / full.shape[0])
+            find_regions(full, float(card.pixel_threshold), scale, (orig_w, orig_h), card.min_region_area,
+                         detector.config.max_regions)
+            detector._reduce(full)
+        times["regions"].append((time.perf_counter() - start) * 1000.0)
+    return times
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", help="model name or folder (default: shipped under_vehicle or stand-in)")
@@ -108,6 +159,7 @@ def main() -> int:
             bare_ms.append(timed(bare))
             core_ms.append(timed(lambda: detector.infer(image)))
         ratio = statistics.median(bare_ms) / statistics.median(core_ms)
+        stages = stage_times(detector, image, bare, args.repeats)
 
         ok_jpg, jpg = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, 90])
         ok_png, png = cv2.imencode(".png", image)
@@ -138,7 +190,10 @@ def main() -> int:
     print(f"   core Detector.infer        median {statistics.median(core_ms):8.1f} ms  p90 {pct(core_ms, 90):8.1f} ms  "
           f"{1000 * tiles / statistics.median(core_ms):7.1f} tiles/s")
     print(f"   ratio core/bare throughput {ratio:.3f}  (target >= 0.9)")
-    print("2. end to end, one image from encoded bytes (decode, resize, tile, infer, stitch, regions):")
+    print("2. where the core's time goes, stage by stage (per image, median):")
+    print("   " + "  ".join(f"{name} {statistics.median(ms):.2f}" for name, ms in stages.items())
+          + f"  ms; all but run {sum(statistics.median(ms) for n, ms in stages.items() if n != 'run'):.2f} ms")
+    print("3. end to end, one image from encoded bytes (decode, resize, tile, infer, stitch, regions):")
     for fmt in ("jpeg", "png"):
         print(f"   {fmt:4s} {len(blobs[fmt]) / 1e6:5.2f} MB  median {statistics.median(e2e[fmt]):7.1f} ms  "
               f"p90 {pct(e2e[fmt], 90):7.1f} ms  (decode alone median {statistics.median(decode[fmt]):6.1f} ms)"
