@@ -65,8 +65,11 @@ def resize_to_height(image: np.ndarray, height: int) -> np.ndarray:
 
     Downscaling halves with pyrDown (5x5 Gaussian) while the image is at least twice the
     target height, then finishes with INTER_LINEAR. INTER_AREA would also anti-alias but costs
-    10-50x more at non-integer factors on 4096-px images. Training scripts should call this
-    same function so models see at inference what they saw in training.
+    10-50x more at non-integer factors on 4096-px images; at an exact integer factor (4096x2048
+    to 512x256) it saves only ~0.15 ms of ~1.1 ms, and models are not indifferent to the kernel:
+    on 8 fresh under_vehicle test images its scores moved by up to 0.49 and 2 of 8 decisions
+    flipped, so the kernel stays. Training scripts should call this same function so models see
+    at inference what they saw in training.
     """
     h, w = image.shape[:2]
     if h == height:
