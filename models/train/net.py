@@ -85,13 +85,14 @@ class ExportWrapper(nn.Module):
 
     def __init__(self, net: AnomalySegmenter, log_input: bool = False, log_mean: float = 0.0,
                  log_std: float = 1.0, score_margin: int = 0, local_norm: bool = False, in_mean: float = 0.0,
-                 in_std: float = 1.0, floor: float = 1e-4, lcn_eps: float = 1e-3) -> None:
+                 in_std: float = 1.0, floor: float = 1e-4, lcn_eps: float = 1e-3, lcn_factor: int = 8,
+                 lcn_size: int = 5) -> None:
         super().__init__()
         self.local_norm = local_norm
         self.in_mean = in_mean
         self.in_std = in_std
         self.floor = floor
-        self.lcn = LocalContrastNorm(eps=lcn_eps)
+        self.lcn = LocalContrastNorm(factor=lcn_factor, size=lcn_size, eps=lcn_eps)
         self.net = net
         self.score_margin = score_margin
         self.log_input = log_input

@@ -29,6 +29,9 @@ class ModelSpec:
     version: str = "1.0.0"  # model version written on the card; bump when the weights or graph change
     norm_log: bool = False  # with local_norm: normalise -log(x) (transmission X-ray), not x
     lcn_eps: float = 1e-3  # variance floor of the local contrast normalisation
+    width: int = 32  # channels of the segmenter's first full-resolution block (cost grows with width^2)
+    lcn_factor: int = 8  # local contrast normalisation: cell size of its blur grid (px)
+    lcn_size: int = 5  # local contrast normalisation: box filter size on that grid (cells)
 
     @property
     def weights_name(self) -> str:
@@ -41,6 +44,13 @@ class ModelSpec:
 
     def generator(self) -> Generator:
         return importlib.import_module(self.generator_module).generate  # type: ignore[no-any-return]
+
+    def native_size_for(self, seed: int) -> tuple[int, int]:
+        """(height, width) of the full image with this seed (some devices vary the width)."""
+        h, w = self.native_size
+        if self.width_range is not None:
+            w = int(h * np.random.default_rng(seed + 7).uniform(*self.width_range))
+        return h, w
 
     def work_size(self, native: tuple[int, int]) -> tuple[int, int]:
         h, w = native
