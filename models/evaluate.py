@@ -25,6 +25,7 @@ import numpy as np
 import onnxruntime as ort
 
 from edge.inference.card import ModelCard, load_card, sha256_file, write_card
+from edge.inference.preprocess import resize_to_height
 from models.generators.common import describe_ranges, seed_for
 from models.train.specs import SPECS, ModelSpec
 
@@ -100,10 +101,9 @@ class OnnxScorer:
     def prepare(self, image: np.ndarray) -> np.ndarray:
         """Resize to the working height and normalise as the card says -> float32 [H, W]."""
         card = self.card
-        h, w = image.shape[:2]
         target = card.tiling.resize_to_height
-        if target and target != h:
-            image = cv2.resize(image, (max(1, round(w * target / h)), target), interpolation=cv2.INTER_AREA)
+        if target:
+            image = resize_to_height(image, target)  # the core's own resize: models are not indifferent to the kernel
         x = image.astype(np.float32) / card.input.scale
         return (x - card.input.mean[0]) / card.input.std[0]
 
@@ -137,13 +137,6 @@ def work_mask(mask: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     return cv2.resize(mask.astype(np.float32), (shape[1], shape[0]), interpolation=cv2.INTER_AREA) >= 0.5
 
 
-def native_size(spec: ModelSpec, seed: int) -> tuple[int, int]:
-    h, w = spec.native_size
-    if spec.width_range is not None:
-        w = int(h * np.random.default_rng(seed + 7).uniform(*spec.width_range))
-    return h, w
-
-
 def run_set(spec: ModelSpec, scorer: OnnxScorer, seed_split: str, split: str, n_normal: int, n_anomalous: int,
             size: tuple[int, int] | None = None) -> tuple[np.ndarray, np.ndarray, BinnedAuroc, list[tuple[np.ndarray, np.ndarray]]]:
     """Score a freshly generated set; returns image scores, labels, pixel AUROC accumulator and
@@ -154,7 +147,7 @@ def run_set(spec: ModelSpec, scorer: OnnxScorer, seed_split: str, split: str, n_
     for i in range(n_normal + n_anomalous):
         seed = seed_for(seed_split, i)
         want = i >= n_normal
-        img, mask = gen(seed, split, want, *(size or native_size(spec, seed)))
+        img, mask = gen(seed, split, want, *(size or spec.native_size_for(seed)))
         res = scorer.score(img)
         m = work_mask(mask, res.amap.shape)
         label = bool(m.any())
@@ -203,8 +196,8 @@ def held_out_description(spec: ModelSpec, res: dict[str, object]) -> str:
     )
 
 
-def update_card(name: str, res: dict[str, object]) -> None:
-    folder = MODELS_DIR / name
+def update_card(name: str, res: dict[str, object], folder: Path | None = None) -> None:
+    folder = folder or MODELS_DIR / name
     card = load_card(folder)
     card.sha256 = sha256_file(folder / "model.onnx")
     card.metrics.image_auroc = float(res["image_auroc"])  # type: ignore[arg-type]

@@ -1,7 +1,7 @@
 """The training loop of the shipped segmenters: data set, crop sampler, optimiser. Torch only.
 
-Imports nothing from `edge` (no pydantic), so it runs on a bare GPU machine as well as on the
-CPU here; `models.train.train` calls it and then exports, calibrates and evaluates, and
+Imports nothing from `edge` (no pydantic) unless a variant trains on images resized by the
+core (`native_data`), so it runs on a bare GPU machine as well as on the CPU here; `models.train.train` calls it and then exports, calibrates and evaluates, and
 `models.train.device_run` runs several of it side by side on one GPU.
 
     python -m models.train.loop NAME --out DIR [--variant w64] [--minutes 7] [--device cuda]
@@ -40,6 +40,8 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "w64": {"width": 64},
     "w64f16": {"width": 64, "lcn_factor": 16},
     "w48f16": {"width": 48, "lcn_factor": 16},
+    "w32b1": {"width": 32, "preblur": 1.0, "native_data": True},
+    "w32b15": {"width": 32, "preblur": 1.5, "native_data": True},
 }
 
 
@@ -49,22 +51,38 @@ def variant_spec(name: str, variant: str | None) -> ModelSpec:
     return dataclasses.replace(spec, **VARIANTS[variant]) if variant else spec
 
 
-def _generate_one(job: tuple[str, int]) -> tuple[np.ndarray, np.ndarray]:
-    name, i = job
+def _generate_one(job: tuple[str, int, bool]) -> tuple[np.ndarray, np.ndarray]:
+    name, i, native = job
     spec = SPECS[name]
     seed = seed_for("train", i)
-    return spec.generator()(seed, "train", bool(i % 10 < 7), *spec.work_size(spec.native_size_for(seed)))
+    anomalous = bool(i % 10 < 7)
+    if not native:
+        return spec.generator()(seed, "train", anomalous, *spec.work_size(spec.native_size_for(seed)))
+    import cv2
+
+    from edge.inference.preprocess import resize_to_height  # the service's package (needs pydantic)
+
+    img, mask = spec.generator()(seed, "train", anomalous, *spec.native_size_for(seed))
+    small = resize_to_height(img, spec.work_height)
+    mask_small = cv2.resize(mask.astype(np.float32), (small.shape[1], small.shape[0]), interpolation=cv2.INTER_AREA)
+    return small, (mask_small >= 0.5).astype(np.uint8)
 
 
 def build_dataset(spec: ModelSpec, n_images: int, workers: int = 1) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """Training images at working resolution (train split, seeds 0..n-1, 70 % with anomalies),
-    generated in `workers` processes and cached as .npz in the git-ignored var/model_cache/."""
-    path = CACHE / f"{spec.name}_train_{n_images}_h{spec.work_height}.npz"
+    generated in `workers` processes and cached as .npz in the git-ignored var/model_cache/.
+
+    With `spec.native_data` each image is made at the device's native size and brought to the
+    working height by the inference core's own resize, so training sees what the service feeds
+    (its anti-aliasing blur included); otherwise it is drawn at the working height directly
+    (cheaper: no edge import, 10-90x faster for 8-MP under-vehicle images)."""
+    kind = "native" if spec.native_data else "train"
+    path = CACHE / f"{spec.name}_{kind}_{n_images}_h{spec.work_height}.npz"
     if path.exists():
         data = np.load(path, allow_pickle=True)
         return list(data["images"]), list(data["masks"])
     t0 = time.perf_counter()
-    jobs = [(spec.name, i) for i in range(n_images)]
+    jobs = [(spec.name, i, spec.native_data) for i in range(n_images)]
     if workers > 1:
         with multiprocessing.get_context("fork").Pool(workers) as pool:
             pairs = pool.map(_generate_one, jobs, chunksize=8)
@@ -176,7 +194,7 @@ def build_wrapper(spec: ModelSpec, log_mean: float = 0.0, log_std: float = 1.0) 
     return ExportWrapper(AnomalySegmenter(1, spec.width), spec.log_input or spec.norm_log, log_mean, log_std,
                          score_margin=spec.overlap // 8, local_norm=spec.local_norm, in_mean=spec.mean,
                          in_std=spec.std, floor=0.5 / spec.scale, lcn_eps=spec.lcn_eps, lcn_factor=spec.lcn_factor,
-                         lcn_size=spec.lcn_size)
+                         lcn_size=spec.lcn_size, preblur=spec.preblur)
 
 
 @dataclass
@@ -190,6 +208,7 @@ class TrainSettings:
     checkpoint: Path | None = None  # rewritten every `checkpoint_every` seconds and at the end
     checkpoint_every: float = 60.0
     overrides: dict[str, Any] | None = None  # the variant's spec overrides, stored in the checkpoint
+    init_stats: dict[str, Any] | None = None  # statistics of the run whose weights this one starts from
 
 
 def save_checkpoint(path: Path, wrapper: ExportWrapper, overrides: dict[str, Any], stats: dict[str, Any]) -> None:
@@ -253,7 +272,7 @@ def train(spec: ModelSpec, images: list[np.ndarray], masks: list[np.ndarray], se
         step += 1
         stats = {"steps": step, "train_seconds": round(time.perf_counter() - t0, 1), "final_loss": round(ema or 0, 4),
                  "batch": settings.batch, "crop": settings.crop, "images": len(images),
-                 "device": device_name}
+                 "device": device_name, **({"init": settings.init_stats} if settings.init_stats else {})}
         if settings.checkpoint is not None and time.perf_counter() - last_save > settings.checkpoint_every:
             save_checkpoint(settings.checkpoint, wrapper, settings.overrides or {}, stats)
             last_save = time.perf_counter()

@@ -8,6 +8,8 @@ About 0.2 GMAC per 256x256 tile.
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import nn
 from torch.nn import functional as F
@@ -69,6 +71,27 @@ class LocalContrastNorm(nn.Module):
         return r / torch.sqrt(self.blur(r * r) + self.eps)
 
 
+class FixedBlur(nn.Module):
+    """Separable Gaussian blur with fixed weights and reflected borders (no learnt parameters).
+
+    Put before the normalisation so the network never sees detail finer than `sigma`: devices
+    blur by different amounts (optics, motion, the core's anti-aliased resize), and a network
+    that sees only pre-blurred input cannot learn edge sharpness as a cue for "foreign object".
+    """
+
+    def __init__(self, sigma: float) -> None:
+        super().__init__()
+        self.radius = max(1, int(math.ceil(3 * sigma)))
+        t = torch.arange(-self.radius, self.radius + 1, dtype=torch.float32)
+        k = torch.exp(-t * t / (2 * sigma * sigma))
+        self.register_buffer("kernel", (k / k.sum()).view(1, 1, 1, -1), persistent=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        r = self.radius
+        x = F.conv2d(F.pad(x, (r, r, 0, 0), mode="reflect"), self.kernel)
+        return F.conv2d(F.pad(x, (0, 0, r, r), mode="reflect"), self.kernel.transpose(2, 3))
+
+
 class ExportWrapper(nn.Module):
     """What goes into model.onnx: optional log transform, net, sigmoid, smoothing, score.
 
@@ -86,13 +109,14 @@ class ExportWrapper(nn.Module):
     def __init__(self, net: AnomalySegmenter, log_input: bool = False, log_mean: float = 0.0,
                  log_std: float = 1.0, score_margin: int = 0, local_norm: bool = False, in_mean: float = 0.0,
                  in_std: float = 1.0, floor: float = 1e-4, lcn_eps: float = 1e-3, lcn_factor: int = 8,
-                 lcn_size: int = 5) -> None:
+                 lcn_size: int = 5, preblur: float = 0.0) -> None:
         super().__init__()
         self.local_norm = local_norm
         self.in_mean = in_mean
         self.in_std = in_std
         self.floor = floor
         self.lcn = LocalContrastNorm(factor=lcn_factor, size=lcn_size, eps=lcn_eps)
+        self.blur = FixedBlur(preblur) if preblur > 0 else None
         self.net = net
         self.score_margin = score_margin
         self.log_input = log_input
@@ -102,6 +126,8 @@ class ExportWrapper(nn.Module):
     def prepare(self, x: torch.Tensor) -> torch.Tensor:
         if self.local_norm:
             v = x * self.in_std + self.in_mean
+            if self.blur is not None:
+                v = self.blur(v)
             if self.log_input:
                 v = -torch.log(torch.clamp(v, min=self.floor))
             return self.lcn(v)

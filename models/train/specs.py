@@ -32,6 +32,8 @@ class ModelSpec:
     width: int = 32  # channels of the segmenter's first full-resolution block (cost grows with width^2)
     lcn_factor: int = 8  # local contrast normalisation: cell size of its blur grid (px)
     lcn_size: int = 5  # local contrast normalisation: box filter size on that grid (cells)
+    preblur: float = 0.0  # sigma (working px) of a fixed in-graph Gaussian blur before the normalisation
+    native_data: bool = False  # train on images made at native size and resized as the core does
 
     @property
     def weights_name(self) -> str:
