@@ -1,9 +1,11 @@
-"""Manage anomaly models: fit one on a site's own normal images, list the installed ones, verify one.
+"""Manage anomaly models: fit one on a site's own normal images, re-calibrate a shipped one's
+threshold on them, list the installed ones, verify one.
 
 `kouan model fit --normal DIR --out DIR` fits a model on clean images of this site (no labels,
 no torch, no GPU): features from the shipped backbone, normal statistics, thresholds from
 out-of-fold scores, written as one ONNX graph with its card. Progress goes to stderr; a JSON
-summary goes to stdout. `kouan model list` prints the cards under the models folder;
+summary goes to stdout. `kouan model calibrate NAME_OR_DIR --normal DIR --out DIR` keeps a
+model's graph and picks its threshold from the site's own clean images. `kouan model list` prints the cards under the models folder;
 `kouan model verify NAME_OR_DIR` checks hash, graph contract and a warm-up run.
 """
 
@@ -14,14 +16,15 @@ import json
 import sys
 from pathlib import Path
 
-HELP = "fit a site model on normal images (fit), list models (list), check one (verify)"
+HELP = ("fit a site model on normal images (fit), re-pick a model's threshold on them (calibrate), "
+        "list models (list), check one (verify)")
 
 EXIT_INPUT_ERROR = 2
 EXIT_MODEL_ERROR = 1
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    """Add `fit`, `list` and `verify` under `kouan model`."""
+    """Add `fit`, `calibrate`, `list` and `verify` under `kouan model`."""
     sub = parser.add_subparsers(dest="model_command", metavar="ACTION", required=True)
     fit = sub.add_parser("fit", help="fit an anomaly model on a folder of normal (clean) images",
                          description=__doc__)
@@ -46,6 +49,17 @@ def configure(parser: argparse.ArgumentParser) -> None:
     fit.add_argument("--min-images", type=int, default=10, help="fewest readable normal images accepted (default 10)")
     fit.add_argument("--threads", type=int, default=2, help="onnxruntime threads (default 2)")
     fit.add_argument("--seed", type=int, default=0, help="random seed for tile sampling, folds, memory bank")
+    cal = sub.add_parser("calibrate", help="re-pick a model's threshold on a folder of this site's normal images")
+    cal.add_argument("model", metavar="NAME_OR_DIR", help="model name or folder")
+    cal.add_argument("--normal", type=Path, required=True, metavar="DIR", help="folder of normal images of this site")
+    cal.add_argument("--out", type=Path, required=True, metavar="DIR",
+                     help="output model folder (the same model.onnx, a card with the site threshold)")
+    cal.add_argument("--quantile", type=float, default=0.98, help="quantile of the normal scores (default 0.98)")
+    cal.add_argument("--margin", type=float, default=0.25,
+                     help="threshold = Q + margin x (Q - median) of the normal scores (default 0.25)")
+    cal.add_argument("--name", help="model name on the new card (default NAME_site)")
+    cal.add_argument("--min-images", type=int, default=20, help="fewest readable normal images accepted (default 20)")
+    cal.add_argument("--models-dir", type=Path, metavar="DIR", help="models folder (default $KOUAN_MODELS_DIR or models/)")
     lst = sub.add_parser("list", help="list models under the models folder")
     lst.add_argument("--models-dir", type=Path, metavar="DIR", help="models folder (default $KOUAN_MODELS_DIR or models/)")
     ver = sub.add_parser("verify", help="check a model's hash, graph contract and a warm-up run")
@@ -76,6 +90,31 @@ def _fit(args: argparse.Namespace) -> int:
     return 0
 
 
+def _calibrate(args: argparse.Namespace) -> int:
+    from edge.fitting.calibrate import calibrate_model
+    from edge.fitting.images import FitInputError
+    from edge.inference.registry import ModelError
+
+    try:
+        result = calibrate_model(args.model, args.normal, args.out, args.quantile, args.margin, args.min_images,
+                                 args.name, args.models_dir)
+    except FitInputError as exc:
+        print(f"kouan model calibrate: error: {exc}", file=sys.stderr)
+        return EXIT_INPUT_ERROR
+    except ModelError as exc:
+        print(f"kouan model calibrate: {exc}", file=sys.stderr)
+        return EXIT_MODEL_ERROR
+    print(json.dumps({
+        "model": str(result.folder), "name": result.card.name, "threshold": result.card.threshold,
+        "old_threshold": result.old_threshold, "normal_images": len(result.scores),
+        "flagged_before": result.flagged_before,
+        "flagged_after": sum(s >= result.card.threshold for s in result.scores),
+        "skipped": [{"image": str(p), "error": why} for p, why in result.skipped],
+        "seconds": round(result.seconds, 2),
+    }))
+    return 0
+
+
 def _list(args: argparse.Namespace) -> int:
     from edge.inference.registry import ModelRegistry
 
@@ -103,6 +142,6 @@ def _verify(args: argparse.Namespace) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Dispatch to fit, list or verify; return the exit code."""
-    action = {"fit": _fit, "list": _list, "verify": _verify}[args.model_command]
+    """Dispatch to fit, calibrate, list or verify; return the exit code."""
+    action = {"fit": _fit, "calibrate": _calibrate, "list": _list, "verify": _verify}[args.model_command]
     return action(args)

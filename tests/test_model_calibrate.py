@@ -1,0 +1,93 @@
+"""`kouan model calibrate`: a shipped model's threshold re-picked on a site's own clean images.
+
+The "site" is the empty-container scanner with device conditions outside the training range
+(the generator's stress nuisances: more blur, noise, stripes, lighting, gamma, speed
+stretch), seeds from 40,000,000 (no other set uses them).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from edge.inference.card import load_card, sha256_file
+from edge.inference.core import Detector
+from models.evaluate import MODELS_DIR
+from models.generators.empty_container import generate
+
+SEED = 40_000_000
+SIZE = (512, 1536)
+
+
+def kouan(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "edge.cli", *args], capture_output=True, text=True, timeout=300,
+                          check=False)
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    if not (MODELS_DIR / "empty_container" / "model.onnx").exists():
+        pytest.skip("empty_container is not shipped")
+    root = tmp_path_factory.mktemp("site")
+    (root / "normal").mkdir()
+    for i in range(24):
+        image, _ = generate(SEED + i, "stress", False, *SIZE)
+        cv2.imwrite(str(root / "normal" / f"lane_{i:02d}.png"), image)
+    (root / "normal" / "lane_99.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 32)  # a corrupt file
+    return root
+
+
+def test_site_threshold_follows_the_rule_and_keeps_the_graph(site: Path) -> None:
+    out = site / "model"
+    proc = kouan("model", "calibrate", "empty_container", "--normal", str(site / "normal"), "--out", str(out),
+                 "--models-dir", str(MODELS_DIR))
+    assert proc.returncode == 0, proc.stderr
+    summary = json.loads(proc.stdout)
+    assert summary["normal_images"] == 24 and summary["name"] == "empty_container_site"
+    assert [s["image"] for s in summary["skipped"]] == [str(site / "normal" / "lane_99.png")]
+    shipped = load_card(MODELS_DIR / "empty_container")
+    card = load_card(out)
+    assert card.sha256 == shipped.sha256 == sha256_file(out / "model.onnx")
+    assert summary["old_threshold"] == shipped.threshold
+    # recompute the rule from the model's own scores of the same images
+    detector = Detector.load(out)
+    scores = np.array([detector.infer(cv2.imread(str(p), cv2.IMREAD_UNCHANGED)).score
+                       for p in sorted((site / "normal").glob("lane_[0-8]*.png"))])
+    q, med = np.quantile(scores, 0.98), np.median(scores)
+    assert card.threshold == pytest.approx(min(q + 0.25 * (q - med), 0.999), abs=1e-4)
+    assert card.pixel_threshold is not None and card.pixel_threshold <= card.threshold
+    assert summary["flagged_after"] == int((scores >= card.threshold).sum()) <= 1
+    assert summary["flagged_before"] == int((scores >= shipped.threshold).sum())
+
+
+def test_site_threshold_cuts_false_alarms_on_fresh_site_images_and_still_flags_objects(site: Path) -> None:
+    out = site / "model"
+    if not (out / "card.json").exists():
+        pytest.skip("needs the calibrated model of the previous test")
+    calibrated, shipped = Detector.load(out), Detector.load(MODELS_DIR / "empty_container")
+    normal = [generate(SEED + 100 + i, "stress", False, *SIZE)[0] for i in range(12)]
+    anomalous = [generate(SEED + 200 + i, "stress", True, *SIZE)[0] for i in range(12)]
+    fp_site = sum(calibrated.infer(im).flagged for im in normal)
+    fp_shipped = sum(shipped.infer(im).flagged for im in normal)
+    tp_site = sum(calibrated.infer(im).flagged for im in anomalous)
+    assert fp_site <= 2 and fp_site <= fp_shipped
+    assert tp_site >= 6
+
+
+def test_calibrate_refuses_a_folder_with_too_few_images_and_an_unknown_model(site: Path, tmp_path: Path) -> None:
+    few = tmp_path / "few"
+    few.mkdir()
+    cv2.imwrite(str(few / "one.png"), np.zeros((64, 64), np.uint8))
+    proc = kouan("model", "calibrate", "empty_container", "--normal", str(few), "--out", str(tmp_path / "m"),
+                 "--models-dir", str(MODELS_DIR))
+    assert proc.returncode == 2 and "1 readable image(s), at least 20" in proc.stderr
+    proc = kouan("model", "calibrate", "no_such_model", "--normal", str(site / "normal"), "--out",
+                 str(tmp_path / "m"), "--models-dir", str(MODELS_DIR))
+    assert proc.returncode == 1 and "no_such_model" in proc.stderr
+    assert not (tmp_path / "m").exists()
