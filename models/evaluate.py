@@ -25,7 +25,7 @@ import numpy as np
 import onnxruntime as ort
 
 from edge.inference.card import ModelCard, load_card, sha256_file, write_card
-from edge.inference.preprocess import resize_to_height
+from edge.inference.resize import resize_to_height
 from models.generators.common import describe_ranges, seed_for
 from models.train.specs import SPECS, ModelSpec
 

@@ -16,8 +16,8 @@ from edge.inference.preprocess import (
     decode_image,
     match_channels,
     read_image,
-    resize_to_height,
 )
+from edge.inference.resize import resize_to_height
 from edge.inference.synthetic import identity_map_graph, write_model
 
 

@@ -17,8 +17,8 @@ from edge.inference.preprocess import (
     ImageDecodeError,
     match_channels,
     read_image,
-    resize_to_height,
 )
+from edge.inference.resize import resize_to_height
 from edge.inference.tiling import make_grid, pad_to_tile
 
 log = logging.getLogger(__name__)

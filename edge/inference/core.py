@@ -16,7 +16,8 @@ import numpy as np
 
 from edge.inference.card import ModelCard
 from edge.inference.config import InferenceConfig
-from edge.inference.preprocess import ImageDecodeError, Normaliser, decode_image, match_channels, resize_to_height
+from edge.inference.preprocess import ImageDecodeError, Normaliser, decode_image, match_channels
+from edge.inference.resize import resize_to_height
 from edge.inference.regions import find_regions
 from edge.inference.registry import ModelRegistry
 from edge.inference.result import InferenceResult

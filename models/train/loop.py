@@ -1,8 +1,9 @@
 """The training loop of the shipped segmenters: data set, crop sampler, optimiser. Torch only.
 
-Imports nothing from `edge` (no pydantic) unless a variant trains on images resized by the
-core (`native_data`), so it runs on a bare GPU machine as well as on the CPU here; `models.train.train` calls it and then exports, calibrates and evaluates, and
-`models.train.device_run` runs several of it side by side on one GPU.
+Imports from `edge` only the core's resize (`edge.inference.resize`: cv2 and numpy, no
+pydantic), so it runs on a bare GPU machine as well as on the CPU here; `models.train.train`
+calls it and then exports, calibrates and evaluates, and `models.train.device_run` runs several
+of it side by side on one GPU.
 
     python -m models.train.loop NAME --out DIR [--variant w64] [--minutes 7] [--device cuda]
 
@@ -60,7 +61,7 @@ def _generate_one(job: tuple[str, int, bool]) -> tuple[np.ndarray, np.ndarray]:
         return spec.generator()(seed, "train", anomalous, *spec.work_size(spec.native_size_for(seed)))
     import cv2
 
-    from edge.inference.preprocess import resize_to_height  # the service's package (needs pydantic)
+    from edge.inference.resize import resize_to_height  # the core's own resize (cv2 only)
 
     img, mask = spec.generator()(seed, "train", anomalous, *spec.native_size_for(seed))
     small = resize_to_height(img, spec.work_height)
@@ -295,6 +296,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--workers", type=int, default=1, help="processes generating the data set")
     parser.add_argument("--threads", type=int, default=2, help="torch CPU threads")
+    parser.add_argument("--init", type=Path, default=None, help="start from this checkpoint's weights (same width)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     torch.set_num_threads(args.threads)
@@ -302,9 +304,11 @@ def main(argv: list[str] | None = None) -> int:
     images, masks = build_dataset(spec, args.images, args.workers)
     args.out.mkdir(parents=True, exist_ok=True)
     ckpt = args.out / f"{args.name}_{args.variant or 'spec'}.pt"
+    init = load_checkpoint(args.init) if args.init else None
     settings = TrainSettings(args.minutes, args.batch, args.crop, args.lr, device=args.device, checkpoint=ckpt,
-                             overrides=VARIANTS.get(args.variant or "", {}))
-    _, stats = train(spec, images, masks, settings)
+                             overrides=VARIANTS.get(args.variant or "", {}),
+                             init_stats=(init["stats"] or {"note": f"weights of {args.init}"}) if init else None)
+    _, stats = train(spec, images, masks, settings, resume=init["state_dict"] if init else None)
     log.info("%s %s: %s -> %s", args.name, args.variant, stats, ckpt)
     return 0
 
