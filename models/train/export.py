@@ -31,6 +31,26 @@ def export_onnx(wrapper: ExportWrapper, path: Path, channels: int, tile: int) ->
     onnx.checker.check_model(onnx.load(str(path)))
 
 
+def conv_gmac(wrapper: ExportWrapper, tile: int) -> float:
+    """Multiply-accumulates (10^9) of the segmenter's convolutions on one tile x tile input."""
+    total = 0
+
+    def count(module: torch.nn.Module, _inputs: object, out: torch.Tensor) -> None:
+        nonlocal total
+        assert isinstance(module, torch.nn.Conv2d)
+        k = module.kernel_size[0] * module.kernel_size[1]
+        total += out.numel() * (module.in_channels // module.groups) * k
+
+    hooks = [m.register_forward_hook(count) for m in wrapper.net.modules() if isinstance(m, torch.nn.Conv2d)]
+    try:
+        with torch.no_grad():
+            wrapper.net.eval()(torch.zeros(1, 1, tile, tile))
+    finally:
+        for h in hooks:
+            h.remove()
+    return total / 1e9
+
+
 def make_card(spec: ModelSpec, folder: Path, threshold: float, pixel_threshold: float, training_data: str,
               threshold_note: str) -> ModelCard:
     """Card for a freshly exported model (metrics are filled in by models.evaluate)."""

@@ -43,6 +43,9 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "w48f16": {"width": 48, "lcn_factor": 16},
     "w32b1": {"width": 32, "preblur": 1.0, "native_data": True},
     "w32b15": {"width": 32, "preblur": 1.5, "native_data": True},
+    "w32b3": {"width": 32, "preblur": 3.0, "native_data": True},
+    "w64b3": {"width": 64, "preblur": 3.0, "native_data": True},
+    "w64b45": {"width": 64, "preblur": 4.5, "native_data": True},
 }
 
 

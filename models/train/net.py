@@ -3,7 +3,7 @@ export wrapper that puts pre-processing, sigmoid, smoothing and the image score 
 
 Encoder to 1/8 resolution with dilated context, one skip back to 1/4; the anomaly map is
 produced at 1/4 of the tile size (the card's output contract allows a smaller map).
-About 0.2 GMAC per 256x256 tile.
+About 0.2 GMAC per 256x256 tile at width 32 (convolutions; cost grows with the width squared).
 """
 
 from __future__ import annotations

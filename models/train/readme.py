@@ -11,10 +11,23 @@ def _input_steps(card: ModelCard, report: dict[str, object]) -> str:
     """The in-graph input steps, in words."""
     transmission = card.input.bit_depth == 16 or card.name == "empty_container"
     if report.get("local_norm"):
-        return ("the core's normalisation undone, " + ("-log(x) (transmission to attenuation), " if transmission else "")
+        blur = (f"a fixed Gaussian blur of sigma {report['preblur']:g} px (so edge sharpness, which devices vary, "
+                "is no cue), ") if report.get("preblur") else ""
+        return ("the core's normalisation undone, " + blur
+                + ("-log(x) (transmission to attenuation), " if transmission else "")
                 + "local contrast normalisation (subtract a local mean, a blur of sigma about 16 px done on an 8x8-cell "
                 "grid and upsampled, and divide by the local standard deviation; the same code ran in training), ")
     return "-log(x) (transmission to attenuation) and its normalisation, " if card.input.bit_depth == 16 else ""
+
+
+def _generation(report: dict[str, object]) -> str:
+    seconds = report.get("generate_seconds")
+    return f" plus {seconds} s of data generation" if isinstance(seconds, (int, float)) and seconds > 0 else ""
+
+
+def _gmac(report: dict[str, object]) -> str:
+    gmac = report.get("gmac_per_tile")
+    return f"{gmac} GMAC per tile, width {report.get('width')}" if gmac else "about 0.8 GMAC per tile"
 
 
 def _changes(report: dict[str, object]) -> str:
@@ -22,7 +35,7 @@ def _changes(report: dict[str, object]) -> str:
     prev = report.get("previous_version")
     if not isinstance(prev, dict):
         return ""
-    return (f"**What changed.** {prev.get('change', '')} Previous version: held-out image AUROC "
+    return (f"**What changed.** {prev.get('change', '')} Previous version ({prev.get('version', '?')}): held-out image AUROC "
             f"{prev.get('image_auroc')}, pixel AUROC {prev.get('pixel_auroc')} (on {prev.get('held_out')}); "
             f"stress-validation image AUROC {prev.get('stress_image_auroc')} before, {report.get('stress_image_auroc')} now "
             "(`python -m models.evaluate NAME --split stress`: training shapes, nuisances outside the training range, "
@@ -41,7 +54,7 @@ def write_readme(folder: Path, card: ModelCard, report: dict[str, object]) -> No
 tiles overlapping by {card.tiling.overlap} px, feeds float32 `[N,1,{card.input.height},{card.input.width}]` =
 raw / {card.input.scale:g}, then (x - {card.input.mean[0]:g}) / {card.input.std[0]:g}, and stitches the
 `anomaly_map` outputs back. Inside the graph: {_input_steps(card, report)}a small
-fully-convolutional segmenter (about 0.2 GMAC per tile), a sigmoid, a 3x3 average of the probability map
+fully-convolutional segmenter ({_gmac(report)}), a sigmoid, a 3x3 average of the probability map
 (`anomaly_map`, 1/4 of the tile size) and the tile `score` = max of its 5x5 average. An image's score
 is the max over its tiles; it is flagged at `score >= {card.threshold}`; pixels at
 `>= {card.pixel_threshold}` form regions.
@@ -57,7 +70,7 @@ on {m.n_normal} normal and {m.n_anomalous} anomalous images. {m.held_out_set}
 
 {_changes(report)}**Cost.** model.onnx is {size_mb:.2f} MB; {report.get("tile_ms")} ms per tile (onnxruntime, 2 CPU threads, batches
 of 8, measured on a shared 2-core machine while other work was running). Training took
-{report.get("train_seconds")} s ({report.get("steps")} steps) plus {report.get("generate_seconds")} s of data generation.
+{report.get("train_seconds")} s ({report.get("steps")} steps){_generation(report)}.
 
 **Limits.** Figures are for synthetic images that imitate the device, not for a real lane; a
 site should check the false-positive rate on its own clean images and, where it differs, fit a

@@ -28,7 +28,7 @@ import torch
 
 from edge.inference.card import load_card
 from models.evaluate import MODELS_DIR, OnnxScorer, auroc, evaluate, run_set, update_card
-from models.train.export import export_onnx, make_card, tile_ms
+from models.train.export import conv_gmac, export_onnx, make_card, tile_ms
 from models.train.loop import (
     CACHE, VARIANTS, TrainSettings, build_dataset, build_wrapper, load_checkpoint, train, variant_spec,
 )
@@ -158,9 +158,9 @@ def main(argv: list[str] | None = None) -> int:
     res = evaluate(spec.name, args.heldout, args.heldout, folder, args.split)
     report = {
         **res, **stats, "generate_seconds": round(gen_s, 1), "threshold": threshold, "pixel_threshold": pixel_threshold,
-        "tile_ms": round(tile_ms(folder / "model.onnx", 1, spec.tile), 2),
+        "tile_ms": round(tile_ms(folder / "model.onnx", 1, spec.tile), 2), "gmac_per_tile": round(conv_gmac(wrapper, spec.tile), 2),
         "onnx_bytes": (folder / "model.onnx").stat().st_size, "local_norm": spec.local_norm, "width": spec.width,
-        "lcn_factor": spec.lcn_factor,
+        "lcn_factor": spec.lcn_factor, "preblur": spec.preblur,
     }
     print(json.dumps(report), flush=True)
     if args.split == "heldout":
