@@ -72,7 +72,9 @@ SPECS: dict[str, ModelSpec] = {
         mean=0.3,
         std=0.2,
         local_norm=True,
-        version="1.1.0",
+        version="1.2.0",
+        preblur=1.0,
+        native_data=True,
         lcn_eps=5e-4,
     ),
     "empty_container": ModelSpec(
@@ -88,7 +90,9 @@ SPECS: dict[str, ModelSpec] = {
         std=0.2,
         width_range=(2.4, 4.6),
         local_norm=True,
-        version="1.1.0",
+        version="1.2.0",
+        preblur=1.0,
+        native_data=True,
         norm_log=True,
     ),
     "cargo_xray": ModelSpec(
@@ -103,7 +107,10 @@ SPECS: dict[str, ModelSpec] = {
         log_input=True,
         width_range=(2.4, 4.6),
         local_norm=True,
-        version="1.1.0",
+        version="1.2.0",
+        width=64,
+        preblur=3.0,
+        native_data=True,
         norm_log=True,
     ),
 }
