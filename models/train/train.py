@@ -3,9 +3,10 @@
     python -m models.train.train under_vehicle [--images 400] [--minutes 9]     # train here, CPU
     python -m models.train.train under_vehicle --weights CKPT [--folder DIR --split stress]
 
-1. Generate (or load from var/model_cache/) training images at the working resolution with
-   the *train* split: anomaly shapes {box, ellipse, plate}, nuisances in range A, seeds < 500k;
-   train the segmenter on random crops (models.train.loop) for a wall-clock budget. Or, with
+1. Generate (or load from var/model_cache/) training images at the working resolution (drawn
+   there, or at native size and shrunk by the core's resize: `native_data`) with the *train*
+   split: anomaly shapes {box, ellipse, plate}, nuisances in range A, seeds < 500k; train the
+   segmenter on random crops (models.train.loop) for a wall-clock budget. Or, with
    --weights, take a checkpoint trained elsewhere (models.train.device_run on a GPU machine).
 2. Export model.onnx (normalisation, sigmoid, smoothing, score inside the graph).
 3. Pick threshold and pixel_threshold on a validation set (train split, seeds 500k+).
