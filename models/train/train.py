@@ -79,9 +79,11 @@ def training_text(spec: ModelSpec, n_images: int, n_anom: int, stats: dict[str, 
     init = stats.get("init")
     if isinstance(init, dict):
         text = text.replace(f"{stats.get('steps')} steps", f"{stats.get('steps')} fine-tuning steps", 1)
+    while isinstance(init, dict):  # earlier runs this one started from, most recent first
         text += (f" Started from the weights of an earlier run: {init.get('steps')} steps of batch {init.get('batch')} "
-                 f"{init.get('crop')}x{init.get('crop')} crops over {init.get('images')} images drawn at the working "
-                 f"height, {init.get('train_seconds', 0):.0f} s on {init.get('device')}.")
+                 f"{init.get('crop')}x{init.get('crop')} crops over {init.get('images')} images, "
+                 f"{init.get('train_seconds', 0):.0f} s on {init.get('device')}.")
+        init = init.get("init")
     if spec.native_data:
         text = text.replace(f"generated at the working height {spec.work_height}",
                             f"generated at native size and resized to the working height {spec.work_height} by the "
