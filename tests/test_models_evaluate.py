@@ -48,3 +48,19 @@ def test_tile_origins_cover_with_overlap(length: int, tile: int, overlap: int) -
     assert covered[:length].all()
     assert origins[0] == 0 and all(o + tile <= max(length, tile) for o in origins)
     assert all(b - a <= tile - overlap for a, b in zip(origins, origins[1:]))
+
+
+def test_nuisance_probe_reports_each_nuisance_and_restores_the_generator() -> None:
+    import importlib
+
+    from models.evaluate import MODELS_DIR
+    from models.nuisance_probe import probe
+
+    if not (MODELS_DIR / "empty_container" / "model.onnx").exists():
+        pytest.skip("empty_container is not shipped")
+    module = importlib.import_module("models.generators.empty_container")
+    before = module.sample_nuisance
+    rows = probe("empty_container", MODELS_DIR / "empty_container", 2, ["none", "blur_sigma"])
+    assert module.sample_nuisance is before
+    assert [r["nuisance"] for r in rows] == ["none", "blur_sigma"]
+    assert all(0.0 <= float(r["normal_mean"]) <= 1.0 and 0.0 <= float(r["image_auroc"]) <= 1.0 for r in rows)
