@@ -26,7 +26,7 @@ import onnxruntime as ort
 
 from edge.inference.card import ModelCard, load_card, sha256_file, write_card
 from edge.inference.resize import resize_to_height
-from models.generators.common import describe_ranges, seed_for
+from models.generators.common import describe_ranges, seed_for, work_mask
 from models.train.specs import SPECS, ModelSpec
 
 log = logging.getLogger(__name__)
@@ -128,13 +128,6 @@ class OnnxScorer:
                 up = cv2.resize(m, (tw, th), interpolation=cv2.INTER_LINEAR)
                 np.maximum(amap[y:y + th, xo:xo + tw], up, out=amap[y:y + th, xo:xo + tw])
         return Scored(best, amap[: H - ph, : W - pw])
-
-
-def work_mask(mask: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
-    """Anomaly mask resized to the working resolution (pixel anomalous if >= half covered)."""
-    if mask.shape == shape:
-        return mask.astype(bool)
-    return cv2.resize(mask.astype(np.float32), (shape[1], shape[0]), interpolation=cv2.INTER_AREA) >= 0.5
 
 
 def run_set(spec: ModelSpec, scorer: OnnxScorer, seed_split: str, split: str, n_normal: int, n_anomalous: int,

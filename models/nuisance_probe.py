@@ -20,8 +20,9 @@ from pathlib import Path
 
 import numpy as np
 
-from models.evaluate import MODELS_DIR, OnnxScorer, auroc, work_mask
+from models.evaluate import MODELS_DIR, OnnxScorer, auroc
 from models.generators import common
+from models.generators.common import work_mask
 from models.train.specs import SPECS
 
 PROBE_SEED_BASE = 30_000_000

@@ -319,6 +319,13 @@ def apply_nuisances(img: np.ndarray, mask: np.ndarray, nz: Nuisance, rng: np.ran
     return np.clip(img, 0.0, 1.0).astype(np.float32), np.clip(mask, 0.0, 1.0)
 
 
+def work_mask(mask: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """Anomaly mask resized to the working resolution (pixel anomalous if >= half covered)."""
+    if mask.shape == shape:
+        return mask.astype(bool)
+    return cv2.resize(mask.astype(np.float32), (shape[1], shape[0]), interpolation=cv2.INTER_AREA) >= 0.5
+
+
 def to_uint(img: np.ndarray, bits: int) -> np.ndarray:
     """Quantise a [0, 1] float image to 8 or 16 bits."""
     top = 255 if bits == 8 else 65535

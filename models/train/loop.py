@@ -23,13 +23,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import cv2
 import numpy as np
 import torch
 from torch.nn import functional as F
 
 from edge.inference.resize import resize_to_height
-from models.generators.common import seed_for
+from models.generators.common import seed_for, work_mask
 from models.train.net import AnomalySegmenter, ExportWrapper
 from models.train.specs import SPECS, ModelSpec
 
@@ -66,8 +65,7 @@ def _generate_one(job: tuple[str, int, bool]) -> tuple[np.ndarray, np.ndarray]:
         return spec.generator()(seed, "train", anomalous, *spec.work_size(spec.native_size_for(seed)))
     img, mask = spec.generator()(seed, "train", anomalous, *spec.native_size_for(seed))
     small = resize_to_height(img, spec.work_height)
-    mask_small = cv2.resize(mask.astype(np.float32), (small.shape[1], small.shape[0]), interpolation=cv2.INTER_AREA)
-    return small, (mask_small >= 0.5).astype(np.uint8)
+    return small, work_mask(mask, small.shape[:2]).astype(np.uint8)
 
 
 def build_dataset(spec: ModelSpec, n_images: int, workers: int = 1) -> tuple[list[np.ndarray], list[np.ndarray]]:
