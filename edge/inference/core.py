@@ -85,12 +85,17 @@ class Detector:
     def name(self) -> str:
         return self.card.name
 
+    def to_working_size(self, image: np.ndarray) -> np.ndarray:
+        """The card's channels and working height (a no-op for an image already at that size)."""
+        work = match_channels(image, self.card.input.channels)
+        if self.card.tiling.resize_to_height is not None:
+            work = resize_to_height(work, self.card.tiling.resize_to_height)
+        return work
+
     def prepare(self, image: np.ndarray) -> tuple[np.ndarray, tuple[int, int]]:
         """Channels and optional resize; returns (model-ready uint image, its unpadded (h, w))."""
         spec = self.card.input
-        work = match_channels(image, spec.channels)
-        if self.card.tiling.resize_to_height is not None:
-            work = resize_to_height(work, self.card.tiling.resize_to_height)
+        work = self.to_working_size(image)
         valid = (work.shape[0], work.shape[1])
         return pad_to_tile(work, spec.height, spec.width), valid
 
