@@ -32,7 +32,8 @@ def export_onnx(wrapper: ExportWrapper, path: Path, channels: int, tile: int) ->
 
 
 def conv_gmac(wrapper: ExportWrapper, tile: int) -> float:
-    """Multiply-accumulates (10^9) of the segmenter's convolutions on one tile x tile input."""
+    """Multiply-accumulates (10^9) of the segmenter's convolutions on one tile x tile input, all
+    of the wrapper's mirrored copies included."""
     total = 0
 
     def count(module: torch.nn.Module, _inputs: object, out: torch.Tensor) -> None:
@@ -48,7 +49,7 @@ def conv_gmac(wrapper: ExportWrapper, tile: int) -> float:
     finally:
         for h in hooks:
             h.remove()
-    return total / 1e9
+    return total * wrapper.flips / 1e9
 
 
 def make_card(spec: ModelSpec, folder: Path, threshold: float, pixel_threshold: float, training_data: str,
@@ -65,7 +66,9 @@ def make_card(spec: ModelSpec, folder: Path, threshold: float, pixel_threshold: 
             OutputSpec(name="score", shape="[N]", meaning="Tile anomaly score in [0, 1]: max of the 5x5-averaged "
                        "anomaly probability map; an image's score is the max over its tiles."),
             OutputSpec(name="anomaly_map", shape=f"[N,1,{spec.tile // 4},{spec.tile // 4}]",
-                       meaning="Per-pixel anomaly probability in [0, 1] at 1/4 of the tile size, 3x3-averaged."),
+                       meaning="Per-pixel anomaly probability in [0, 1] at 1/4 of the tile size, 3x3-averaged"
+                       + (f"; the {spec.flip_combine} over {spec.flips} mirrored copies of the tile, each "
+                          "mirrored back." if spec.flips > 1 else ".")),
         ],
         threshold=round(threshold, 4),
         pixel_threshold=round(pixel_threshold, 4),

@@ -194,7 +194,8 @@ def build_wrapper(spec: ModelSpec, log_mean: float = 0.0, log_std: float = 1.0) 
     return ExportWrapper(AnomalySegmenter(1, spec.width), spec.log_input or spec.norm_log, log_mean, log_std,
                          score_margin=spec.overlap // 8, local_norm=spec.local_norm, in_mean=spec.mean,
                          in_std=spec.std, floor=0.5 / spec.scale, lcn_eps=spec.lcn_eps, lcn_factor=spec.lcn_factor,
-                         lcn_size=spec.lcn_size, preblur=spec.preblur)
+                         lcn_size=spec.lcn_size, preblur=spec.preblur, flips=spec.flips,
+                         flip_combine=spec.flip_combine)
 
 
 @dataclass

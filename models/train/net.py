@@ -109,8 +109,14 @@ class ExportWrapper(nn.Module):
     def __init__(self, net: AnomalySegmenter, log_input: bool = False, log_mean: float = 0.0,
                  log_std: float = 1.0, score_margin: int = 0, local_norm: bool = False, in_mean: float = 0.0,
                  in_std: float = 1.0, floor: float = 1e-4, lcn_eps: float = 1e-3, lcn_factor: int = 8,
-                 lcn_size: int = 5, preblur: float = 0.0) -> None:
+                 lcn_size: int = 5, preblur: float = 0.0, flips: int = 1, flip_combine: str = "mean") -> None:
         super().__init__()
+        if flips not in (1, 2, 4):
+            raise ValueError(f"flips must be 1, 2 or 4, not {flips}")
+        if flip_combine not in ("mean", "min"):
+            raise ValueError(f"flip_combine must be 'mean' or 'min', not {flip_combine!r}")
+        self.flips = flips
+        self.flip_combine = flip_combine
         self.local_norm = local_norm
         self.in_mean = in_mean
         self.in_std = in_std
@@ -135,8 +141,27 @@ class ExportWrapper(nn.Module):
             x = (-torch.log(torch.clamp(x, min=1e-4)) - self.log_mean) / self.log_std
         return x
 
+    def probability(self, z: torch.Tensor) -> torch.Tensor:
+        """Anomaly probability of the prepared input. With `flips` > 1 the segmenter also sees
+        mirrored copies (left-right, then up-down and both; one batch) and each map is mirrored
+        back; `flip_combine` "mean" averages them, "min" keeps a pixel only as high as its least
+        convinced copy, so a response tied to one orientation of the scene does not count."""
+        if self.flips == 1:
+            return torch.sigmoid(self.net(z))
+        dims: list[tuple[int, ...]] = [(-1,), (-2,), (-2, -1)][: self.flips - 1]
+        batch = torch.cat([z] + [torch.flip(z, d) for d in dims], 0)
+        logits = self.net(batch)
+        prob = torch.sigmoid(logits).reshape(self.flips, -1, *logits.shape[1:])
+        views = [prob[0]] + [torch.flip(prob[i], d) for i, d in enumerate(dims, start=1)]
+        if self.flip_combine == "min":
+            out = views[0]
+            for view in views[1:]:
+                out = torch.minimum(out, view)
+            return out
+        return torch.stack(views).mean(0)
+
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        prob = torch.sigmoid(self.net(self.prepare(x)))
+        prob = self.probability(self.prepare(x))
         amap = F.avg_pool2d(prob, 3, stride=1, padding=1, count_include_pad=False)
         pooled = F.avg_pool2d(prob, 5, stride=1, padding=2, count_include_pad=False)
         m = self.score_margin

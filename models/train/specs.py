@@ -34,6 +34,8 @@ class ModelSpec:
     lcn_size: int = 5  # local contrast normalisation: box filter size on that grid (cells)
     preblur: float = 0.0  # sigma (working px) of a fixed in-graph Gaussian blur before the normalisation
     native_data: bool = False  # train on images made at native size and resized as the core does
+    flips: int = 1  # in-graph test-time mirroring: 1, 2 (left-right) or 4 mirrored copies of each tile
+    flip_combine: str = "mean"  # how the mirrored copies' maps combine: "mean" or "min" (all must agree)
 
     @property
     def weights_name(self) -> str:

@@ -29,6 +29,7 @@ import torch
 
 from edge.inference.card import load_card
 from models.evaluate import MODELS_DIR, OnnxScorer, auroc, evaluate, run_set, update_card
+from models.train.from_onnx import segmenter_from_onnx
 from models.train.export import conv_gmac, export_onnx, make_card, tile_ms
 from models.train.loop import (
     CACHE, VARIANTS, TrainSettings, build_dataset, build_wrapper, load_checkpoint, train, variant_spec,
@@ -91,6 +92,11 @@ def training_text(spec: ModelSpec, n_images: int, n_anom: int, stats: dict[str, 
     if spec.preblur:
         text += (f" The graph blurs its input with a fixed Gaussian of sigma {spec.preblur:g} working px before the "
                  "normalisation, so the network cannot use edge sharpness, which devices vary, as a cue.")
+    if spec.flips > 1:
+        text += (f" At inference the graph runs the segmenter on {spec.flips} mirrored copies of each tile "
+                 "(left-right" + (", up-down and both" if spec.flips == 4 else "") + ") and keeps, per pixel, "
+                 + ("the lowest of the probabilities mirrored back (a response must hold in every orientation)."
+                    if spec.flip_combine == "min" else "the mean of the probabilities mirrored back."))
     if spec.local_norm:
         text += (
             " Input: in-graph local contrast normalisation of " + ("-log(transmission)" if spec.norm_log else "the intensity")
@@ -116,6 +122,13 @@ def main(argv: list[str] | None = None) -> int:
                         help="start from this checkpoint's weights (same width), e.g. a GPU run's, and fine-tune")
     parser.add_argument("--weights", type=Path, default=None,
                         help="no training: export this checkpoint (its variant's spec overrides apply)")
+    parser.add_argument("--from-model", type=Path, default=None,
+                        help="no training: re-export the segmenter of this exported model folder (weights recovered "
+                             "from its model.onnx, statistics from its training_report.json), e.g. with other --flips")
+    parser.add_argument("--flips", type=int, choices=[1, 2, 4], default=None,
+                        help="in-graph test-time mirroring (default: the spec's)")
+    parser.add_argument("--flip-combine", choices=["mean", "min"], default=None,
+                        help="how mirrored copies' maps combine (default: the spec's)")
     parser.add_argument("--note", default="", help="added to the card's training text (e.g. what an earlier run was)")
     parser.add_argument("--folder", type=Path, default=None, help="write the model here instead of models/NAME")
     parser.add_argument("--split", choices=["heldout", "stress"], default="heldout",
@@ -128,9 +141,22 @@ def main(argv: list[str] | None = None) -> int:
     folder = args.folder or MODELS_DIR / args.name
 
     t0 = time.perf_counter()
-    if args.weights is not None:
+    flips = {k: v for k, v in (("flips", args.flips), ("flip_combine", args.flip_combine)) if v is not None}
+    if args.from_model is not None:
+        spec = dataclasses.replace(variant_spec(args.name, args.variant), **flips)
+        wrapper = build_wrapper(spec)
+        wrapper.net = segmenter_from_onnx(args.from_model / "model.onnx", spec.width)
+        wrapper.eval()
+        report_path = args.from_model / "training_report.json"
+        earlier = json.loads(report_path.read_text()) if report_path.exists() else {}
+        stats = {k: earlier[k] for k in ("steps", "train_seconds", "final_loss", "batch", "crop", "images", "device",
+                                         "init") if k in earlier}
+        n_images = int(stats.get("images", 0))
+        n_anom = sum(1 for i in range(n_images) if i % 10 < 7)  # build_dataset's rule
+        gen_s = 0.0
+    elif args.weights is not None:
         ckpt = load_checkpoint(args.weights)
-        spec = dataclasses.replace(SPECS[args.name], **ckpt["overrides"])
+        spec = dataclasses.replace(SPECS[args.name], **{**ckpt["overrides"], **flips})
         if spec.log_input and not spec.local_norm:
             raise SystemExit("--weights needs a local-norm model (the log statistics are not in the checkpoint)")
         wrapper = build_wrapper(spec)
@@ -141,7 +167,7 @@ def main(argv: list[str] | None = None) -> int:
         n_anom = sum(1 for i in range(n_images) if i % 10 < 7)  # build_dataset's rule
         gen_s = 0.0
     else:
-        spec = variant_spec(args.name, args.variant)
+        spec = dataclasses.replace(variant_spec(args.name, args.variant), **flips)
         images, masks = build_dataset(spec, args.images, workers=args.threads)
         gen_s = time.perf_counter() - t0
         ckpt_path = CACHE / (f"{args.name}_{args.variant}.pt" if args.variant else spec.weights_name)
@@ -163,7 +189,8 @@ def main(argv: list[str] | None = None) -> int:
         **res, **stats, "generate_seconds": round(gen_s, 1), "threshold": threshold, "pixel_threshold": pixel_threshold,
         "tile_ms": round(tile_ms(folder / "model.onnx", 1, spec.tile), 2), "gmac_per_tile": round(conv_gmac(wrapper, spec.tile), 2),
         "onnx_bytes": (folder / "model.onnx").stat().st_size, "local_norm": spec.local_norm, "width": spec.width,
-        "lcn_factor": spec.lcn_factor, "preblur": spec.preblur,
+        "lcn_factor": spec.lcn_factor, "preblur": spec.preblur, "flips": spec.flips,
+        "flip_combine": spec.flip_combine,
     }
     print(json.dumps(report), flush=True)
     if args.split == "heldout":

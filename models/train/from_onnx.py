@@ -1,0 +1,82 @@
+"""Recover a segmenter's weights from an exported model.onnx (for re-exporting or fine-tuning).
+
+Checkpoints live in the git-ignored var/ and are lost with the machine that trained them; the
+shipped ONNX graph is not. torch's export folds each batch norm into the convolution before it,
+so the graph holds, in order, one (weight, bias) pair per convolution. They are loaded back into
+an `AnomalySegmenter` whose batch norms are set to the identity (gamma 1, beta = the folded bias,
+mean 0, variance 1 - eps): in eval mode it computes what the graph computes. Fine-tuning such a
+net must keep its batch norms in eval mode (`freeze_batchnorm`), since their statistics are gone.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import onnx
+import torch
+from onnx import numpy_helper
+from torch import nn
+
+from models.train.net import AnomalySegmenter
+
+
+def conv_weights(path: Path) -> list[tuple[torch.Tensor, torch.Tensor | None]]:
+    """(weight, bias) of every 4-D-weight convolution in graph order, skipping the fixed blurs."""
+    graph = onnx.load(str(path)).graph
+    inits = {i.name: torch.from_numpy(numpy_helper.to_array(i).copy()) for i in graph.initializer}
+    pairs = []
+    for node in graph.node:
+        if node.op_type != "Conv" or node.input[1] not in inits:
+            continue
+        weight = inits[node.input[1]]
+        if weight.shape[0] == 1 and weight.shape[1] == 1:
+            continue  # FixedBlur's separable kernels: 1 -> 1 channel, not part of the segmenter
+        bias = inits[node.input[2]] if len(node.input) > 2 and node.input[2] in inits else None
+        pairs.append((weight, bias))
+    return pairs
+
+
+def segmenter_from_onnx(path: Path, width: int, in_channels: int = 1) -> AnomalySegmenter:
+    """An AnomalySegmenter (eval mode) computing what the exported graph's segmenter computes."""
+    net = AnomalySegmenter(in_channels, width)
+    convs = [m for m in net.modules() if isinstance(m, nn.Conv2d)]
+    norms = {id(conv): bn for conv, bn in _conv_bn_pairs(net)}
+    pairs = conv_weights(path)
+    if len(pairs) != len(convs):
+        raise ValueError(f"{path}: {len(pairs)} convolutions in the graph, the width-{width} segmenter has {len(convs)}")
+    with torch.no_grad():
+        for conv, (weight, bias) in zip(convs, pairs):
+            if tuple(weight.shape) != tuple(conv.weight.shape):
+                raise ValueError(f"{path}: convolution weight {tuple(weight.shape)} where the width-{width} "
+                                 f"segmenter has {tuple(conv.weight.shape)}")
+            conv.weight.copy_(weight)
+            bn = norms.get(id(conv))
+            if bn is None:
+                if conv.bias is None or bias is None:
+                    raise ValueError(f"{path}: a convolution without batch norm must have a bias")
+                conv.bias.copy_(bias)
+                continue
+            bn.weight.fill_(1.0)
+            bn.bias.copy_(bias if bias is not None else torch.zeros_like(bn.bias))
+            bn.running_mean.zero_()
+            bn.running_var.fill_(1.0 - bn.eps)
+    return net.eval()
+
+
+def _conv_bn_pairs(net: nn.Module) -> list[tuple[nn.Conv2d, nn.BatchNorm2d]]:
+    """Each convolution directly followed by a batch norm inside an nn.Sequential."""
+    pairs = []
+    for module in net.modules():
+        if isinstance(module, nn.Sequential):
+            children = list(module.children())
+            for a, b in zip(children, children[1:]):
+                if isinstance(a, nn.Conv2d) and isinstance(b, nn.BatchNorm2d):
+                    pairs.append((a, b))
+    return pairs
+
+
+def freeze_batchnorm(net: nn.Module) -> None:
+    """Keep every batch norm in eval mode (running statistics fixed) while the rest trains."""
+    for module in net.modules():
+        if isinstance(module, nn.BatchNorm2d):
+            module.eval()

@@ -1,0 +1,71 @@
+"""Recovering a segmenter from its exported graph, and the graph's test-time mirroring."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+ort = pytest.importorskip("onnxruntime")
+
+from models.train.export import INPUT_NAME, export_onnx  # noqa: E402
+from models.train.from_onnx import segmenter_from_onnx  # noqa: E402
+from models.train.net import AnomalySegmenter, ExportWrapper  # noqa: E402
+
+
+def _trained_like(width: int) -> AnomalySegmenter:
+    torch.manual_seed(3)
+    net = AnomalySegmenter(1, width)
+    for m in net.modules():  # batch norms that are not the identity, as after training
+        if isinstance(m, torch.nn.BatchNorm2d):
+            m.running_mean.uniform_(-0.5, 0.5)
+            m.running_var.uniform_(0.5, 2.0)
+            m.weight.data.uniform_(0.5, 1.5)
+            m.bias.data.uniform_(-0.2, 0.2)
+    return net.eval()
+
+
+def test_segmenter_recovered_from_onnx_computes_what_the_graph_computes(tmp_path: Path) -> None:
+    wrapper = ExportWrapper(_trained_like(16), True, local_norm=True, in_mean=0.3, in_std=0.2, preblur=1.2).eval()
+    path = tmp_path / "model.onnx"
+    export_onnx(wrapper, path, 1, 64)
+    again = ExportWrapper(segmenter_from_onnx(path, 16), True, local_norm=True, in_mean=0.3, in_std=0.2,
+                          preblur=1.2).eval()
+    x = torch.rand(2, 1, 64, 64) * 0.98 + 0.01
+    with torch.no_grad():
+        (s1, m1), (s2, m2) = wrapper(x), again(x)
+    np.testing.assert_allclose(s2.numpy(), s1.numpy(), atol=1e-5)
+    np.testing.assert_allclose(m2.numpy(), m1.numpy(), atol=1e-5)
+    o_score, o_map = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run(
+        ["score", "anomaly_map"], {INPUT_NAME: x.numpy()})
+    np.testing.assert_allclose(m2.numpy(), o_map, atol=1e-5)
+
+
+def test_recovery_refuses_a_graph_of_another_width(tmp_path: Path) -> None:
+    path = tmp_path / "model.onnx"
+    export_onnx(ExportWrapper(_trained_like(16)).eval(), path, 1, 64)
+    with pytest.raises(ValueError, match="width-32"):
+        segmenter_from_onnx(path, 32)
+
+
+@pytest.mark.parametrize("combine", ["mean", "min"])
+def test_mirrored_copies_are_mirrored_back_and_combined(combine: str) -> None:
+    net = _trained_like(16)
+    z = torch.randn(3, 1, 64, 64)
+    with torch.no_grad():
+        views = [torch.sigmoid(net(z)), torch.flip(torch.sigmoid(net(torch.flip(z, (-1,)))), (-1,)),
+                 torch.flip(torch.sigmoid(net(torch.flip(z, (-2,)))), (-2,)),
+                 torch.flip(torch.sigmoid(net(torch.flip(z, (-2, -1)))), (-2, -1))]
+        got = ExportWrapper(net, flips=4, flip_combine=combine).eval().probability(z)
+    want = torch.stack(views).amin(0) if combine == "min" else torch.stack(views).mean(0)
+    assert float((views[0] - views[1]).abs().max()) > 1e-3  # the net is not mirror-symmetric: the test can fail
+    np.testing.assert_allclose(got.numpy(), want.numpy(), atol=1e-6)
+
+
+def test_mirroring_settings_are_checked() -> None:
+    with pytest.raises(ValueError, match="flips"):
+        ExportWrapper(AnomalySegmenter(1, 16), flips=3)
+    with pytest.raises(ValueError, match="flip_combine"):
+        ExportWrapper(AnomalySegmenter(1, 16), flips=2, flip_combine="max")
