@@ -109,10 +109,12 @@ SPECS: dict[str, ModelSpec] = {
         log_input=True,
         width_range=(2.4, 4.6),
         local_norm=True,
-        version="1.3.0",
+        version="1.4.0",
         width=64,
         preblur=4.5,
         native_data=True,
         norm_log=True,
+        flips=4,
+        flip_combine="min",
     ),
 }
