@@ -84,3 +84,29 @@ def test_bare_state_dict_of_an_earlier_run_still_loads(tmp_path: Path) -> None:
     assert data["overrides"] == {} and set(data["state_dict"]) == set(wrapper.state_dict())
     save_checkpoint(tmp_path / "new.pt", wrapper, {"width": 32}, {"steps": 0})
     assert load_checkpoint(tmp_path / "new.pt")["overrides"] == {"width": 32}
+
+
+@pytest.mark.parametrize("freeze", [True, False])
+def test_fine_tuning_from_an_exported_model_keeps_its_batch_norms_only_when_frozen(tmp_path: Path,
+                                                                                   freeze: bool) -> None:
+    """Weights recovered from a graph carry identity batch norms; batch statistics must not replace them."""
+    from models.train.export import export_onnx
+    from models.train.from_onnx import model_folder_weights
+
+    spec = variant_spec("under_vehicle", None)
+    images, masks = _images()
+    torch.manual_seed(0)
+    original = build_wrapper(spec)
+    for m in original.net.modules():
+        if isinstance(m, torch.nn.BatchNorm2d):
+            m.running_mean.uniform_(-0.5, 0.5)
+            m.running_var.uniform_(0.5, 2.0)
+    export_onnx(original, tmp_path / "model.onnx", 1, CROP)
+    holder = build_wrapper(spec)
+    assert model_folder_weights(tmp_path, holder, spec.width) == {}  # no training_report.json beside it
+    tuned, _ = train(spec, images, masks, TrainSettings(0.02, 4, CROP, lr_max=0.0, freeze_batchnorm=freeze),
+                     resume=holder.state_dict())
+    x = torch.rand(2, 1, CROP, CROP)
+    with torch.no_grad():
+        same = torch.allclose(tuned(x)[1], original.eval()(x)[1], atol=1e-5)
+    assert same is freeze

@@ -5,11 +5,12 @@ shipped ONNX graph is not. torch's export folds each batch norm into the convolu
 so the graph holds, in order, one (weight, bias) pair per convolution. They are loaded back into
 an `AnomalySegmenter` whose batch norms are set to the identity (gamma 1, beta = the folded bias,
 mean 0, variance 1 - eps): in eval mode it computes what the graph computes. Fine-tuning such a
-net must keep its batch norms in eval mode (`freeze_batchnorm`), since their statistics are gone.
+net must keep its batch norms in eval mode (`net.freeze_batchnorm`), since their statistics are gone.
 """
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import onnx
@@ -17,7 +18,7 @@ import torch
 from onnx import numpy_helper
 from torch import nn
 
-from models.train.net import AnomalySegmenter
+from models.train.net import AnomalySegmenter, ExportWrapper
 
 
 def conv_weights(path: Path) -> list[tuple[torch.Tensor, torch.Tensor | None]]:
@@ -75,8 +76,11 @@ def _conv_bn_pairs(net: nn.Module) -> list[tuple[nn.Conv2d, nn.BatchNorm2d]]:
     return pairs
 
 
-def freeze_batchnorm(net: nn.Module) -> None:
-    """Keep every batch norm in eval mode (running statistics fixed) while the rest trains."""
-    for module in net.modules():
-        if isinstance(module, nn.BatchNorm2d):
-            module.eval()
+def model_folder_weights(folder: Path, wrapper: ExportWrapper, width: int) -> dict[str, object]:
+    """Put an exported model folder's segmenter into `wrapper`; returns the training statistics
+    of the run that made it (its training_report.json, empty if there is none)."""
+    wrapper.net = segmenter_from_onnx(folder / "model.onnx", width)
+    report_path = folder / "training_report.json"
+    earlier = json.loads(report_path.read_text()) if report_path.exists() else {}
+    return {k: earlier[k] for k in ("steps", "train_seconds", "final_loss", "batch", "crop", "images", "device", "init")
+            if k in earlier}

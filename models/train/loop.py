@@ -29,7 +29,7 @@ from torch.nn import functional as F
 
 from edge.inference.resize import resize_to_height
 from models.generators.common import seed_for, work_mask
-from models.train.net import AnomalySegmenter, ExportWrapper
+from models.train.net import AnomalySegmenter, ExportWrapper, freeze_batchnorm
 from models.train.specs import SPECS, ModelSpec
 
 log = logging.getLogger(__name__)
@@ -210,6 +210,7 @@ class TrainSettings:
     checkpoint_every: float = 60.0
     overrides: dict[str, Any] | None = None  # the variant's spec overrides, stored in the checkpoint
     init_stats: dict[str, Any] | None = None  # statistics of the run whose weights this one starts from
+    freeze_batchnorm: bool = False  # batch norms stay in eval mode (weights recovered from an exported graph)
 
 
 def save_checkpoint(path: Path, wrapper: ExportWrapper, overrides: dict[str, Any], stats: dict[str, Any]) -> None:
@@ -248,6 +249,8 @@ def train(spec: ModelSpec, images: list[np.ndarray], masks: list[np.ndarray], se
     stats: dict[str, Any] = {}
     device_name = torch.cuda.get_device_name(device) if cuda else f"CPU, {torch.get_num_threads()} thread(s)"
     wrapper.train()
+    if settings.freeze_batchnorm:
+        freeze_batchnorm(wrapper)
     while (elapsed := time.perf_counter() - t0) < budget:
         lr = settings.lr_max * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * elapsed / budget)))
         for g in opt.param_groups:

@@ -169,3 +169,11 @@ class ExportWrapper(nn.Module):
             pooled = pooled[:, :, m:-m, m:-m]
         score = torch.amax(pooled, dim=(1, 2, 3))
         return score, amap
+
+
+def freeze_batchnorm(module: nn.Module) -> None:
+    """Keep every batch norm in eval mode (running statistics fixed) while the rest trains:
+    for fine-tuning a segmenter recovered from an exported graph, whose statistics are folded."""
+    for m in module.modules():
+        if isinstance(m, nn.BatchNorm2d):
+            m.eval()

@@ -29,7 +29,7 @@ import torch
 
 from edge.inference.card import load_card
 from models.evaluate import MODELS_DIR, OnnxScorer, auroc, evaluate, run_set, update_card
-from models.train.from_onnx import segmenter_from_onnx
+from models.train.from_onnx import model_folder_weights
 from models.train.export import conv_gmac, export_onnx, make_card, tile_ms
 from models.train.loop import (
     CACHE, VARIANTS, TrainSettings, build_dataset, build_wrapper, load_checkpoint, train, variant_spec,
@@ -119,7 +119,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--resume", action="store_true", help="start from var/model_cache/<name>[_lcn].pt")
     parser.add_argument("--variant", choices=sorted(VARIANTS), default=None, help="spec overrides to train")
     parser.add_argument("--init", type=Path, default=None,
-                        help="start from this checkpoint's weights (same width), e.g. a GPU run's, and fine-tune")
+                        help="start from this checkpoint's weights (same width), e.g. a GPU run's, or from an exported "
+                             "model folder's (batch norms then stay frozen), and fine-tune")
     parser.add_argument("--weights", type=Path, default=None,
                         help="no training: export this checkpoint (its variant's spec overrides apply)")
     parser.add_argument("--from-model", type=Path, default=None,
@@ -145,12 +146,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.from_model is not None:
         spec = dataclasses.replace(variant_spec(args.name, args.variant), **flips)
         wrapper = build_wrapper(spec)
-        wrapper.net = segmenter_from_onnx(args.from_model / "model.onnx", spec.width)
+        stats = model_folder_weights(args.from_model, wrapper, spec.width)
         wrapper.eval()
-        report_path = args.from_model / "training_report.json"
-        earlier = json.loads(report_path.read_text()) if report_path.exists() else {}
-        stats = {k: earlier[k] for k in ("steps", "train_seconds", "final_loss", "batch", "crop", "images", "device",
-                                         "init") if k in earlier}
         n_images = int(stats.get("images", 0))
         n_anom = sum(1 for i in range(n_images) if i % 10 < 7)  # build_dataset's rule
         gen_s = 0.0
@@ -172,11 +169,16 @@ def main(argv: list[str] | None = None) -> int:
         gen_s = time.perf_counter() - t0
         ckpt_path = CACHE / (f"{args.name}_{args.variant}.pt" if args.variant else spec.weights_name)
         start = args.init or (ckpt_path if args.resume else None)
-        init = load_checkpoint(start) if start is not None else None
+        if start is not None and start.is_dir():  # an exported model folder: weights recovered from its graph
+            holder = build_wrapper(spec)
+            init = {"stats": model_folder_weights(start, holder, spec.width), "state_dict": holder.state_dict()}
+        else:
+            init = load_checkpoint(start) if start is not None else None
         CACHE.mkdir(parents=True, exist_ok=True)
         settings = TrainSettings(args.minutes, args.batch, args.crop, args.lr, checkpoint=ckpt_path,
                                  overrides=VARIANTS.get(args.variant or "", {}),
-                                 init_stats=(init["stats"] or {"note": f"weights of {start}"}) if init else None)
+                                 init_stats=(init["stats"] or {"note": f"weights of {start}"}) if init else None,
+                                 freeze_batchnorm=start is not None and start.is_dir())
         wrapper, stats = train(spec, images, masks, settings, resume=init["state_dict"] if init else None)
         n_images, n_anom = len(images), sum(bool(m.any()) for m in masks)
     export_onnx(wrapper, folder / "model.onnx", 1, spec.tile)
