@@ -64,3 +64,22 @@ def test_nuisance_probe_reports_each_nuisance_and_restores_the_generator() -> No
     assert module.sample_nuisance is before
     assert [r["nuisance"] for r in rows] == ["none", "blur_sigma"]
     assert all(0.0 <= float(r["normal_mean"]) <= 1.0 and 0.0 <= float(r["image_auroc"]) <= 1.0 for r in rows)
+
+
+def test_shape_probe_reports_each_shape_and_restores_the_generator() -> None:
+    import importlib
+
+    from models.evaluate import MODELS_DIR
+    from models.generators.common import SHAPES_HELDOUT, SHAPES_TRAIN
+    from models.shape_probe import probe
+
+    if not (MODELS_DIR / "empty_container" / "model.onnx").exists():
+        pytest.skip("empty_container is not shipped")
+    module = importlib.import_module("models.generators.empty_container")
+    before = module.shapes_for
+    rows = probe("empty_container", MODELS_DIR / "empty_container", 2)
+    assert module.shapes_for is before
+    assert rows[0]["shape"] == "(normal)"
+    shapes = [r["shape"] for r in rows[1:]]
+    assert set(shapes) <= set(SHAPES_TRAIN + SHAPES_HELDOUT) and len(shapes) >= 5
+    assert [r["held_out_shape"] for r in rows[1:]] == [s in SHAPES_HELDOUT for s in shapes]
