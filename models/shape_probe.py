@@ -4,7 +4,7 @@
 
 `n` normal images, then for each shape (training shapes, then held-out shapes) `n` anomalous
 images whose objects all have that shape; every nuisance inside the training range, seeds
-from 40,000,000 (no other set uses them). Prints one JSON line per shape: image AUROC against
+from 50,000,000 (no other set uses them). Prints one JSON line per shape: image AUROC against
 the normals, median anomalous score, the share flagged at the card threshold, and the median
 object size (pixels at the working resolution). It uses the held-out shapes, so it diagnoses a
 model already chosen; it is not a set to choose models on (that is `--split stress`).
@@ -24,7 +24,7 @@ from models.evaluate import MODELS_DIR, OnnxScorer, auroc
 from models.generators.common import SHAPES_HELDOUT, SHAPES_TRAIN, work_mask
 from models.train.specs import SPECS
 
-PROBE_SEED_BASE = 40_000_000
+PROBE_SEED_BASE = 50_000_000
 
 
 def probe(name: str, folder: Path, n: int) -> list[dict[str, object]]:
