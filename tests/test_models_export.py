@@ -116,3 +116,12 @@ def test_shipped_model_ranks_fresh_held_out_anomalies_above_normals(name: str) -
             labels.append(bool(mask.any()))
     assert sum(labels) >= 3
     assert auroc(np.array(scores), np.array(labels)) >= 0.8
+
+
+def test_card_thresholds_keep_four_significant_digits() -> None:
+    """Models whose clean images score near 0 get tiny thresholds; 4 decimals would make them 0."""
+    from edge.inference.card import round_threshold
+
+    assert round_threshold(5.749201664e-05) == 5.749e-05
+    assert round_threshold(3e-05) > 0.0
+    assert round_threshold(0.74441296) == 0.7444

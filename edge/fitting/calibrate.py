@@ -26,7 +26,7 @@ import numpy as np
 
 from edge.fitting.images import FitInputError, read_normal_set
 from edge.fitting.threshold import spread_threshold
-from edge.inference.card import ModelCard, write_card
+from edge.inference.card import ModelCard, round_threshold, write_card
 from edge.inference.config import InferenceConfig
 from edge.inference.core import Detector
 
@@ -71,12 +71,12 @@ def calibrate_model(model: str | Path, normal_dir: Path, out: Path, quantile: fl
     out.mkdir(parents=True, exist_ok=True)
     if (out / "model.onnx").resolve() != (detector.folder / "model.onnx").resolve():
         shutil.copyfile(detector.folder / "model.onnx", out / "model.onnx")
-    rule = (f"Site threshold {threshold:.4f} = Q{quantile:g} ({q:.4f}) + {margin:g} x (Q{quantile:g} - median "
-            f"{median:.4f}) of the scores of {len(scores)} clean images from {normal_dir} (was {card.threshold:.4f}, "
+    rule = (f"Site threshold {threshold:.4g} = Q{quantile:g} ({q:.4g}) + {margin:g} x (Q{quantile:g} - median "
+            f"{median:.4g}) of the scores of {len(scores)} clean images from {normal_dir} (was {card.threshold:.4g}, "
             f"which flagged {flagged_before} of them).")
     new = card.model_copy(deep=True)
     new.name = name or f"{card.name}_site"
-    new.threshold = round(threshold, 4)
+    new.threshold = round_threshold(threshold)
     if new.pixel_threshold is not None:
         new.pixel_threshold = min(new.pixel_threshold, new.threshold)
     new.description = f"{card.description} {rule}"

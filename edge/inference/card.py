@@ -98,6 +98,12 @@ class ModelCard(BaseModel):
     created_by: str = Field("", description="Script or command that produced the model.")
 
 
+def round_threshold(value: float) -> float:
+    """A threshold for a card: 4 significant digits, not 4 decimals, since models whose clean
+    images score near 0 get thresholds like 5.7e-05 that 4 decimals would turn into 0."""
+    return float(f"{value:.4g}")
+
+
 def sha256_file(path: Path) -> str:
     """Hex SHA-256 of a file, read in 1 MiB chunks."""
     digest = hashlib.sha256()

@@ -10,7 +10,9 @@ import onnx
 import onnxruntime as ort
 import torch
 
-from edge.inference.card import InputSpec, ModelCard, OutputSpec, TilingSpec, sha256_file, write_card
+from edge.inference.card import (
+    InputSpec, ModelCard, OutputSpec, TilingSpec, round_threshold, sha256_file, write_card,
+)
 from models.train.net import ExportWrapper
 from models.train.specs import ModelSpec
 
@@ -70,8 +72,8 @@ def make_card(spec: ModelSpec, folder: Path, threshold: float, pixel_threshold: 
                        + (f"; the {spec.flip_combine} over {spec.flips} mirrored copies of the tile, each "
                           "mirrored back." if spec.flips > 1 else ".")),
         ],
-        threshold=round(threshold, 4),
-        pixel_threshold=round(pixel_threshold, 4),
+        threshold=round_threshold(threshold),
+        pixel_threshold=round_threshold(pixel_threshold),
         min_region_area=64,
         tiling=TilingSpec(overlap=spec.overlap, resize_to_height=spec.work_height),
         sha256=sha256_file(folder / "model.onnx"),

@@ -59,9 +59,9 @@ def calibrate(spec: ModelSpec, folder: Path, n: int) -> tuple[float, float, str]
         if f1 > best_f1:
             best_f1, best_t = f1, float(t)
     pixel_threshold = min(best_t, threshold)
-    note = (f"Threshold {threshold:.4f} = {100 * (1 - TARGET_FPR):.0f}th percentile of image scores of {int((~labels).sum())} "
+    note = (f"Threshold {threshold:.4g} = {100 * (1 - TARGET_FPR):.0f}th percentile of image scores of {int((~labels).sum())} "
             f"validation normal images (target FPR {100 * TARGET_FPR:.0f}%; validation image AUROC "
-            f"{auroc(scores, labels):.3f}); pixel threshold {pixel_threshold:.4f} = best pixel F1 ({best_f1:.2f}) on "
+            f"{auroc(scores, labels):.3f}); pixel threshold {pixel_threshold:.4g} = best pixel F1 ({best_f1:.2f}) on "
             f"{len(pairs)} validation anomalous images, capped at the image threshold.")
     return threshold, pixel_threshold, note
 
