@@ -45,11 +45,12 @@ def lane(tmp_path: Path, mosquitto: Broker) -> Iterator[dict]:
     )
     m_stub.start()
     edge = EdgeThread(lane_config(tmp_path, mosquitto.port, link)).start()
+    parts = {"edge": edge, "serial": s_stub, "mqtt": m_stub, "listener": listener, "started": started, "link": link}
     try:
-        yield {"edge": edge, "serial": s_stub, "mqtt": m_stub, "listener": listener, "started": started, "link": link}
+        yield parts
     finally:
         edge.stop()
-        s_stub.stop()
+        parts["serial"].stop()  # a test may have replaced it with a restarted lock
         m_stub.stop()
         listener.close()
 
