@@ -130,19 +130,23 @@ class OnnxScorer:
         return Scored(best, amap[: H - ph, : W - pw])
 
 
+def score_generated(spec: ModelSpec, scorer: OnnxScorer, seed: int, split: str, anomalous: bool,
+                    size: tuple[int, int] | None = None) -> tuple[Scored, np.ndarray]:
+    """Generate one image (at the device's native size unless `size` is given), score it as the
+    core would; returns the result and the anomaly mask at the map's resolution."""
+    image, mask = spec.generator()(seed, split, anomalous, *(size or spec.native_size_for(seed)))
+    result = scorer.score(image)
+    return result, work_mask(mask, result.amap.shape)
+
+
 def run_set(spec: ModelSpec, scorer: OnnxScorer, seed_split: str, split: str, n_normal: int, n_anomalous: int,
             size: tuple[int, int] | None = None) -> tuple[np.ndarray, np.ndarray, BinnedAuroc, list[tuple[np.ndarray, np.ndarray]]]:
     """Score a freshly generated set; returns image scores, labels, pixel AUROC accumulator and
     (map, mask) pairs of the anomalous images (for threshold picking)."""
-    gen = spec.generator()
     scores, labels, pairs = [], [], []
     pix = BinnedAuroc()
     for i in range(n_normal + n_anomalous):
-        seed = seed_for(seed_split, i)
-        want = i >= n_normal
-        img, mask = gen(seed, split, want, *(size or spec.native_size_for(seed)))
-        res = scorer.score(img)
-        m = work_mask(mask, res.amap.shape)
+        res, m = score_generated(spec, scorer, seed_for(seed_split, i), split, i >= n_normal, size)
         label = bool(m.any())
         scores.append(res.score)
         labels.append(label)

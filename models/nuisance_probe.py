@@ -20,9 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
-from models.evaluate import MODELS_DIR, OnnxScorer, auroc
+from models.evaluate import MODELS_DIR, OnnxScorer, auroc, score_generated
 from models.generators import common
-from models.generators.common import work_mask
 from models.train.specs import SPECS
 
 PROBE_SEED_BASE = 30_000_000
@@ -45,14 +44,9 @@ def probe(name: str, folder: Path, n: int, nuisances: list[str]) -> list[dict[st
                 return nz
 
             module.sample_nuisance = one_outside  # the generator looks the name up at call time
-            scores, labels = [], []
-            for i in range(2 * n):
-                seed = PROBE_SEED_BASE + i
-                image, mask = module.generate(seed, "train", i >= n, *spec.native_size_for(seed))
-                result = scorer.score(image)
-                scores.append(result.score)
-                labels.append(bool(work_mask(mask, result.amap.shape).any()))
-            s, lab = np.array(scores), np.array(labels)
+            pairs = [score_generated(spec, scorer, PROBE_SEED_BASE + i, "train", i >= n) for i in range(2 * n)]
+            s = np.array([result.score for result, _ in pairs])
+            lab = np.array([bool(mask.any()) for _, mask in pairs])
             rows.append({"model": name, "nuisance": which, "image_auroc": round(auroc(s, lab), 3),
                          "normal_mean": round(float(s[~lab].mean()), 3), "normal_max": round(float(s[~lab].max()), 3),
                          "anomalous_median": round(float(np.median(s[lab])), 3)})

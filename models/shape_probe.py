@@ -20,8 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
-from models.evaluate import MODELS_DIR, OnnxScorer, auroc
-from models.generators.common import SHAPES_HELDOUT, SHAPES_TRAIN, work_mask
+from models.evaluate import MODELS_DIR, OnnxScorer, auroc, score_generated
+from models.generators.common import SHAPES_HELDOUT, SHAPES_TRAIN
 from models.train.specs import SPECS
 
 PROBE_SEED_BASE = 50_000_000
@@ -34,9 +34,8 @@ def probe(name: str, folder: Path, n: int) -> list[dict[str, object]]:
     threshold = scorer.card.threshold
 
     def scored(seed: int, anomalous: bool) -> tuple[float, int]:
-        image, mask = module.generate(seed, "train", anomalous, *spec.native_size_for(seed))
-        result = scorer.score(image)
-        return result.score, int(work_mask(mask, result.amap.shape).sum())
+        result, mask = score_generated(spec, scorer, seed, "train", anomalous)
+        return result.score, int(mask.sum())
 
     normal = np.array([scored(PROBE_SEED_BASE + i, False)[0] for i in range(n)])
     rows: list[dict[str, object]] = [{"model": name, "shape": "(normal)", "n": n,
