@@ -56,11 +56,16 @@ def variant_spec(name: str, variant: str | None) -> ModelSpec:
     return dataclasses.replace(spec, **VARIANTS[variant]) if variant else spec
 
 
+def has_anomaly(index: int) -> bool:
+    """Whether the index-th training image is made with anomalies (70 % of them)."""
+    return index % 10 < 7
+
+
 def _generate_one(job: tuple[str, int, bool]) -> tuple[np.ndarray, np.ndarray]:
     name, i, native = job
     spec = SPECS[name]
     seed = seed_for("train", i)
-    anomalous = bool(i % 10 < 7)
+    anomalous = has_anomaly(i)
     if not native:
         return spec.generator()(seed, "train", anomalous, *spec.work_size(spec.native_size_for(seed)))
     img, mask = spec.generator()(seed, "train", anomalous, *spec.native_size_for(seed))

@@ -2,6 +2,7 @@
 
     python -m models.train.train under_vehicle [--images 400] [--minutes 9]     # train here, CPU
     python -m models.train.train under_vehicle --weights CKPT [--folder DIR --split stress]
+    python -m models.train.train under_vehicle --from-model models/under_vehicle [--flips 4]  # re-export
 
 1. Generate (or load from var/model_cache/) training images at the working resolution (drawn
    there, or at native size and shrunk by the core's resize: `native_data`) with the *train*
@@ -32,8 +33,9 @@ from models.evaluate import MODELS_DIR, OnnxScorer, auroc, evaluate, run_set, up
 from models.train.from_onnx import model_folder_weights
 from models.train.export import conv_gmac, export_onnx, make_card, tile_ms
 from models.train.loop import (
-    CACHE, VARIANTS, TrainSettings, build_dataset, build_wrapper, load_checkpoint, train, variant_spec,
+    CACHE, VARIANTS, TrainSettings, build_dataset, build_wrapper, has_anomaly, load_checkpoint, train, variant_spec,
 )
+from models.train.net import ExportWrapper
 from models.train.readme import write_readme
 from models.train.specs import SPECS, ModelSpec
 
@@ -107,6 +109,34 @@ def training_text(spec: ModelSpec, n_images: int, n_anom: int, stats: dict[str, 
     return text + (f" {note}" if note else "")
 
 
+def trained_weights(spec: ModelSpec, from_model: Path | None, weights: Path | None,
+                    flips: dict[str, Any]) -> tuple[ModelSpec, ExportWrapper, dict[str, Any]]:
+    """No training: the segmenter of an exported model folder (`from_model`, for `spec` as given)
+    or of a checkpoint (`weights`, whose variant's overrides replace the spec's); eval mode."""
+    if from_model is not None:
+        wrapper = build_wrapper(spec)
+        stats = model_folder_weights(from_model, wrapper, spec.width)
+        return spec, wrapper.eval(), stats
+    assert weights is not None
+    ckpt = load_checkpoint(weights)
+    spec = dataclasses.replace(SPECS[spec.name], **{**ckpt["overrides"], **flips})
+    if spec.log_input and not spec.local_norm:
+        raise SystemExit("--weights needs a local-norm model (the log statistics are not in the checkpoint)")
+    wrapper = build_wrapper(spec)
+    wrapper.load_state_dict(ckpt["state_dict"])
+    return spec, wrapper.eval(), dict(ckpt["stats"])
+
+
+def starting_weights(spec: ModelSpec, start: Path) -> dict[str, Any]:
+    """{"state_dict", "stats"} to fine-tune from: a checkpoint, or an exported model folder
+    (weights recovered from its graph; the caller keeps their batch norms frozen)."""
+    if not start.is_dir():
+        return load_checkpoint(start)
+    holder = build_wrapper(spec)
+    stats = model_folder_weights(start, holder, spec.width)
+    return {"stats": stats, "state_dict": holder.state_dict()}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("name", choices=sorted(SPECS))
@@ -143,37 +173,18 @@ def main(argv: list[str] | None = None) -> int:
 
     t0 = time.perf_counter()
     flips = {k: v for k, v in (("flips", args.flips), ("flip_combine", args.flip_combine)) if v is not None}
-    if args.from_model is not None:
-        spec = dataclasses.replace(variant_spec(args.name, args.variant), **flips)
-        wrapper = build_wrapper(spec)
-        stats = model_folder_weights(args.from_model, wrapper, spec.width)
-        wrapper.eval()
+    spec = dataclasses.replace(variant_spec(args.name, args.variant), **flips)
+    gen_s = 0.0
+    if args.from_model is not None or args.weights is not None:
+        spec, wrapper, stats = trained_weights(spec, args.from_model, args.weights, flips)
         n_images = int(stats.get("images", 0))
-        n_anom = sum(1 for i in range(n_images) if i % 10 < 7)  # build_dataset's rule
-        gen_s = 0.0
-    elif args.weights is not None:
-        ckpt = load_checkpoint(args.weights)
-        spec = dataclasses.replace(SPECS[args.name], **{**ckpt["overrides"], **flips})
-        if spec.log_input and not spec.local_norm:
-            raise SystemExit("--weights needs a local-norm model (the log statistics are not in the checkpoint)")
-        wrapper = build_wrapper(spec)
-        wrapper.load_state_dict(ckpt["state_dict"])
-        wrapper.eval()
-        stats: dict[str, Any] = dict(ckpt["stats"])
-        n_images = int(stats.get("images", 0))
-        n_anom = sum(1 for i in range(n_images) if i % 10 < 7)  # build_dataset's rule
-        gen_s = 0.0
+        n_anom = sum(1 for i in range(n_images) if has_anomaly(i))
     else:
-        spec = dataclasses.replace(variant_spec(args.name, args.variant), **flips)
         images, masks = build_dataset(spec, args.images, workers=args.threads)
         gen_s = time.perf_counter() - t0
         ckpt_path = CACHE / (f"{args.name}_{args.variant}.pt" if args.variant else spec.weights_name)
         start = args.init or (ckpt_path if args.resume else None)
-        if start is not None and start.is_dir():  # an exported model folder: weights recovered from its graph
-            holder = build_wrapper(spec)
-            init = {"stats": model_folder_weights(start, holder, spec.width), "state_dict": holder.state_dict()}
-        else:
-            init = load_checkpoint(start) if start is not None else None
+        init = starting_weights(spec, start) if start is not None else None
         CACHE.mkdir(parents=True, exist_ok=True)
         settings = TrainSettings(args.minutes, args.batch, args.crop, args.lr, checkpoint=ckpt_path,
                                  overrides=VARIANTS.get(args.variant or "", {}),
