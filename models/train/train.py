@@ -94,11 +94,6 @@ def training_text(spec: ModelSpec, n_images: int, n_anom: int, stats: dict[str, 
     if spec.preblur:
         text += (f" The graph blurs its input with a fixed Gaussian of sigma {spec.preblur:g} working px before the "
                  "normalisation, so the network cannot use edge sharpness, which devices vary, as a cue.")
-    if spec.flips > 1:
-        text += (f" At inference the graph runs the segmenter on {spec.flips} mirrored copies of each tile "
-                 "(left-right" + (", up-down and both" if spec.flips == 4 else "") + ") and keeps, per pixel, "
-                 + ("the lowest of the probabilities mirrored back (a response must hold in every orientation)."
-                    if spec.flip_combine == "min" else "the mean of the probabilities mirrored back."))
     if spec.local_norm:
         text += (
             " Input: in-graph local contrast normalisation of " + ("-log(transmission)" if spec.norm_log else "the intensity")
