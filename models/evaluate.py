@@ -158,8 +158,10 @@ def run_set(spec: ModelSpec, scorer: OnnxScorer, seed_split: str, split: str, n_
 
 def evaluate(name: str, n_normal: int, n_anomalous: int, folder: Path | None = None,
              split: str = "heldout") -> dict[str, object]:
-    """Image / pixel AUROC on the held-out set, or on the `stress` set (training shapes, nuisances
-    outside range A, seeds from 20,000,000) used to choose between models without the held-out set."""
+    """Image / pixel AUROC on the held-out set, or on a model-selection set that chooses between
+    models without the held-out set: `stress` (training shapes, nuisances outside range A, seeds
+    from 20,000,000) or `novel` (shapes neither training nor held-out uses, same nuisances, seeds
+    from 60,000,000)."""
     spec = SPECS[name]
     folder = folder or MODELS_DIR / name
     scorer = OnnxScorer(folder)
@@ -211,8 +213,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--normal", type=int, default=50, help="normal held-out images per model")
     parser.add_argument("--anomalous", type=int, default=50, help="anomalous held-out images per model")
     parser.add_argument("--write", action="store_true", help="write the figures onto each card.json")
-    parser.add_argument("--split", choices=["heldout", "stress"], default="heldout",
-                        help="stress: model-selection set (training shapes, nuisances outside range A, own seeds)")
+    parser.add_argument("--split", choices=["heldout", "stress", "novel"], default="heldout",
+                        help="stress, novel: model-selection sets (training shapes or shapes neither training nor held-out uses; nuisances outside range A; own seeds)")
     parser.add_argument("--folder", type=Path, default=None, help="model folder (one name only; default models/NAME)")
     args = parser.parse_args(argv)
     if args.write and args.split != "heldout":

@@ -9,7 +9,7 @@ import pytest
 
 from models.generators import cargo_xray, empty_container, under_vehicle
 from models.generators.common import (
-    SHAPES_HELDOUT, SHAPES_TRAIN, _HELDOUT_RANGES, _TRAIN_RANGES, sample_nuisance, seed_for, shape_mask, shapes_for,
+    SHAPES_HELDOUT, SHAPES_NOVEL, SHAPES_TRAIN, _HELDOUT_RANGES, _TRAIN_RANGES, sample_nuisance, seed_for, shape_mask, shapes_for,
 )
 
 CASES = [
@@ -28,7 +28,7 @@ def test_normal_image_has_empty_mask_and_right_type(generate, size, dtype) -> No
 
 
 @pytest.mark.parametrize(("generate", "size", "dtype"), CASES)
-@pytest.mark.parametrize("split", ["train", "heldout"])
+@pytest.mark.parametrize("split", ["train", "heldout", "novel"])
 def test_anomalous_images_mark_their_anomalies(generate, size, dtype, split) -> None:
     marked = 0
     for seed in range(6):
@@ -76,7 +76,22 @@ def test_stress_split_has_its_own_seeds_training_shapes_and_outside_range_nuisan
             assert not lo <= values[name] <= hi, name
 
 
-@pytest.mark.parametrize("kind", SHAPES_TRAIN + SHAPES_HELDOUT)
+def test_novel_split_shares_no_shape_or_seed_with_training_or_held_out() -> None:
+    """The second selection set judges generalisation to unseen shapes; it must not be the held-out set."""
+    novel = set(shapes_for("novel"))
+    assert novel == set(SHAPES_NOVEL)
+    assert not novel & (set(SHAPES_TRAIN) | set(SHAPES_HELDOUT))
+    seeds = {seed_for("novel", i) for i in (0, 10**6)}
+    for split in ("train", "validation", "heldout", "stress"):
+        assert not seeds & {seed_for(split, i) for i in (0, 10**6, 5 * 10**6)}
+    rng = np.random.default_rng(2)
+    for _ in range(50):
+        values = dataclasses.asdict(sample_nuisance(rng, "novel"))
+        for name, (lo, hi) in _TRAIN_RANGES.items():
+            assert not lo <= values[name] <= hi, name
+
+
+@pytest.mark.parametrize("kind", SHAPES_TRAIN + SHAPES_HELDOUT + SHAPES_NOVEL)
 def test_every_shape_draws_something_near_its_centre(kind: str) -> None:
     m = shape_mask(np.random.default_rng(1), kind, (200, 200), 100, 100, 60)
     ys, xs = np.nonzero(m)

@@ -9,7 +9,10 @@ Two disjoint *splits* keep evaluation honest: `train` uses anomaly shapes {box, 
 and nuisance values inside range A; `heldout` uses shapes {polygon, ring, lshape, cluster}
 and nuisance values outside range A. Seeds are split too (see `seed_for`). A third split,
 `stress`, is for choosing between trained models without touching the held-out set: training
-shapes, nuisance values outside range A, seeds from 20,000,000 (disjoint from both).
+shapes, nuisance values outside range A, seeds from 20,000,000 (disjoint from both). A fourth,
+`novel`, is for choosing how a model generalises to shapes it was never trained on, again
+without touching the held-out set: shapes {triangle, cross, crescent, pair} that neither
+training nor the held-out set uses, nuisance values outside range A, seeds from 60,000,000.
 """
 
 from __future__ import annotations
@@ -20,27 +23,29 @@ from typing import Callable, Literal
 import cv2
 import numpy as np
 
-Split = Literal["train", "heldout", "stress"]
+Split = Literal["train", "heldout", "stress", "novel"]
 
 SHAPES_TRAIN: tuple[str, ...] = ("box", "ellipse", "plate")
 SHAPES_HELDOUT: tuple[str, ...] = ("polygon", "ring", "lshape", "cluster")
+SHAPES_NOVEL: tuple[str, ...] = ("triangle", "cross", "crescent", "pair")
 
 #: seed ranges: training/validation use [0, 10**6), held-out evaluation uses [10**7, ...).
 TRAIN_SEED_BASE = 0
 VALIDATION_SEED_BASE = 500_000
 HELDOUT_SEED_BASE = 10_000_000
 STRESS_SEED_BASE = 20_000_000
+NOVEL_SEED_BASE = 60_000_000
 
 
 def seed_for(split: str, index: int) -> int:
-    """Seed of the index-th image of a split ('train', 'validation', 'heldout' or 'stress')."""
+    """Seed of the index-th image of a split ('train', 'validation', 'heldout', 'stress', 'novel')."""
     base = {"train": TRAIN_SEED_BASE, "validation": VALIDATION_SEED_BASE, "heldout": HELDOUT_SEED_BASE,
-            "stress": STRESS_SEED_BASE}[split]
+            "stress": STRESS_SEED_BASE, "novel": NOVEL_SEED_BASE}[split]
     return base + index
 
 
 def shapes_for(split: Split) -> tuple[str, ...]:
-    return SHAPES_HELDOUT if split == "heldout" else SHAPES_TRAIN
+    return {"heldout": SHAPES_HELDOUT, "novel": SHAPES_NOVEL}.get(split, SHAPES_TRAIN)
 
 
 @dataclass
@@ -78,7 +83,7 @@ _HELDOUT_RANGES: dict[str, tuple[tuple[float, float], ...]] = {
 
 
 def sample_nuisance(rng: np.random.Generator, split: Split) -> Nuisance:
-    """Nuisance values from range A (train) or from outside it (heldout, stress)."""
+    """Nuisance values from range A (train) or from outside it (heldout, stress, novel)."""
     values: dict[str, float] = {}
     for name, (lo, hi) in _TRAIN_RANGES.items():
         if split == "train":
@@ -241,6 +246,26 @@ def shape_mask(rng: np.random.Generator, kind: str, shape: tuple[int, int], cx: 
         local = [(-a, -a), (a, -a), (a, -a + t), (-a + t, -a + t), (-a + t, a), (-a, a)]
         pts = np.array([(cx + x * c - y * s, cy + x * s + y * c) for x, y in local])
         cv2.fillPoly(m, [np.round(pts).astype(np.int32)], 1)
+    elif kind == "triangle":
+        pts = [(cx + a * np.cos(np.radians(angle + t)), cy + b * np.sin(np.radians(angle + t)))
+               for t in (0.0, float(rng.uniform(100, 140)), float(rng.uniform(220, 260)))]
+        cv2.fillPoly(m, [np.round(np.array(pts)).astype(np.int32)], 1)
+    elif kind == "cross":  # two bars crossing (a frame, a taped bundle)
+        t = max(2.0, a * rng.uniform(0.25, 0.45))
+        m = rotated_rect_mask(shape, cx, cy, 2 * a, t, angle) | rotated_rect_mask(shape, cx, cy, t, 2 * b, angle)
+        return m
+    elif kind == "crescent":  # a disc with an offset disc cut out (bent, curved item)
+        cv2.circle(m, (int(cx), int(cy)), max(int(a), 2), 1, -1)
+        off = a * rng.uniform(0.35, 0.6)
+        th = np.radians(angle)
+        cv2.circle(m, (int(cx + off * np.cos(th)), int(cy + off * np.sin(th))), max(int(a * 0.85), 1), 0, -1)
+    elif kind == "pair":  # two separate small boxes side by side (two parcels)
+        gap = a * rng.uniform(0.2, 0.6)
+        w2 = max(3.0, a * 0.8)
+        c, s = np.cos(np.radians(angle)), np.sin(np.radians(angle))
+        for sign in (-1, 1):
+            d = sign * (w2 / 2 + gap / 2)
+            m |= rotated_rect_mask(shape, cx + d * c, cy + d * s, w2, max(3.0, 2 * b * 0.7), angle).astype(np.uint8)
     elif kind == "cluster":  # a few small blobs close together (bundle of small items)
         for _ in range(int(rng.integers(3, 7))):
             ox, oy = rng.uniform(-a, a, 2) * 0.8
