@@ -17,12 +17,12 @@ SHIPPED = [name for name in SPECS if (MODELS_DIR / name / "model.onnx").exists()
 MAX_BYTES = 20 * 1024 * 1024
 
 
-@pytest.mark.parametrize(("local_norm", "preblur", "flips", "combine"), [
-    (False, 0.0, 1, "mean"), (True, 0.0, 1, "mean"), (True, 1.2, 1, "mean"), (True, 1.2, 2, "mean"),
-    (True, 0.0, 4, "mean"), (True, 1.2, 4, "min")])
+@pytest.mark.parametrize(("local_norm", "preblur", "flips", "combine", "scales"), [
+    (False, 0.0, 1, "mean", ()), (True, 0.0, 1, "mean", ()), (True, 1.2, 1, "mean", ()), (True, 1.2, 2, "mean", ()),
+    (True, 0.0, 4, "mean", ()), (True, 1.2, 4, "min", ()), (True, 1.2, 4, "min", (0.75,))])
 @pytest.mark.parametrize("log_input", [False, True])
 def test_torch_and_onnx_outputs_agree(tmp_path: Path, log_input: bool, local_norm: bool, preblur: float,
-                                      flips: int, combine: str) -> None:
+                                      flips: int, combine: str, scales: tuple[float, ...]) -> None:
     torch = pytest.importorskip("torch")
     ort = pytest.importorskip("onnxruntime")
     from models.train.export import INPUT_NAME, export_onnx
@@ -35,7 +35,7 @@ def test_torch_and_onnx_outputs_agree(tmp_path: Path, log_input: bool, local_nor
             m.running_mean.uniform_(-0.5, 0.5)
             m.running_var.uniform_(0.5, 2.0)
     wrapper = ExportWrapper(net, log_input, 2.0, 1.5, local_norm=local_norm, in_mean=0.3, in_std=0.2,
-                            preblur=preblur, flips=flips, flip_combine=combine).eval()
+                            preblur=preblur, flips=flips, flip_combine=combine, scales=scales).eval()
     path = tmp_path / "model.onnx"
     export_onnx(wrapper, path, 1, 64)
     x = torch.rand(3, 1, 64, 64) * 0.98 + 0.01

@@ -11,7 +11,7 @@ torch = pytest.importorskip("torch")
 ort = pytest.importorskip("onnxruntime")
 
 from models.train.export import INPUT_NAME, export_onnx  # noqa: E402
-from models.train.from_onnx import segmenter_from_onnx  # noqa: E402
+from models.train.from_onnx import segmenter_from_onnx, segmenters_from_onnx  # noqa: E402
 from models.train.net import AnomalySegmenter, ExportWrapper  # noqa: E402
 
 
@@ -41,6 +41,64 @@ def test_segmenter_recovered_from_onnx_computes_what_the_graph_computes(tmp_path
     o_score, o_map = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run(
         ["score", "anomaly_map"], {INPUT_NAME: x.numpy()})
     np.testing.assert_allclose(m2.numpy(), o_map, atol=1e-5)
+
+
+def test_segmenter_recovered_from_a_graph_that_runs_it_at_two_scales(tmp_path: Path) -> None:
+    """With `scales` the graph holds the segmenter's convolutions once per scale; one copy comes back."""
+    kwargs = dict(local_norm=True, in_mean=0.3, in_std=0.2, preblur=1.2, flips=4, flip_combine="min", scales=(0.75,))
+    wrapper = ExportWrapper(_trained_like(16), True, **kwargs).eval()
+    path = tmp_path / "model.onnx"
+    export_onnx(wrapper, path, 1, 64)
+    again = ExportWrapper(segmenter_from_onnx(path, 16), True, **kwargs).eval()
+    x = torch.rand(2, 1, 64, 64) * 0.98 + 0.01
+    with torch.no_grad():
+        (s1, m1), (s2, m2) = wrapper(x), again(x)
+    np.testing.assert_allclose(s2.numpy(), s1.numpy(), atol=1e-5)
+    np.testing.assert_allclose(m2.numpy(), m1.numpy(), atol=1e-5)
+
+
+def test_partners_come_back_from_the_graph_in_order(tmp_path: Path) -> None:
+    """A wrapper with a partner segmenter (its own pre-blur): both sets of weights are recovered."""
+    own, other = _trained_like(16), AnomalySegmenter(1, 16).eval()
+    kwargs = dict(local_norm=True, in_mean=0.3, in_std=0.2, flips=4, flip_combine="min")
+    wrapper = ExportWrapper(own, True, preblur=1.2, scales=(0.75,), **kwargs,
+                            partners=[ExportWrapper(other, True, preblur=2.0, **kwargs)]).eval()
+    path = tmp_path / "model.onnx"
+    export_onnx(wrapper, path, 1, 64)
+    nets = segmenters_from_onnx(path, 16, 2)
+    again = ExportWrapper(nets[0], True, preblur=1.2, scales=(0.75,), **kwargs,
+                          partners=[ExportWrapper(nets[1], True, preblur=2.0, **kwargs)]).eval()
+    x = torch.rand(2, 1, 64, 64) * 0.98 + 0.01
+    with torch.no_grad():
+        (s1, m1), (s2, m2) = wrapper(x), again(x)
+        alone = ExportWrapper(own, True, preblur=1.2, scales=(0.75,), **kwargs).eval()(x)[1]
+    np.testing.assert_allclose(m2.numpy(), m1.numpy(), atol=1e-5)
+    assert bool((m1 <= alone + 1e-6).all())  # the partner can only lower the map
+    o_map = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run(
+        ["anomaly_map"], {INPUT_NAME: x.numpy()})[0]
+    np.testing.assert_allclose(o_map, m1.numpy(), atol=1e-5)
+    with pytest.raises(ValueError, match="18 convolutions in the graph, the width-16 segmenter has 9, 3 of them 27"):
+        segmenters_from_onnx(tmp_path / "model.onnx", 16, 3)
+
+
+def test_a_smaller_copy_must_agree_too() -> None:
+    """The scaled copy's map enters the per-pixel minimum: never above the full-size map alone."""
+    net = _trained_like(16)
+    x = torch.rand(2, 1, 64, 64) * 0.98 + 0.01
+    plain = ExportWrapper(net, True, local_norm=True, in_mean=0.3, in_std=0.2, preblur=1.2).eval()
+    scaled = ExportWrapper(net, True, local_norm=True, in_mean=0.3, in_std=0.2, preblur=1.2, scales=(0.75,)).eval()
+    with torch.no_grad():
+        p_full = plain.probability(plain.prepare(x))
+        p_small = scaled.scaled_probability(x, 0)
+        _, m_plain = plain(x)
+        _, m_scaled = scaled(x)
+    assert p_small.shape == p_full.shape
+    expected = torch.nn.functional.avg_pool2d(torch.minimum(p_full, p_small), 3, stride=1, padding=1,
+                                              count_include_pad=False)
+    np.testing.assert_allclose(m_scaled.numpy(), expected.numpy(), atol=1e-6)
+    assert not torch.allclose(m_scaled, m_plain)
+    with pytest.raises(ValueError, match="scales need"):
+        ExportWrapper(net, scales=(0.75,))
 
 
 def test_recovery_refuses_a_graph_of_another_width(tmp_path: Path) -> None:

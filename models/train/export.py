@@ -34,8 +34,14 @@ def export_onnx(wrapper: ExportWrapper, path: Path, channels: int, tile: int) ->
 
 
 def conv_gmac(wrapper: ExportWrapper, tile: int) -> float:
-    """Multiply-accumulates (10^9) of the segmenter's convolutions on one tile x tile input, all
-    of the wrapper's mirrored copies included."""
+    """Multiply-accumulates (10^9) of the segmenters' convolutions on one tile x tile input: the
+    wrapper's mirrored copies, its smaller copies (`scales`) and its partners included."""
+    sides = [tile] + [round(tile * sc) for sc in wrapper.scales]
+    own = sum(_segmenter_macs(wrapper.net, side) for side in sides) * wrapper.flips / 1e9
+    return own + sum(conv_gmac(partner, tile) for partner in wrapper.partners)  # type: ignore[arg-type]
+
+
+def _segmenter_macs(net: torch.nn.Module, side: int) -> int:
     total = 0
 
     def count(module: torch.nn.Module, _inputs: object, out: torch.Tensor) -> None:
@@ -44,14 +50,14 @@ def conv_gmac(wrapper: ExportWrapper, tile: int) -> float:
         k = module.kernel_size[0] * module.kernel_size[1]
         total += out.numel() * (module.in_channels // module.groups) * k
 
-    hooks = [m.register_forward_hook(count) for m in wrapper.net.modules() if isinstance(m, torch.nn.Conv2d)]
+    hooks = [m.register_forward_hook(count) for m in net.modules() if isinstance(m, torch.nn.Conv2d)]
     try:
         with torch.no_grad():
-            wrapper.net.eval()(torch.zeros(1, 1, tile, tile))
+            net.eval()(torch.zeros(1, 1, side, side))
     finally:
         for h in hooks:
             h.remove()
-    return total * wrapper.flips / 1e9
+    return total
 
 
 def make_card(spec: ModelSpec, folder: Path, threshold: float, pixel_threshold: float, training_data: str,
@@ -70,7 +76,12 @@ def make_card(spec: ModelSpec, folder: Path, threshold: float, pixel_threshold: 
             OutputSpec(name="anomaly_map", shape=f"[N,1,{spec.tile // 4},{spec.tile // 4}]",
                        meaning="Per-pixel anomaly probability in [0, 1] at 1/4 of the tile size, 3x3-averaged"
                        + (f"; the {spec.flip_combine} over {spec.flips} mirrored copies of the tile, each "
-                          "mirrored back." if spec.flips > 1 else ".")),
+                          "mirrored back" if spec.flips > 1 else "")
+                       + (f"; the minimum with the map of the tile shrunk to {', '.join(f'{x:g}' for x in spec.scales)} "
+                          "of its size" if spec.scales else "")
+                       + (f"; the minimum with {len(spec.partner_preblurs)} partner segmenter(s) (pre-blur "
+                          f"{', '.join(f'{x:g}' for x in spec.partner_preblurs)} px)" if spec.partner_preblurs else "")
+                       + "."),
         ],
         threshold=round_threshold(threshold),
         pixel_threshold=round_threshold(pixel_threshold),

@@ -25,10 +25,12 @@ def conv_weights(path: Path) -> list[tuple[torch.Tensor, torch.Tensor | None]]:
     """(weight, bias) of every 4-D-weight convolution in graph order, skipping the fixed blurs."""
     graph = onnx.load(str(path)).graph
     inits = {i.name: torch.from_numpy(numpy_helper.to_array(i).copy()) for i in graph.initializer}
-    pairs = []
+    pairs, seen = [], set()
     for node in graph.node:
-        if node.op_type != "Conv" or node.input[1] not in inits:
+        # a segmenter run more than once (wrapper `scales`) reuses its weights: count each once
+        if node.op_type != "Conv" or node.input[1] not in inits or node.input[1] in seen:
             continue
+        seen.add(node.input[1])
         weight = inits[node.input[1]]
         if weight.shape[0] == 1 and weight.shape[1] == 1:
             continue  # FixedBlur's separable kernels: 1 -> 1 channel, not part of the segmenter
@@ -39,12 +41,24 @@ def conv_weights(path: Path) -> list[tuple[torch.Tensor, torch.Tensor | None]]:
 
 def segmenter_from_onnx(path: Path, width: int, in_channels: int = 1) -> AnomalySegmenter:
     """An AnomalySegmenter (eval mode) computing what the exported graph's segmenter computes."""
+    return segmenters_from_onnx(path, width, 1, in_channels)[0]
+
+
+def segmenters_from_onnx(path: Path, width: int, count: int, in_channels: int = 1) -> list[AnomalySegmenter]:
+    """The `count` segmenters of a graph (the wrapper's own, then its partners'), in graph order."""
+    n = sum(isinstance(m, nn.Conv2d) for m in AnomalySegmenter(in_channels, width).modules())
+    pairs = conv_weights(path)
+    if len(pairs) != count * n:
+        what = f"the width-{width} segmenter has {n}" + (f", {count} of them {count * n}" if count > 1 else "")
+        raise ValueError(f"{path}: {len(pairs)} convolutions in the graph, {what}")
+    return [_load_segmenter(path, pairs[k * n:(k + 1) * n], width, in_channels) for k in range(count)]
+
+
+def _load_segmenter(path: Path, pairs: list[tuple[torch.Tensor, torch.Tensor | None]], width: int,
+                    in_channels: int) -> AnomalySegmenter:
     net = AnomalySegmenter(in_channels, width)
     convs = [m for m in net.modules() if isinstance(m, nn.Conv2d)]
     norms = {id(conv): bn for conv, bn in _conv_bn_pairs(net)}
-    pairs = conv_weights(path)
-    if len(pairs) != len(convs):
-        raise ValueError(f"{path}: {len(pairs)} convolutions in the graph, the width-{width} segmenter has {len(convs)}")
     with torch.no_grad():
         for conv, (weight, bias) in zip(convs, pairs):
             if tuple(weight.shape) != tuple(conv.weight.shape):
@@ -79,8 +93,11 @@ def _conv_bn_pairs(net: nn.Module) -> list[tuple[nn.Conv2d, nn.BatchNorm2d]]:
 def model_folder_weights(folder: Path, wrapper: ExportWrapper, width: int) -> dict[str, object]:
     """Put an exported model folder's segmenter into `wrapper`; returns the training statistics
     of the run that made it (its training_report.json, empty if there is none)."""
-    wrapper.net = segmenter_from_onnx(folder / "model.onnx", width)
+    nets = segmenters_from_onnx(folder / "model.onnx", width, 1 + len(wrapper.partners))
+    wrapper.net = nets[0]
+    for partner, net in zip(wrapper.partners, nets[1:]):
+        partner.net = net
     report_path = folder / "training_report.json"
     earlier = json.loads(report_path.read_text()) if report_path.exists() else {}
-    return {k: earlier[k] for k in ("steps", "train_seconds", "final_loss", "batch", "crop", "images", "device", "init")
-            if k in earlier}
+    return {k: earlier[k] for k in ("steps", "train_seconds", "final_loss", "batch", "crop", "images", "device", "init",
+                                    "partners") if k in earlier}

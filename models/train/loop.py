@@ -195,12 +195,15 @@ def log_stats(spec: ModelSpec, images: list[np.ndarray]) -> tuple[float, float]:
 
 
 def build_wrapper(spec: ModelSpec, log_mean: float = 0.0, log_std: float = 1.0) -> ExportWrapper:
-    """An untrained segmenter in its export wrapper, as `spec` describes it."""
+    """An untrained segmenter in its export wrapper, as `spec` describes it (with its partners:
+    the same spec at each of `partner_preblurs`, without scaled copies)."""
+    partners = [build_wrapper(dataclasses.replace(spec, preblur=p, scales=(), partner_preblurs=()), log_mean, log_std)
+                for p in spec.partner_preblurs]
     return ExportWrapper(AnomalySegmenter(1, spec.width), spec.log_input or spec.norm_log, log_mean, log_std,
                          score_margin=spec.overlap // 8, local_norm=spec.local_norm, in_mean=spec.mean,
                          in_std=spec.std, floor=0.5 / spec.scale, lcn_eps=spec.lcn_eps, lcn_factor=spec.lcn_factor,
                          lcn_size=spec.lcn_size, preblur=spec.preblur, flips=spec.flips,
-                         flip_combine=spec.flip_combine)
+                         flip_combine=spec.flip_combine, scales=spec.scales, partners=partners)
 
 
 @dataclass
@@ -236,6 +239,9 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
 def train(spec: ModelSpec, images: list[np.ndarray], masks: list[np.ndarray], settings: TrainSettings,
           resume: dict[str, torch.Tensor] | None = None) -> tuple[ExportWrapper, dict[str, Any]]:
     """Pixel BCE + 0.5 dice on sampled crops, AdamW with a cosine learning rate over the budget."""
+    if spec.partner_preblurs:
+        raise ValueError("a model with partners is assembled from trained models (train.py --partner-from), "
+                         "not trained as one")
     torch.manual_seed(settings.seed)
     device = torch.device(settings.device)
     cuda = device.type == "cuda"

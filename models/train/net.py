@@ -9,6 +9,7 @@ About 0.2 GMAC per 256x256 tile at width 32 (convolutions; cost grows with the w
 from __future__ import annotations
 
 import math
+from typing import Sequence
 
 import torch
 from torch import nn
@@ -101,6 +102,11 @@ class ExportWrapper(nn.Module):
     With `local_norm` the graph instead undoes the card's normalisation (x * in_std + in_mean =
     fraction of full scale), takes -log for transmission inputs (clamped at `floor`) and applies
     `LocalContrastNorm`; the same code runs in training, so torch and ONNX see identical inputs.
+    With `scales` the tile is also seen smaller (e.g. 0.75 of its size: blurred, shrunk, normalised,
+    mirrored like the full-size copy) and its map, brought back to size, enters the same per-pixel
+    minimum: a response must hold at every scale too. `partners` are other wrappers (other
+    segmenters, e.g. trained with another pre-blur) fed the same input; their maps enter the
+    minimum as well, so a pixel is only as anomalous as the least convinced model says.
     Outputs: `score` [N] = max of the 5x5-averaged map, leaving out `score_margin` map pixels at
     the tile border (set to half the tiling overlap, so every pixel is still scored by some tile
     except a thin band at the image border); `anomaly_map` [N, 1, H/4, W/4] in [0, 1].
@@ -109,14 +115,22 @@ class ExportWrapper(nn.Module):
     def __init__(self, net: AnomalySegmenter, log_input: bool = False, log_mean: float = 0.0,
                  log_std: float = 1.0, score_margin: int = 0, local_norm: bool = False, in_mean: float = 0.0,
                  in_std: float = 1.0, floor: float = 1e-4, lcn_eps: float = 1e-3, lcn_factor: int = 8,
-                 lcn_size: int = 5, preblur: float = 0.0, flips: int = 1, flip_combine: str = "mean") -> None:
+                 lcn_size: int = 5, preblur: float = 0.0, flips: int = 1, flip_combine: str = "mean",
+                 scales: tuple[float, ...] = (), partners: Sequence["ExportWrapper"] = ()) -> None:
         super().__init__()
         if flips not in (1, 2, 4):
             raise ValueError(f"flips must be 1, 2 or 4, not {flips}")
         if flip_combine not in ("mean", "min"):
             raise ValueError(f"flip_combine must be 'mean' or 'min', not {flip_combine!r}")
+        if scales and not (local_norm and preblur > 0):
+            raise ValueError("scales need the local-norm input with a pre-blur (it is what keeps the smaller copy alias-free)")
         self.flips = flips
         self.flip_combine = flip_combine
+        self.scales = tuple(scales)
+        # the smaller copy is blurred as much as an image resized to that scale, then blurred by
+        # `preblur`, would be: preblur / scale at the tile's own resolution
+        self.scale_blurs = nn.ModuleList([FixedBlur(preblur / sc) for sc in self.scales])
+        self.partners = nn.ModuleList(partners)
         self.local_norm = local_norm
         self.in_mean = in_mean
         self.in_std = in_std
@@ -129,14 +143,18 @@ class ExportWrapper(nn.Module):
         self.log_mean = log_mean
         self.log_std = log_std
 
+    def normalise(self, v: torch.Tensor) -> torch.Tensor:
+        """Local-norm input from a blurred fraction of full scale: -log for transmission, then LCN."""
+        if self.log_input:
+            v = -torch.log(torch.clamp(v, min=self.floor))
+        return self.lcn(v)
+
     def prepare(self, x: torch.Tensor) -> torch.Tensor:
         if self.local_norm:
             v = x * self.in_std + self.in_mean
             if self.blur is not None:
                 v = self.blur(v)
-            if self.log_input:
-                v = -torch.log(torch.clamp(v, min=self.floor))
-            return self.lcn(v)
+            return self.normalise(v)
         if self.log_input:
             x = (-torch.log(torch.clamp(x, min=1e-4)) - self.log_mean) / self.log_std
         return x
@@ -160,8 +178,27 @@ class ExportWrapper(nn.Module):
             return out
         return torch.stack(views).mean(0)
 
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def scaled_probability(self, x: torch.Tensor, index: int) -> torch.Tensor:
+        """Probability map of the tile seen at `scales[index]` of its size, brought back to the
+        size of the full-scale map. Tile sides times the scale must be multiples of the LCN cell."""
+        sc = self.scales[index]
+        v = self.scale_blurs[index](x * self.in_std + self.in_mean)
+        h, w = int(x.shape[-2]), int(x.shape[-1])  # fixed when exported: the card fixes the tile size
+        v = F.interpolate(v, size=(round(h * sc), round(w * sc)), mode="bilinear", align_corners=False)
+        prob = self.probability(self.normalise(v))
+        return F.interpolate(prob, size=(h // 4, w // 4), mode="bilinear", align_corners=False)
+
+    def combined_probability(self, x: torch.Tensor) -> torch.Tensor:
+        """Per-pixel minimum of the full-size map, the scaled copies' and the partners'."""
         prob = self.probability(self.prepare(x))
+        for i in range(len(self.scales)):
+            prob = torch.minimum(prob, self.scaled_probability(x, i))
+        for partner in self.partners:
+            prob = torch.minimum(prob, partner.combined_probability(x))
+        return prob
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        prob = self.combined_probability(x)
         amap = F.avg_pool2d(prob, 3, stride=1, padding=1, count_include_pad=False)
         pooled = F.avg_pool2d(prob, 5, stride=1, padding=2, count_include_pad=False)
         m = self.score_margin

@@ -31,6 +31,8 @@ def _gmac(report: dict[str, object]) -> str:
         return "about 0.8 GMAC per tile"
     flips = report.get("flips")
     copies = f", all {flips} mirrored copies" if isinstance(flips, int) and flips > 1 else ""
+    if report.get("scales") or report.get("partner_preblurs"):
+        copies += ", the smaller copies and the partner segmenters"
     return f"{gmac} GMAC per tile{copies}, width {report.get('width')}"
 
 
@@ -42,7 +44,26 @@ def _mirroring(report: dict[str, object]) -> str:
     copies = "the tile and its left-right mirror" if flips == 2 else "the tile and its three mirrors (left-right, up-down, both)"
     how = ("the per-pixel minimum, so a response must hold in every orientation"
            if report.get("flip_combine") == "min" else "the per-pixel mean")
-    return f", run on {copies} as one batch, each map mirrored back and combined by {how};"
+    return f", run on {copies} as one batch, each map mirrored back and combined by {how};{_agreement(report)}"
+
+
+def _agreement(report: dict[str, object]) -> str:
+    """The smaller copies and partner segmenters whose maps also enter the per-pixel minimum."""
+    parts = []
+    scales = report.get("scales")
+    if isinstance(scales, list) and scales:
+        shown = ", ".join(f"{x:g}" for x in scales)
+        parts.append(f"the same on a copy of the tile shrunk to {shown} of its size (blurred by the pre-blur "
+                     "divided by that fraction first, so it matches an image resized to that height), its map "
+                     "brought back to size;")
+    partners = report.get("partner_preblurs")
+    if isinstance(partners, list) and partners:
+        shown = ", ".join(f"{x:g}" for x in partners)
+        parts.append(f"{len(partners)} more segmenter(s) of the same design trained with a pre-blur of {shown} px, "
+                     "mirrored the same way")
+    if not parts:
+        return ""
+    return " also " + " and ".join(parts) + ", all entering the same per-pixel minimum (every scale and model must agree);"
 
 
 def _changes(report: dict[str, object]) -> str:

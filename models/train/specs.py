@@ -36,6 +36,8 @@ class ModelSpec:
     native_data: bool = False  # train on images made at native size and resized as the core does
     flips: int = 1  # in-graph test-time mirroring: 1, 2 (left-right) or 4 mirrored copies of each tile
     flip_combine: str = "mean"  # how the mirrored copies' maps combine: "mean" or "min" (all must agree)
+    scales: tuple[float, ...] = ()  # in-graph: the tile also seen at these fractions of its size, per-pixel minimum
+    partner_preblurs: tuple[float, ...] = ()  # in-graph: more segmenters (same spec, these pre-blurs), per-pixel minimum
 
     @property
     def weights_name(self) -> str:

@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from torch import nn
 
 from edge.inference.card import load_card
 from models.evaluate import MODELS_DIR, OnnxScorer, auroc, evaluate, run_set, update_card
@@ -68,6 +69,17 @@ def calibrate(spec: ModelSpec, folder: Path, n: int) -> tuple[float, float, str]
     return threshold, pixel_threshold, note
 
 
+def _earlier_runs(init: object) -> str:
+    """The runs whose weights a run started from, most recent first."""
+    text = ""
+    while isinstance(init, dict):
+        text += (f" Started from the weights of an earlier run: {init.get('steps')} steps of batch {init.get('batch')} "
+                 f"{init.get('crop')}x{init.get('crop')} crops over {init.get('images')} images, "
+                 f"{init.get('train_seconds', 0):.0f} s on {init.get('device')}.")
+        init = init.get("init")
+    return text
+
+
 def training_text(spec: ModelSpec, n_images: int, n_anom: int, stats: dict[str, Any], note: str) -> str:
     """What the model was trained on and how, for the card."""
     text = (
@@ -82,11 +94,12 @@ def training_text(spec: ModelSpec, n_images: int, n_anom: int, stats: dict[str, 
     init = stats.get("init")
     if isinstance(init, dict):
         text = text.replace(f"{stats.get('steps')} steps", f"{stats.get('steps')} fine-tuning steps", 1)
-    while isinstance(init, dict):  # earlier runs this one started from, most recent first
-        text += (f" Started from the weights of an earlier run: {init.get('steps')} steps of batch {init.get('batch')} "
-                 f"{init.get('crop')}x{init.get('crop')} crops over {init.get('images')} images, "
-                 f"{init.get('train_seconds', 0):.0f} s on {init.get('device')}.")
-        init = init.get("init")
+    text += _earlier_runs(init)
+    for preblur, partner in zip(spec.partner_preblurs, stats.get("partners") or []):
+        text += (f" Partner segmenter (same design, generator and training split; pre-blur {preblur:g} px): "
+                 f"{partner.get('steps')} steps of batch {partner.get('batch')} {partner.get('crop')}x{partner.get('crop')} "
+                 f"crops over {partner.get('images')} images, {partner.get('train_seconds', 0):.0f} s on "
+                 f"{partner.get('device')}.{_earlier_runs(partner.get('init'))}")
     if spec.native_data:
         text = text.replace(f"generated at the working height {spec.work_height}",
                             f"generated at native size and resized to the working height {spec.work_height} by the "
@@ -105,12 +118,21 @@ def training_text(spec: ModelSpec, n_images: int, n_anom: int, stats: dict[str, 
 
 
 def trained_weights(spec: ModelSpec, from_model: Path | None, weights: Path | None,
-                    flips: dict[str, Any]) -> tuple[ModelSpec, ExportWrapper, dict[str, Any]]:
+                    flips: dict[str, Any], partner_from: list[Path] | None = None) -> tuple[ModelSpec, ExportWrapper, dict[str, Any]]:
     """No training: the segmenter of an exported model folder (`from_model`, for `spec` as given)
-    or of a checkpoint (`weights`, whose variant's overrides replace the spec's); eval mode."""
+    or of a checkpoint (`weights`, whose variant's overrides replace the spec's); eval mode.
+    `partner_from`: model folders whose segmenters become the partners (else `from_model` holds them)."""
     if from_model is not None:
         wrapper = build_wrapper(spec)
+        if not partner_from:
+            return spec, wrapper.eval(), model_folder_weights(from_model, wrapper, spec.width)
+        if len(partner_from) != len(wrapper.partners):
+            raise SystemExit(f"--partner-from gives {len(partner_from)} folders for {len(wrapper.partners)} partners")
+        partners, wrapper.partners = wrapper.partners, nn.ModuleList()
         stats = model_folder_weights(from_model, wrapper, spec.width)
+        wrapper.partners = partners
+        stats["partners"] = [{"folder": str(folder), **model_folder_weights(folder, partner, spec.width)}
+                             for folder, partner in zip(partner_from, partners)]
         return spec, wrapper.eval(), stats
     assert weights is not None
     ckpt = load_checkpoint(weights)
@@ -155,10 +177,17 @@ def main(argv: list[str] | None = None) -> int:
                         help="in-graph test-time mirroring (default: the spec's)")
     parser.add_argument("--flip-combine", choices=["mean", "min"], default=None,
                         help="how mirrored copies' maps combine (default: the spec's)")
+    parser.add_argument("--scales", type=float, nargs="*", default=None,
+                        help="in-graph: also see each tile at these fractions of its size, per-pixel minimum "
+                             "(default: the spec's; none given = none)")
+    parser.add_argument("--partners", type=float, nargs="*", default=None,
+                        help="in-graph: more segmenters, one per pre-blur given, per-pixel minimum (default: the spec's)")
+    parser.add_argument("--partner-from", type=Path, nargs="*", default=None,
+                        help="with --from-model: model folders whose segmenters become the partners, in order")
     parser.add_argument("--note", default="", help="added to the card's training text (e.g. what an earlier run was)")
     parser.add_argument("--folder", type=Path, default=None, help="write the model here instead of models/NAME")
-    parser.add_argument("--split", choices=["heldout", "stress"], default="heldout",
-                        help="evaluation split; stress (model selection) leaves the card's held-out figures empty")
+    parser.add_argument("--split", choices=["heldout", "stress", "novel"], default="heldout",
+                        help="evaluation split; stress or novel (model selection) leave the card's held-out figures empty")
     parser.add_argument("--lr", type=float, default=2e-3, help="peak learning rate (cosine decay)")
     parser.add_argument("--threads", type=int, default=2, help="torch CPU threads for training")
     args = parser.parse_args(argv)
@@ -167,11 +196,15 @@ def main(argv: list[str] | None = None) -> int:
     folder = args.folder or MODELS_DIR / args.name
 
     t0 = time.perf_counter()
-    flips = {k: v for k, v in (("flips", args.flips), ("flip_combine", args.flip_combine)) if v is not None}
+    flips: dict[str, Any] = {k: v for k, v in (("flips", args.flips), ("flip_combine", args.flip_combine)) if v is not None}
+    if args.scales is not None:
+        flips["scales"] = tuple(args.scales)
+    if args.partners is not None:
+        flips["partner_preblurs"] = tuple(args.partners)
     spec = dataclasses.replace(variant_spec(args.name, args.variant), **flips)
     gen_s = 0.0
     if args.from_model is not None or args.weights is not None:
-        spec, wrapper, stats = trained_weights(spec, args.from_model, args.weights, flips)
+        spec, wrapper, stats = trained_weights(spec, args.from_model, args.weights, flips, args.partner_from)
         n_images = int(stats.get("images", 0))
         n_anom = sum(1 for i in range(n_images) if has_anomaly(i))
     else:
@@ -198,7 +231,8 @@ def main(argv: list[str] | None = None) -> int:
         "tile_ms": round(tile_ms(folder / "model.onnx", 1, spec.tile), 2), "gmac_per_tile": round(conv_gmac(wrapper, spec.tile), 2),
         "onnx_bytes": (folder / "model.onnx").stat().st_size, "local_norm": spec.local_norm, "width": spec.width,
         "lcn_factor": spec.lcn_factor, "preblur": spec.preblur, "flips": spec.flips,
-        "flip_combine": spec.flip_combine,
+        "flip_combine": spec.flip_combine, "scales": list(spec.scales),
+        "partner_preblurs": list(spec.partner_preblurs),
     }
     print(json.dumps(report), flush=True)
     if args.split == "heldout":
@@ -206,7 +240,7 @@ def main(argv: list[str] | None = None) -> int:
         (folder / "training_report.json").write_text(json.dumps(report, indent=2) + "\n")
         write_readme(folder, load_card(folder), report)
     else:
-        (folder / "stress_report.json").write_text(json.dumps(report, indent=2) + "\n")
+        (folder / f"{args.split}_report.json").write_text(json.dumps(report, indent=2) + "\n")
     return 0
 
 
