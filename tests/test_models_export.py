@@ -106,15 +106,15 @@ def test_shipped_model_ranks_fresh_held_out_anomalies_above_normals(name: str) -
     spec = SPECS[name]
     scorer = OnnxScorer(MODELS_DIR / name)
     gen = spec.generator()
-    h = spec.work_height * 2  # half the native size of the larger models keeps this quick
+    h = spec.work_height * 2  # at most the native height; half of it for the 8-Mpixel under-vehicle images
     w = int(h * spec.native_size[1] / spec.native_size[0])
     scores, labels = [], []
-    for i in range(4):
+    for i in range(8):  # 8 + 8: with 4 + 4 one clean scan scored 1.0 (by 1.4.0 and 1.5.0 alike) cost 0.25
         for anomalous in (False, True):
             img, mask = gen(seed_for("heldout", 90_000 + i), "heldout", anomalous, h, w)
             scores.append(scorer.score(img).score)
             labels.append(bool(mask.any()))
-    assert sum(labels) >= 3
+    assert sum(labels) >= 6
     assert auroc(np.array(scores), np.array(labels)) >= 0.8
 
 
