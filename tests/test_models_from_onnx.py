@@ -11,7 +11,7 @@ torch = pytest.importorskip("torch")
 ort = pytest.importorskip("onnxruntime")
 
 from models.train.export import INPUT_NAME, export_onnx  # noqa: E402
-from models.train.from_onnx import segmenter_from_onnx, segmenters_from_onnx  # noqa: E402
+from models.train.from_onnx import model_folder_weights, segmenter_from_onnx, segmenters_from_onnx  # noqa: E402
 from models.train.net import AnomalySegmenter, ExportWrapper  # noqa: E402
 
 
@@ -65,7 +65,8 @@ def test_partners_come_back_from_the_graph_in_order(tmp_path: Path) -> None:
                             partners=[ExportWrapper(other, True, preblur=2.0, **kwargs)]).eval()
     path = tmp_path / "model.onnx"
     export_onnx(wrapper, path, 1, 64)
-    nets = segmenters_from_onnx(path, 16, 2)
+    nets = segmenters_from_onnx(path, 16)
+    assert len(nets) == 2
     again = ExportWrapper(nets[0], True, preblur=1.2, scales=(0.75,), **kwargs,
                           partners=[ExportWrapper(nets[1], True, preblur=2.0, **kwargs)]).eval()
     x = torch.rand(2, 1, 64, 64) * 0.98 + 0.01
@@ -77,8 +78,13 @@ def test_partners_come_back_from_the_graph_in_order(tmp_path: Path) -> None:
     o_map = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run(
         ["anomaly_map"], {INPUT_NAME: x.numpy()})[0]
     np.testing.assert_allclose(o_map, m1.numpy(), atol=1e-5)
-    with pytest.raises(ValueError, match="18 convolutions in the graph, the width-16 segmenter has 9, 3 of them 27"):
-        segmenters_from_onnx(tmp_path / "model.onnx", 16, 3)
+    fewer = ExportWrapper(AnomalySegmenter(1, 16), True, preblur=1.2, **kwargs).eval()
+    model_folder_weights(tmp_path, fewer, 16)  # re-exporting without the partner takes the first segmenter
+    np.testing.assert_allclose(fewer.net.stem[0][0].weight.detach().numpy(), nets[0].stem[0][0].weight.detach().numpy())
+    more = ExportWrapper(AnomalySegmenter(1, 16), True, preblur=1.2, **kwargs, partners=[
+        ExportWrapper(AnomalySegmenter(1, 16), True, preblur=2.0, **kwargs) for _ in range(2)])
+    with pytest.raises(ValueError, match="holds 2 segmenter\\(s\\), the model needs 3"):
+        model_folder_weights(tmp_path, more, 16)
 
 
 def test_a_smaller_copy_must_agree_too() -> None:

@@ -40,18 +40,17 @@ def conv_weights(path: Path) -> list[tuple[torch.Tensor, torch.Tensor | None]]:
 
 
 def segmenter_from_onnx(path: Path, width: int, in_channels: int = 1) -> AnomalySegmenter:
-    """An AnomalySegmenter (eval mode) computing what the exported graph's segmenter computes."""
-    return segmenters_from_onnx(path, width, 1, in_channels)[0]
+    """An AnomalySegmenter (eval mode) computing what the exported graph's (first) segmenter computes."""
+    return segmenters_from_onnx(path, width, in_channels)[0]
 
 
-def segmenters_from_onnx(path: Path, width: int, count: int, in_channels: int = 1) -> list[AnomalySegmenter]:
-    """The `count` segmenters of a graph (the wrapper's own, then its partners'), in graph order."""
+def segmenters_from_onnx(path: Path, width: int, in_channels: int = 1) -> list[AnomalySegmenter]:
+    """Every segmenter of a graph in graph order: the wrapper's own, then its partners'."""
     n = sum(isinstance(m, nn.Conv2d) for m in AnomalySegmenter(in_channels, width).modules())
     pairs = conv_weights(path)
-    if len(pairs) != count * n:
-        what = f"the width-{width} segmenter has {n}" + (f", {count} of them {count * n}" if count > 1 else "")
-        raise ValueError(f"{path}: {len(pairs)} convolutions in the graph, {what}")
-    return [_load_segmenter(path, pairs[k * n:(k + 1) * n], width, in_channels) for k in range(count)]
+    if not pairs or len(pairs) % n:
+        raise ValueError(f"{path}: {len(pairs)} convolutions in the graph, the width-{width} segmenter has {n}")
+    return [_load_segmenter(path, pairs[k:k + n], width, in_channels) for k in range(0, len(pairs), n)]
 
 
 def _load_segmenter(path: Path, pairs: list[tuple[torch.Tensor, torch.Tensor | None]], width: int,
@@ -93,11 +92,16 @@ def _conv_bn_pairs(net: nn.Module) -> list[tuple[nn.Conv2d, nn.BatchNorm2d]]:
 def model_folder_weights(folder: Path, wrapper: ExportWrapper, width: int) -> dict[str, object]:
     """Put an exported model folder's segmenter into `wrapper`; returns the training statistics
     of the run that made it (its training_report.json, empty if there is none)."""
-    nets = segmenters_from_onnx(folder / "model.onnx", width, 1 + len(wrapper.partners))
+    nets = segmenters_from_onnx(folder / "model.onnx", width)
+    if len(nets) < 1 + len(wrapper.partners):  # more is fine: re-exporting without some partners
+        raise ValueError(f"{folder}: the graph holds {len(nets)} segmenter(s), the model needs {1 + len(wrapper.partners)}")
     wrapper.net = nets[0]
     for partner, net in zip(wrapper.partners, nets[1:]):
         partner.net = net
     report_path = folder / "training_report.json"
     earlier = json.loads(report_path.read_text()) if report_path.exists() else {}
-    return {k: earlier[k] for k in ("steps", "train_seconds", "final_loss", "batch", "crop", "images", "device", "init",
-                                    "partners") if k in earlier}
+    stats = {k: earlier[k] for k in ("steps", "train_seconds", "final_loss", "batch", "crop", "images", "device", "init")
+             if k in earlier}
+    if wrapper.partners and "partners" in earlier:  # the partners' own runs, as many as are kept
+        stats["partners"] = earlier["partners"][: len(wrapper.partners)]
+    return stats
