@@ -7,7 +7,7 @@ images whose objects all have that shape; every nuisance inside the training ran
 from 50,000,000 (no other set uses them). Prints one JSON line per shape: image AUROC against
 the normals, median anomalous score, the share flagged at the card threshold, and the median
 object size (pixels at the working resolution). It uses the held-out shapes, so it diagnoses a
-model already chosen; it is not a set to choose models on (that is `--split stress`).
+model already chosen; it is not a set to choose models on (that is `--split stress` or `novel`).
 """
 
 from __future__ import annotations

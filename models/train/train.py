@@ -3,6 +3,7 @@
     python -m models.train.train under_vehicle [--images 400] [--minutes 9]     # train here, CPU
     python -m models.train.train under_vehicle --weights CKPT [--folder DIR --split stress]
     python -m models.train.train under_vehicle --from-model models/under_vehicle [--flips 4]  # re-export
+    python -m models.train.train cargo_xray --from-model DIR --scales 0.875 --partners 3 --partner-from DIR2
 
 1. Generate (or load from var/model_cache/) training images at the working resolution (drawn
    there, or at native size and shrunk by the core's resize: `native_data`) with the *train*
@@ -12,7 +13,7 @@
 2. Export model.onnx (normalisation, sigmoid, smoothing, score inside the graph).
 3. Pick threshold and pixel_threshold on a validation set (train split, seeds 500k+).
 4. Evaluate on the held-out set (models.evaluate) and write the figures on the card; or, for a
-   candidate in --folder, on the `stress` split used to choose between candidates.
+   candidate in --folder, on a split used to choose between candidates (`stress` or `novel`).
 """
 
 from __future__ import annotations
