@@ -63,17 +63,21 @@ def test_held_out_shapes_and_nuisances_are_disjoint_from_training() -> None:
             assert not lo <= held[name] <= hi
 
 
+def _own_seeds_and_outside_range_nuisances(split: str, others: tuple[str, ...]) -> None:
+    seeds = {seed_for(split, i) for i in (0, 10**6)}
+    for other in others:
+        assert not seeds & {seed_for(other, i) for i in (0, 10**6, 5 * 10**6)}
+    rng = np.random.default_rng(1)
+    for _ in range(50):
+        values = dataclasses.asdict(sample_nuisance(rng, split))  # type: ignore[arg-type]
+        for name, (lo, hi) in _TRAIN_RANGES.items():
+            assert not lo <= values[name] <= hi, name
+
+
 def test_stress_split_has_its_own_seeds_training_shapes_and_outside_range_nuisances() -> None:
     """The model-selection set must not overlap the held-out set (seeds, shapes) nor training."""
     assert shapes_for("stress") == SHAPES_TRAIN
-    stress = {seed_for("stress", i) for i in (0, 10**6)}
-    for split in ("train", "validation", "heldout"):
-        assert not stress & {seed_for(split, i) for i in (0, 10**6, 5 * 10**6)}
-    rng = np.random.default_rng(1)
-    for _ in range(50):
-        values = dataclasses.asdict(sample_nuisance(rng, "stress"))
-        for name, (lo, hi) in _TRAIN_RANGES.items():
-            assert not lo <= values[name] <= hi, name
+    _own_seeds_and_outside_range_nuisances("stress", ("train", "validation", "heldout"))
 
 
 def test_novel_split_shares_no_shape_or_seed_with_training_or_held_out() -> None:
@@ -81,14 +85,7 @@ def test_novel_split_shares_no_shape_or_seed_with_training_or_held_out() -> None
     novel = set(shapes_for("novel"))
     assert novel == set(SHAPES_NOVEL)
     assert not novel & (set(SHAPES_TRAIN) | set(SHAPES_HELDOUT))
-    seeds = {seed_for("novel", i) for i in (0, 10**6)}
-    for split in ("train", "validation", "heldout", "stress"):
-        assert not seeds & {seed_for(split, i) for i in (0, 10**6, 5 * 10**6)}
-    rng = np.random.default_rng(2)
-    for _ in range(50):
-        values = dataclasses.asdict(sample_nuisance(rng, "novel"))
-        for name, (lo, hi) in _TRAIN_RANGES.items():
-            assert not lo <= values[name] <= hi, name
+    _own_seeds_and_outside_range_nuisances("novel", ("train", "validation", "heldout", "stress"))
 
 
 @pytest.mark.parametrize("kind", SHAPES_TRAIN + SHAPES_HELDOUT + SHAPES_NOVEL)
