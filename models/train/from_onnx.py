@@ -89,19 +89,21 @@ def _conv_bn_pairs(net: nn.Module) -> list[tuple[nn.Conv2d, nn.BatchNorm2d]]:
     return pairs
 
 
-def model_folder_weights(folder: Path, wrapper: ExportWrapper, width: int) -> dict[str, object]:
-    """Put an exported model folder's segmenter into `wrapper`; returns the training statistics
-    of the run that made it (its training_report.json, empty if there is none)."""
+def model_folder_weights(folder: Path, wrapper: ExportWrapper, width: int, partners: bool = True) -> dict[str, object]:
+    """Put an exported model folder's segmenter into `wrapper`, and with `partners` the graph's
+    next segmenters into the wrapper's partners (else they keep theirs); returns the training
+    statistics of the run that made it (its training_report.json, empty if there is none)."""
     nets = segmenters_from_onnx(folder / "model.onnx", width)
-    if len(nets) < 1 + len(wrapper.partners):  # more is fine: re-exporting without some partners
-        raise ValueError(f"{folder}: the graph holds {len(nets)} segmenter(s), the model needs {1 + len(wrapper.partners)}")
+    need = 1 + (len(wrapper.partners) if partners else 0)
+    if len(nets) < need:  # more is fine: re-exporting without some partners
+        raise ValueError(f"{folder}: the graph holds {len(nets)} segmenter(s), the model needs {need}")
     wrapper.net = nets[0]
-    for partner, net in zip(wrapper.partners, nets[1:]):
+    for partner, net in zip(wrapper.partners if partners else [], nets[1:]):
         partner.net = net
     report_path = folder / "training_report.json"
     earlier = json.loads(report_path.read_text()) if report_path.exists() else {}
     stats = {k: earlier[k] for k in ("steps", "train_seconds", "final_loss", "batch", "crop", "images", "device", "init")
              if k in earlier}
-    if wrapper.partners and "partners" in earlier:  # the partners' own runs, as many as are kept
+    if partners and wrapper.partners and "partners" in earlier:  # the partners' own runs, as many as are kept
         stats["partners"] = earlier["partners"][: len(wrapper.partners)]
     return stats

@@ -44,7 +44,7 @@ def _mirroring(report: dict[str, object]) -> str:
     copies = "the tile and its left-right mirror" if flips == 2 else "the tile and its three mirrors (left-right, up-down, both)"
     how = ("the per-pixel minimum, so a response must hold in every orientation"
            if report.get("flip_combine") == "min" else "the per-pixel mean")
-    return f", run on {copies} as one batch, each map mirrored back and combined by {how};{_agreement(report)}"
+    return f", run on {copies} as one batch, each map mirrored back and combined by {how};"
 
 
 def _agreement(report: dict[str, object]) -> str:
@@ -90,7 +90,7 @@ def write_readme(folder: Path, card: ModelCard, report: dict[str, object]) -> No
 tiles overlapping by {card.tiling.overlap} px, feeds float32 `[N,1,{card.input.height},{card.input.width}]` =
 raw / {card.input.scale:g}, then (x - {card.input.mean[0]:g}) / {card.input.std[0]:g}, and stitches the
 `anomaly_map` outputs back. Inside the graph: {_input_steps(card, report)}a small
-fully-convolutional segmenter ({_gmac(report)}), a sigmoid{_mirroring(report)} a 3x3 average of the probability map
+fully-convolutional segmenter ({_gmac(report)}), a sigmoid{_mirroring(report)}{_agreement(report)} a 3x3 average of the probability map
 (`anomaly_map`, 1/4 of the tile size) and the tile `score` = max of its 5x5 average. An image's score
 is the max over its tiles; it is flagged at `score >= {card.threshold}`; pixels at
 `>= {card.pixel_threshold}` form regions.

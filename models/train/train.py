@@ -28,7 +28,6 @@ from typing import Any
 
 import numpy as np
 import torch
-from torch import nn
 
 from edge.inference.card import load_card
 from models.evaluate import MODELS_DIR, OnnxScorer, auroc, evaluate, run_set, update_card
@@ -119,7 +118,8 @@ def training_text(spec: ModelSpec, n_images: int, n_anom: int, stats: dict[str, 
 
 
 def trained_weights(spec: ModelSpec, from_model: Path | None, weights: Path | None,
-                    flips: dict[str, Any], partner_from: list[Path] | None = None) -> tuple[ModelSpec, ExportWrapper, dict[str, Any]]:
+                    graph_options: dict[str, Any], partner_from: list[Path] | None = None,
+                    ) -> tuple[ModelSpec, ExportWrapper, dict[str, Any]]:
     """No training: the segmenter of an exported model folder (`from_model`, for `spec` as given)
     or of a checkpoint (`weights`, whose variant's overrides replace the spec's); eval mode.
     `partner_from`: model folders whose segmenters become the partners (else `from_model` holds them)."""
@@ -129,15 +129,13 @@ def trained_weights(spec: ModelSpec, from_model: Path | None, weights: Path | No
             return spec, wrapper.eval(), model_folder_weights(from_model, wrapper, spec.width)
         if len(partner_from) != len(wrapper.partners):
             raise SystemExit(f"--partner-from gives {len(partner_from)} folders for {len(wrapper.partners)} partners")
-        partners, wrapper.partners = wrapper.partners, nn.ModuleList()
-        stats = model_folder_weights(from_model, wrapper, spec.width)
-        wrapper.partners = partners
+        stats = model_folder_weights(from_model, wrapper, spec.width, partners=False)
         stats["partners"] = [{"folder": str(folder), **model_folder_weights(folder, partner, spec.width)}
-                             for folder, partner in zip(partner_from, partners)]
+                             for folder, partner in zip(partner_from, wrapper.partners)]
         return spec, wrapper.eval(), stats
     assert weights is not None
     ckpt = load_checkpoint(weights)
-    spec = dataclasses.replace(SPECS[spec.name], **{**ckpt["overrides"], **flips})
+    spec = dataclasses.replace(SPECS[spec.name], **{**ckpt["overrides"], **graph_options})
     if spec.log_input and not spec.local_norm:
         raise SystemExit("--weights needs a local-norm model (the log statistics are not in the checkpoint)")
     wrapper = build_wrapper(spec)
@@ -197,15 +195,15 @@ def main(argv: list[str] | None = None) -> int:
     folder = args.folder or MODELS_DIR / args.name
 
     t0 = time.perf_counter()
-    flips: dict[str, Any] = {k: v for k, v in (("flips", args.flips), ("flip_combine", args.flip_combine)) if v is not None}
-    if args.scales is not None:
-        flips["scales"] = tuple(args.scales)
-    if args.partners is not None:
-        flips["partner_preblurs"] = tuple(args.partners)
-    spec = dataclasses.replace(variant_spec(args.name, args.variant), **flips)
+    # what the exported graph runs around the segmenter, where the command line overrides the spec
+    graph_options: dict[str, Any] = {k: v for k, v in (
+        ("flips", args.flips), ("flip_combine", args.flip_combine),
+        ("scales", None if args.scales is None else tuple(args.scales)),
+        ("partner_preblurs", None if args.partners is None else tuple(args.partners))) if v is not None}
+    spec = dataclasses.replace(variant_spec(args.name, args.variant), **graph_options)
     gen_s = 0.0
     if args.from_model is not None or args.weights is not None:
-        spec, wrapper, stats = trained_weights(spec, args.from_model, args.weights, flips, args.partner_from)
+        spec, wrapper, stats = trained_weights(spec, args.from_model, args.weights, graph_options, args.partner_from)
         n_images = int(stats.get("images", 0))
         n_anom = sum(1 for i in range(n_images) if has_anomaly(i))
     else:
