@@ -134,3 +134,50 @@ def test_min_area_and_max_regions(tmp_path: Path) -> None:
     result = detector.infer(image)
     assert len(result.regions) == 5
     assert [r.y for r in result.regions] == [130, 110, 90, 70, 50], "highest score first"
+
+
+def _brute_force_stitch(grid_positions: list[tuple[int, int]], maps: list[np.ndarray], shape: tuple[int, int],
+                        scale: int, blend: str) -> np.ndarray:
+    """Per map pixel, the max (or mean) over the tiles that cover it, computed pixel by pixel."""
+    out = np.zeros(shape, dtype=np.float64)
+    for py in range(shape[0]):
+        for px in range(shape[1]):
+            values = []
+            for (y, x), tile_map in zip(grid_positions, maps, strict=True):
+                my, mx = py - y // scale, px - x // scale
+                if 0 <= my < tile_map.shape[0] and 0 <= mx < tile_map.shape[1]:
+                    values.append(float(tile_map[my, mx]))
+            assert values, "every map pixel is covered"
+            out[py, px] = max(values) if blend == "max" else sum(values) / len(values)
+    return out
+
+
+@pytest.mark.parametrize("blend", ["max", "mean"])
+@pytest.mark.parametrize(("height", "width", "tile", "overlap", "scale"), [(100, 150, 32, 8, 1), (120, 200, 64, 16, 4)])
+def test_overlapping_tiles_with_different_values_blend(blend: str, height: int, width: int, tile: int,
+                                                        overlap: int, scale: int) -> None:
+    """Tiles disagree in their overlaps (random maps), so a stitcher that lets one tile overwrite
+    another, or blends the wrong way, gives a different map than the pixel-by-pixel reference."""
+    grid = make_grid(height, width, tile, tile, overlap)
+    map_side = tile // scale
+    rng = np.random.default_rng(9)
+    maps = [rng.random((map_side, map_side), dtype=np.float32) for _ in grid.positions]
+    stitcher = MapStitcher(grid, map_side, map_side, (height, width), blend=blend)  # type: ignore[arg-type]
+    for (y, x), tile_map in zip(grid.positions, maps, strict=True):
+        stitcher.add(y, x, tile_map)
+    expected = _brute_force_stitch(grid.positions, maps, (height // scale, width // scale), scale, blend)
+    np.testing.assert_allclose(stitcher.result(), expected, rtol=1e-6)
+
+
+def test_max_blend_keeps_the_higher_tile_whichever_comes_last() -> None:
+    grid = make_grid(64, 100, 64, 64, 16)                    # xs = [0, 36]: columns 36-63 overlap
+    assert grid.xs == [0, 36]
+    for first, last in ((0.9, 0.1), (0.1, 0.9)):
+        stitcher = MapStitcher(grid, 64, 64, (64, 100))
+        stitcher.add(0, 0, np.full((64, 64), first, dtype=np.float32))
+        stitcher.add(0, 36, np.full((64, 64), last, dtype=np.float32))
+        out = stitcher.result()
+        assert out.shape == (64, 100)
+        np.testing.assert_allclose(out[:, 36:64], max(first, last))
+        np.testing.assert_allclose(out[:, :36], first)
+        np.testing.assert_allclose(out[:, 64:], last)
