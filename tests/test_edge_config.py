@@ -94,3 +94,46 @@ def test_toml_syntax_error_names_file_and_line(tmp_path: Path) -> None:
 def test_missing_file(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="file not found"):
         load_config(tmp_path / "nope.toml")
+
+
+@pytest.mark.parametrize(
+    ("edit", "field", "reason"),
+    [
+        (('url = "mqtt://127.0.0.1:1883"', 'url = "http://x"'), "mqtt.url", "must start with mqtt://"),
+        (('id = "lock-b"', 'id = "events"'), "devices[1].id", "'events' is reserved"),
+        (('id = "lane-03"', 'id = "-lane"'), "lane.id", "must be 1-64"),
+        (('id = "lock-b"', 'id = "lock-a"'), "devices", "device id 'lock-a' is used twice"),
+        (('address = "/tmp/kouan-lock-a"\n', ''), "devices[0]", "a serial device needs an address"),
+    ],
+)
+def test_errors_from_our_validators_have_no_pydantic_prefix(tmp_path: Path, edit: tuple[str, str], field: str,
+                                                            reason: str) -> None:
+    """pydantic puts 'Value error, ' before a validator's ValueError; the operator sees only our reason."""
+    old, new = edit
+    assert old in GOOD
+    path = write(tmp_path, GOOD.replace(old, new, 1))
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    message = str(info.value)
+    assert message.startswith(f"config error in {path}:")
+    assert f"  {field}: {reason}" in message
+    assert "Value error" not in message
+
+
+def test_unknown_kind_table_is_refused(tmp_path: Path) -> None:
+    path = write(tmp_path, GOOD + "\n[kinds.no_such_kind]\noffline_after_s = 5\n")
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    message = str(info.value)
+    assert str(path) in message
+    assert f"  kinds: unknown kind 'no_such_kind' (known: {', '.join(sorted(KINDS))})" in message
+
+
+def test_one_error_line_per_bad_field(tmp_path: Path) -> None:
+    text = GOOD.replace('url = "mqtt://127.0.0.1:1883"', 'url = "http://x"').replace('transport = "serial"', 'transport = "usb"')
+    path = write(tmp_path, text)
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    lines = str(info.value).splitlines()
+    assert lines[0] == f"config error in {path}:"
+    assert sorted(line.split(":")[0] for line in lines[1:]) == ["  devices[0].transport", "  mqtt.url"]
