@@ -8,6 +8,12 @@ and reopens the same URL with exponential backoff and jitter, for as long as it 
 URL is resolved again on every attempt, so a symlink that a restarted device stub points
 at a new pty is followed.
 
+A filesystem path (not `socket://` and the like) is also watched while the port is open: at
+most every `link_check_s` the reader stats the path and compares it with the device it has
+open (`fstat` of the port). When the path now leads elsewhere (a stub's `--link` re-pointed
+at a new pty while the old one is still alive) the transport reports `connected False`
+with "link now points to X", closes the old port and opens the new target at once.
+
 Callbacks run on the reader thread: keep them short (the edge runtime hands the bytes to
 its event loop with `loop.call_soon_threadsafe`). An exception raised by a callback is
 logged and counted, never allowed to stop the reader.
@@ -22,6 +28,7 @@ so the caller can log and move on.) Writes are bounded by `write_timeout`, excep
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -69,7 +76,9 @@ class SerialTransport:
     `url`: `/dev/ttyUSB0`, `/dev/pts/7`, a symlink to either, `socket://host:port`,
     `rfc2217://host:port`, `loop://`. `on_data` gets every chunk read, in order;
     `on_state(connected, reason)` gets each change of the connection state (the first
-    failed open counts as a change, repeated failures while down do not).
+    failed open counts as a change, repeated failures while down do not). `link_check_s`:
+    how often (between reads, so at least every `read_timeout`) a path URL is checked for a
+    new target.
     """
 
     def __init__(
@@ -86,9 +95,12 @@ class SerialTransport:
         max_chunk: int = 65536,
         exclusive: bool | None = None,
         name: str | None = None,
+        link_check_s: float = 0.5,
     ) -> None:
         if read_timeout <= 0:
             raise ValueError("read_timeout must be > 0: a zero timeout would busy-wait")
+        if link_check_s <= 0:
+            raise ValueError("link_check_s must be > 0")
         self.url = url
         self.name = name or url
         self._on_data = on_data
@@ -100,6 +112,10 @@ class SerialTransport:
         self._stable_after = stable_after
         self._max_chunk = max_chunk
         self._exclusive = exclusive
+        self._link_check_s = link_check_s
+        self._watch_path = "://" not in url  # a device path or symlink, not a URL handler
+        self._opened_id: tuple[int, int] | None = None  # (st_dev, st_ino) of the open port
+        self._retarget = False
 
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -212,6 +228,10 @@ class SerialTransport:
             self._close(port)
             if self._stop.is_set():
                 break
+            if self._retarget:  # not a failure: open the new target now
+                self._retarget = False
+                self._backoff.reset()
+                continue
             if got_data or time.monotonic() - opened_at >= self._stable_after:
                 self._backoff.reset()
             delay = self._backoff.next_delay()
@@ -231,6 +251,7 @@ class SerialTransport:
             self._note_error(f"open failed: {exc}")
             self._link.report(False, f"open failed: {exc}")
             return None
+        self._opened_id = self._file_id(port) if self._watch_path else None
         with self._write_lock:
             self._port = port
         with self._stats_lock:
@@ -245,7 +266,12 @@ class SerialTransport:
         drain = self._socket_drain if type(port).__module__.endswith("protocol_socket") else self._counted_drain
         got_data = False
         on_data = self._on_data
+        next_check = time.monotonic() + self._link_check_s
         while not self._stop.is_set():
+            if self._opened_id is not None and time.monotonic() >= next_check:
+                next_check = time.monotonic() + self._link_check_s
+                if self._path_moved():
+                    return got_data
             try:
                 data = drain(port)
             except Exception as exc:  # SerialException/OSError expected; anything else must not kill the reader
@@ -269,6 +295,29 @@ class SerialTransport:
                     self._callback_errors += 1
                 logger.exception("serial %s: on_data callback raised; data chunk of %d bytes not handled", self.name, len(data))
         return got_data
+
+    @staticmethod
+    def _file_id(port: Any) -> tuple[int, int] | None:
+        """(st_dev, st_ino) of the device the port has open; None for ports without a file descriptor."""
+        try:
+            st = os.fstat(port.fileno())
+        except (AttributeError, OSError, ValueError, serial.SerialException):
+            return None
+        return (st.st_dev, st.st_ino)
+
+    def _path_moved(self) -> bool:
+        """True (reported, and marked for an immediate reopen) when the path now leads to another device."""
+        try:
+            st = os.stat(self.url)
+        except OSError:
+            return False  # a missing path is left to the read: the old port may still be fine
+        if (st.st_dev, st.st_ino) == self._opened_id:
+            return False
+        target = os.path.realpath(self.url)
+        logger.info("serial %s: %s now points to %s; switching to it", self.name, self.url, target)
+        self._retarget = True
+        self._mark_down(f"link now points to {target}")
+        return True
 
     def _counted_drain(self, port: Any) -> bytes:
         """Ports whose `in_waiting` is a byte count (ttys, ptys, rfc2217, loop)."""

@@ -243,3 +243,31 @@ def test_an_unusable_url_is_reported_and_retried_without_killing_the_reader() ->
         assert "nosuchscheme" in transport.stats().last_error
     finally:
         transport.stop()
+
+
+def test_follows_the_link_when_it_is_repointed_while_the_old_pty_lives(tmp_path: Path) -> None:
+    link = tmp_path / "lock-moved"
+    first = PtyDevice(link)
+    rec = Recorder()
+    transport = SerialTransport(str(link), rec.on_data, rec.on_state, backoff=Backoff(initial=0.05, maximum=0.5))
+    transport.start()
+    second: PtyDevice | None = None
+    try:
+        assert transport.wait_connected(5)
+        first.write_all(b"one")
+        wait_for(lambda: rec.received() == b"one", what="data from the first pty")
+
+        second = PtyDevice(link)  # atomic re-point; the first pty stays open and readable
+        wait_for(lambda: transport.stats().connects == 2, 10, "the switch to the re-pointed link")
+        second.write_all(b"two")
+        wait_for(lambda: rec.received() == b"onetwo", 10, "data from the second pty")
+        assert transport.write(b"ack") == 3
+        assert second.read_exactly(3) == b"ack"
+        assert (False, f"link now points to {second.slave_path}") in rec.states, rec.states
+        assert [s[0] for s in rec.states] == [True, False, True]
+        assert transport.stats().errors == 0  # a re-pointed link is not a failure
+    finally:
+        transport.stop()
+        first.close()
+        if second is not None:
+            second.close()
