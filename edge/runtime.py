@@ -74,7 +74,7 @@ class EdgeRuntime:
         self.ingest = Ingest(
             loop, self.store, self.bus, publish_event=self._publish_lock_event,
             low_battery_pct=lambda device_id: self.kinds[self.status[device_id].kind].low_battery_pct,
-            on_device_seen=self._seen, last_states=saved,
+            on_device_seen=self._seen,
         )
         for device_config in self.config.devices:
             kind = self.kinds[device_config.kind]
@@ -224,6 +224,7 @@ class EdgeRuntime:
                 "ingest_submitted_total": stats.submitted, "ingest_stored_total": stats.stored,
                 "ingest_duplicates_total": stats.duplicates, "ingest_rejected_full_total": stats.rejected_full,
                 "ingest_errors_total": stats.errors, "lock_events_total": stats.lock_events,
+                "lock_events_moved_total": stats.lock_events_moved, "lock_late_reports_total": stats.late_reports,
                 "ingest_queue_depth": self.ingest.depth,
             })
         out["live_subscribers"] = self.bus.subscribers

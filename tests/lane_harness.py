@@ -72,7 +72,8 @@ class EdgeThread:
         return response.json()
 
     def stop(self) -> None:
-        if self.runtime is not None and self._loop is not None:
+        """Stop the runtime and wait for it; stopping twice is harmless."""
+        if self.runtime is not None and self._loop is not None and not self._loop.is_closed():
             self._loop.call_soon_threadsafe(self.runtime.request_stop)
         self._thread.join(15)
 

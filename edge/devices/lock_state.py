@@ -18,6 +18,7 @@ def lock_state(reading: LockReading) -> dict[str, Any]:
         "latitude": reading.latitude,
         "longitude": reading.longitude,
         "terminal": reading.terminal,
+        "serial": reading.serial,  # with the device time, the report's place in the lock's order
     }
 
 

@@ -59,7 +59,8 @@ function follow() {
   source.addEventListener("device", (m) => { const d = JSON.parse(m.data); devices.set(d.id, d); renderDevices(); });
   source.addEventListener("lock_event", (m) => {
     const e = JSON.parse(m.data);
-    if (eventsBody.querySelector(`tr[data-event-id="${e.id}"]`)) return;
+    const known = eventsBody.querySelector(`tr[data-event-id="${e.id}"]`);
+    if (known) { known.replaceWith(eventRow(e, true)); return; }  // re-sent: an earlier report moved its time
     eventsBody.prepend(eventRow(e, true));
     while (eventsBody.children.length > MAX_EVENTS) eventsBody.lastChild.remove();
   });
