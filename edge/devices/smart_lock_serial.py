@@ -3,6 +3,10 @@
 The edge plays the platform: it answers registration with 0x8100 and every other terminal
 message with 0x8001. A location report is acknowledged only after it is stored, so a lock
 whose report was lost in the edge keeps retransmitting it.
+
+The byte and frame counters (bytes_in, frames, bad_bytes, bad_frames, bad_frames_<reason>) are
+the deframer's own accounting, summed over every connection: a new deframer is started at each
+connect, after the old one's unfinished frame has been counted as truncated.
 """
 
 from __future__ import annotations
@@ -10,10 +14,11 @@ from __future__ import annotations
 import hashlib
 import logging
 import threading
+from collections import Counter
 from collections.abc import Callable
 
 from drivers.jt808 import (
-    BATCH_LOCATION, LOCATION_REPORT, BatchLocation, Deframer, Jt808DecodeError, Message, describe,
+    BATCH_LOCATION, LOCATION_REPORT, BatchLocation, Deframer, Jt808DecodeError, Message, Reason, describe,
     encode_frame, reply_for,
 )
 from drivers.serial_transport import SerialTransport
@@ -43,12 +48,17 @@ class SerialLock:
         self._ingest = ingest
         self._changed = changed
         self._deframer = Deframer(on_error=self._on_bad_frame)
+        self._past_bytes_in = 0  # the deframers of earlier connections, summed
+        self._past_frames = 0
+        self._past_bad_bytes = 0
+        self._past_bad_frames: Counter[str] = Counter()
         self._serial = 0
         self._serial_lock = threading.Lock()
         self._transport = SerialTransport(
             address, self._on_data, self._on_state, baudrate=config.baudrate, name=config.id,
         )
-        for name in ("frames", "bad_frames", "bad_bytes", "replies", "reply_failures", "readings", "not_lock_reports"):
+        for name in ("bytes_in", "frames", "bad_frames", "bad_bytes", "replies", "reply_failures", "readings",
+                     "not_lock_reports", *(f"bad_frames_{reason.value}" for reason in Reason)):
             status.counters[name] = 0
 
     def start(self) -> None:
@@ -69,18 +79,39 @@ class SerialLock:
         self.status.connected = connected
         self.status.last_error = "" if connected else reason
         if connected:
-            self._deframer = Deframer(on_error=self._on_bad_frame)  # a half frame from before is garbage
+            self._new_deframer()
         log.info("lock %s serial %s: %s", self._id, "connected" if connected else "disconnected", reason)
         self._changed(self._id)
 
+    def _new_deframer(self) -> None:
+        """Count the old deframer's half frame as truncated, fold its stats into the totals, start afresh."""
+        old = self._deframer
+        old.flush()
+        self._past_bytes_in += old.stats.bytes_in
+        self._past_frames += old.stats.frames
+        self._past_bad_bytes += old.stats.bad_bytes
+        self._past_bad_frames.update(old.stats.bad_frames)
+        self._deframer = Deframer(on_error=self._on_bad_frame)
+        self._export_counts()
+
+    def _export_counts(self) -> None:
+        """Publish the deframers' accounting (earlier connections plus the live one) as counters."""
+        stats = self._deframer.stats
+        counters = self.status.counters
+        counters["bytes_in"] = self._past_bytes_in + stats.bytes_in
+        counters["frames"] = self._past_frames + stats.frames
+        counters["bad_bytes"] = self._past_bad_bytes + stats.bad_bytes
+        counters["bad_frames"] = self._past_bad_frames.total() + stats.bad_frame_total
+        for reason in Reason:
+            counters[f"bad_frames_{reason.value}"] = self._past_bad_frames[reason.value] + stats.bad_frames[reason.value]
+
     def _on_bad_frame(self, error: Jt808DecodeError, content: bytes) -> None:
-        self.status.counters["bad_frames"] += 1
-        self.status.counters["bad_bytes"] += len(content)
         log.warning("lock %s: bad frame skipped (%s)", self._id, error)
 
     def _on_data(self, data: bytes) -> None:
-        for message in self._deframer.feed(data):
-            self.status.counters["frames"] += 1
+        messages = self._deframer.feed(data)
+        self._export_counts()
+        for message in messages:
             try:
                 self._handle(message)
             except Exception:  # a frame we cannot use must not kill the reader
