@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any, Protocol
 
-from fastapi import FastAPI, Query, Request
+from fastapi import FastAPI, HTTPException, Query, Request
 from fastapi.responses import FileResponse, PlainTextResponse, StreamingResponse
 
 from edge.live import CLOSE, LiveBus
@@ -35,6 +35,20 @@ class LaneView(Protocol):
     def metrics(self) -> dict[str, float]: ...
 
 
+def static_file(name: str) -> Path | None:
+    """The plain file `name` directly in the static folder, or None for anything else
+    (NUL, a separator, '.', '..', a hidden name, a link or folder, a missing file)."""
+    if not name or name.startswith(".") or any(c in name for c in "\x00/\\"):
+        return None
+    path = STATIC / name
+    try:
+        if path.is_symlink() or not path.is_file() or path.resolve().parent != STATIC.resolve():
+            return None
+    except (OSError, ValueError):  # a name the OS refuses (too long, bad bytes)
+        return None
+    return path
+
+
 def _sse(message: dict[str, Any]) -> bytes:
     return f"event: {message['type']}\ndata: {json.dumps(message['data'], default=str)}\n\n".encode()
 
@@ -49,11 +63,9 @@ def create_app(view: LaneView) -> FastAPI:
 
     @app.get("/static/{name}", include_in_schema=False)
     async def static(name: str) -> FileResponse:
-        path = (STATIC / name).resolve()
-        if path.parent != STATIC.resolve() or not path.is_file():
-            from fastapi import HTTPException
-
-            raise HTTPException(404, f"no static file {name}")
+        path = static_file(name)
+        if path is None:
+            raise HTTPException(404, "no such static file")
         return FileResponse(path)
 
     @app.get("/api/lane")
