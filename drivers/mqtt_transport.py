@@ -20,7 +20,10 @@ Decisions (see also docs/architecture.md):
   (QoS >= 1) after the reconnect, ahead of or interleaved with the buffer's flush.
 - `manual_ack=True` holds back the PUBACK of each received QoS 1 message until the callback's
   `ack()` is called: a receiver acks only what it has stored, so a crash before that makes the
-  broker deliver the message again to the persistent session.
+  broker deliver the message again to the persistent session. `ack()` acts once, however often
+  it is called; a callback that raises has its message acknowledged (and counted in
+  `callback_errors`), since a message never acknowledged is redelivered for ever and, once
+  the broker's in-flight window is full of them, nothing else arrives.
 - paho callbacks never block and never wait for our publish lock; user callbacks run on
   paho's thread and must be short (the edge uses `loop.call_soon_threadsafe`).
 """
@@ -363,15 +366,18 @@ class MqttTransport:
 
     def _handle_message(self, _client: mqtt.Client, _userdata: Any, message: mqtt.MQTTMessage) -> None:
         self._messages_in += 1
+        ack = _AckOnce(self._client, message.mid, message.qos)
         try:
             if self._manual_ack:
-                mid, qos = message.mid, message.qos
-                self._on_message(message.topic, message.payload, lambda: self._client.ack(mid, qos))  # type: ignore[call-arg]
+                self._on_message(message.topic, message.payload, ack)  # type: ignore[call-arg]
             else:
                 self._on_message(message.topic, message.payload)  # type: ignore[call-arg]
-        except Exception:
+        except BaseException:  # RecursionError, MemoryError ... : refuse, count, acknowledge
             self._callback_errors += 1
-            logger.exception("mqtt %s: on_message callback raised for topic %s", self.client_id, message.topic)
+            logger.exception("mqtt %s: on_message callback raised for topic %s; message acknowledged and dropped",
+                             self.client_id, message.topic)
+            if self._manual_ack:
+                ack()  # unacknowledged, it would be redelivered for ever and fill the in-flight window
 
     def _handle_publish(self, _client: mqtt.Client, _userdata: Any, _mid: int, reason_code: Any, _props: Any) -> None:
         if reason_code.is_failure:
@@ -390,6 +396,18 @@ class MqttTransport:
         self._failure_streak += 1
         log = logger.warning if self._failure_streak == 1 else logger.debug
         log("mqtt %s: %s (attempt %d)", self.client_id, reason, self._failure_streak)
+
+
+class _AckOnce:
+    """A received message's PUBACK, sent at most once (a packet id is reused after its ack)."""
+
+    def __init__(self, client: mqtt.Client, mid: int, qos: int) -> None:
+        self._client, self._mid, self._qos = client, mid, qos
+        self._done = threading.Lock()
+
+    def __call__(self) -> None:
+        if self._done.acquire(blocking=False):
+            self._client.ack(self._mid, self._qos)
 
 
 def check_topic_name(topic: str) -> None:

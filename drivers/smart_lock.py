@@ -6,7 +6,6 @@ availability `kouan/<lane>/<device>/availability` = "online" / "offline" (retain
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -14,10 +13,14 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from drivers.bounded_json import load_bounded
 from drivers.jt808 import LOCATION_REPORT, LocationReport, Message, find_lock_status
 from drivers.jt808.lock_items import LockStateCode
 
 REPORT_CHANNEL = "report"
+# A report is one flat object of about 400 bytes; anything far beyond is refused unparsed.
+MAX_REPORT_BYTES = 64 * 1024
+MAX_REPORT_DEPTH = 4
 AVAILABILITY_CHANNEL = "availability"
 
 
@@ -116,11 +119,10 @@ class LockReading:
 
     @classmethod
     def from_json(cls, payload: bytes | str, device: str) -> LockReading:
-        """From an MQTT report payload; a bad payload raises ValueError naming the field."""
-        try:
-            data = json.loads(payload)
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise ValueError(f"smart-lock report from {device} is not JSON: {exc}") from None
+        """From an MQTT report payload; a bad payload raises ValueError naming the field (or the
+        size or nesting limit it broke, checked before parsing)."""
+        data = load_bounded(payload, what=f"smart-lock report from {device}", max_bytes=MAX_REPORT_BYTES,
+                            max_depth=MAX_REPORT_DEPTH)
         try:
             wire = LockReportWire.model_validate(data)
         except ValidationError as exc:

@@ -60,13 +60,14 @@ class MqttLock:
         self.status.counters["messages"] += 1
         try:
             reading = LockReading.from_json(payload, self._id)
-        except ValueError as exc:
+            as_sent = json.loads(payload)  # within the size and depth bounds from_json checked
+        except Exception as exc:  # whatever is wrong with it: refuse, count, acknowledge
             self.status.counters["bad_messages"] += 1
             log.warning("lock %s: report refused: %s", self._id, exc)
             ack()
             return
         self.status.counters["readings"] += 1
         self._ingest.submit(Reading(
-            self._id, "report", hashlib.sha256(payload).hexdigest(), json.loads(payload),
+            self._id, "report", hashlib.sha256(payload).hexdigest(), as_sent,
             device_time=device_time(reading), lock_state=lock_state(reading), on_stored=ack,
         ))
