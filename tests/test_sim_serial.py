@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ast
+import signal
 import subprocess
 import sys
 import time
@@ -152,6 +154,29 @@ def test_cli_prints_pty_and_speaks_on_it(tmp_path: Path) -> None:
     finally:
         proc.wait(timeout=10)
     assert proc.returncode == 0
+
+
+def test_cli_on_sigterm_removes_the_link_and_prints_its_counters(tmp_path: Path) -> None:
+    link = tmp_path / "lock"
+    proc = subprocess.Popen([sys.executable, "-m", "edge.cli", "sim", "smart-lock", "--serial", "--link", str(link)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        first_line = proc.stdout.readline() if proc.stdout else ""   # printed once the link exists
+        assert first_line.startswith("/dev/pts/") and link.is_symlink(), first_line
+        platform = Platform(str(link))
+        platform.pump(30.0, until=lambda: bool(platform.of(REGISTRATION)))
+        assert platform.of(REGISTRATION)
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=30)
+        platform.port.close()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)
+    assert proc.returncode == 0, err
+    assert not link.is_symlink() and not link.exists()
+    counters = ast.literal_eval(err.strip().splitlines()[-1])   # the counters, the last line on stderr
+    assert counters["sent_0x0100"] >= 1, err
 
 
 def test_bad_event_script_is_refused() -> None:

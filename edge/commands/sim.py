@@ -1,16 +1,25 @@
-"""Run one firmware stub (a simulated device) until Ctrl-C or --duration.
+"""Run one firmware stub (a simulated device) until Ctrl-C, SIGTERM or --duration.
 
 `kouan sim smart-lock --serial [--link PATH]` creates a pty and prints its path (the driver opens
 it); `kouan sim smart-lock --mqtt mqtt://host:1883 --lane L --device D` publishes JSON reports.
 Events: --events "5:tamper,8:battery=10,12:silent,20:resume,25:open,30:sealed".
+Ctrl-C and SIGTERM both end it cleanly: the stub stops (its --link symlink is removed), the
+counters are printed on stderr and the exit status is 0.
 """
 
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
+import threading
 import time
 from pathlib import Path
+from types import FrameType
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:   # the stubs are imported only when the subcommand runs (docs/architecture.md)
+    from firmware_stubs.smart_lock import LockConfig, LockStubBase
 
 HELP = "run a simulated device (firmware stub): smart-lock over a pty or MQTT"
 
@@ -39,7 +48,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from firmware_stubs.lock_events import parse_events
-    from firmware_stubs.smart_lock import LockConfig, LockStubBase, SerialSmartLock
+    from firmware_stubs.smart_lock import LockConfig
 
     try:
         events = parse_events(args.events)
@@ -54,27 +63,50 @@ def run(args: argparse.Namespace) -> int:
                         report_period_s=args.report_period, heartbeat_period_s=args.heartbeat_period,
                         response_timeout_s=args.response_timeout, retries=args.retries,
                         battery_pct=args.battery, events=events)
-    stub: LockStubBase
-    if args.serial:
-        stub = SerialSmartLock(config, link=args.link)
-        print(stub.name + (f" (linked as {args.link})" if args.link else ""), flush=True)
-    else:
-        from firmware_stubs.smart_lock_mqtt import MqttSmartLock
+    stopping = threading.Event()
 
-        try:
-            stub = MqttSmartLock(config, args.mqtt, args.lane, args.device)
-        except ValueError as exc:
-            print(f"kouan sim: {exc}", file=sys.stderr)
+    def on_sigterm(_signum: int, _frame: FrameType | None) -> None:
+        stopping.set()   # handled like Ctrl-C: leave the loop, clean up
+
+    previous = signal.signal(signal.SIGTERM, on_sigterm)   # before the pty and its link exist
+    try:
+        stub = _make_stub(args, config)
+        if stub is None:
             return 2
-        print(f"publishing on {stub.report_topic} via {stub.host}:{stub.port}", flush=True)
+        _serve(stub, args.duration, stopping)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    print(dict(stub.counters), file=sys.stderr)
+    return 0
+
+
+def _make_stub(args: argparse.Namespace, config: LockConfig) -> LockStubBase | None:
+    """The serial or MQTT stub, its address printed on stdout; None (reason on stderr) if refused."""
+    from firmware_stubs.smart_lock import SerialSmartLock
+
+    if args.serial:
+        serial_stub = SerialSmartLock(config, link=args.link)
+        print(serial_stub.name + (f" (linked as {args.link})" if args.link else ""), flush=True)
+        return serial_stub
+    from firmware_stubs.smart_lock_mqtt import MqttSmartLock
+
+    try:
+        mqtt_stub = MqttSmartLock(config, args.mqtt, args.lane, args.device)
+    except ValueError as exc:
+        print(f"kouan sim: {exc}", file=sys.stderr)
+        return None
+    print(f"publishing on {mqtt_stub.report_topic} via {mqtt_stub.host}:{mqtt_stub.port}", flush=True)
+    return mqtt_stub
+
+
+def _serve(stub: LockStubBase, duration: float, stopping: threading.Event) -> None:
+    """Run the stub until Ctrl-C, `stopping` (SIGTERM) or `duration` seconds (0: no limit); always stop it."""
     stub.start()
     try:
-        deadline = time.monotonic() + args.duration if args.duration > 0 else None
-        while deadline is None or time.monotonic() < deadline:
-            time.sleep(0.2)
+        deadline = time.monotonic() + duration if duration > 0 else None
+        while not stopping.is_set() and (deadline is None or time.monotonic() < deadline):
+            stopping.wait(0.2 if deadline is None else max(0.0, min(0.2, deadline - time.monotonic())))
     except KeyboardInterrupt:
         pass
     finally:
         stub.stop()
-    print(dict(stub.counters), file=sys.stderr)
-    return 0
