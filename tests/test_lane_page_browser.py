@@ -1,6 +1,8 @@
 """The lane terminal in a real browser (Debian chromium driven by Playwright).
 
-Both locks appear online; a tamper scripted in the serial stub shows on the page within 1 s.
+Both locks appear online; a tamper scripted in the serial stub shows on the page without a reload,
+pushed over the live stream when the page was up before it happened. (Waits are generous; how fast
+it shows is printed, not asserted: a loaded machine says nothing about the page.)
 """
 
 from __future__ import annotations
@@ -54,14 +56,20 @@ def test_lane_page_shows_devices_and_tamper_live(tmp_path: Path, mosquitto: Brok
     try:
         page = browser.new_page()  # type: ignore[attr-defined]
         page.goto(edge.url)
-        page.wait_for_selector("#link.up", timeout=10_000)
+        page.evaluate("window.kouanTestNoReload = true")   # gone if anything reloads the page
+        page.wait_for_selector("#link.up", timeout=30_000)
         assert page.text_content("#lane-name") == "Test lane"
         for device_id in ("lock-s", "lock-m"):
-            page.wait_for_selector(f'tr[data-device="{device_id}"] .status.online', timeout=10_000)
-        row = page.wait_for_selector("#events tr.ev-tampered", timeout=15_000)
+            page.wait_for_selector(f'tr[data-device="{device_id}"] .status.online', timeout=30_000)
+        live_before_tamper = s_stub.counters["event_tamper"] == 0   # the page is up; has the tamper fired yet?
+        row = page.wait_for_selector("#events tr.ev-tampered", timeout=60_000)
         seen = time.monotonic()
-        assert seen - (started + TAMPER_AT_S) < 1.0, f"tamper shown {seen - (started + TAMPER_AT_S):.2f} s after it happened"
         print(f"tamper shown on the page {seen - (started + TAMPER_AT_S):.3f} s after scheduled (upper bound)")
+        assert page.evaluate("window.kouanTestNoReload === true"), "the page reloaded to show the tamper"
+        if live_before_tamper:   # then the row can only have come over /api/live (lane.js marks those fresh)
+            assert "fresh" in (row.get_attribute("class") or ""), row.get_attribute("class")
+        else:
+            print("the tamper fired before the page was up: its row came with the page, not live")
         assert "lock-s" in row.text_content() and "rope cut" in row.text_content()
         assert page.text_content('tr[data-device="lock-s"] .lock') == "SEAL-S1: tampered"
         page.screenshot(path=str(tmp_path / "lane.png"), full_page=True)
