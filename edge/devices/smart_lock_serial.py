@@ -102,8 +102,9 @@ class SerialLock:
         counters["frames"] = self._past_frames + stats.frames
         counters["bad_bytes"] = self._past_bad_bytes + stats.bad_bytes
         counters["bad_frames"] = self._past_bad_frames.total() + stats.bad_frame_total
+        past, live = self._past_bad_frames, stats.bad_frames
         for reason in Reason:
-            counters[f"bad_frames_{reason.value}"] = self._past_bad_frames[reason.value] + stats.bad_frames[reason.value]
+            counters[f"bad_frames_{reason.value}"] = past[reason.value] + live[reason.value]
 
     def _on_bad_frame(self, error: Jt808DecodeError, content: bytes) -> None:
         log.warning("lock %s: bad frame skipped (%s)", self._id, error)
