@@ -47,7 +47,10 @@ def test_invalid_time_is_a_bad_body(bad: str) -> None:
     with pytest.raises(Jt808DecodeError) as err:
         decode_bcd_time(bytes.fromhex(bad))
     assert err.value.reason is Reason.BAD_BODY
-    assert bad in err.value.detail
+    if bad.isdigit():
+        assert err.value.detail.startswith(f"time {bad} is not a valid YYMMDDhhmmss: ")
+    else:
+        assert err.value.detail == f"time is not BCD: {bad}"
 
 
 def test_bcd_numbers_pad_and_refuse() -> None:
@@ -61,4 +64,7 @@ def test_bcd_numbers_pad_and_refuse() -> None:
     assert encode_bcd("1234", 2) == bytes.fromhex("1234")
     with pytest.raises(Jt808DecodeError) as err:
         decode_bcd(bytes.fromhex("01ab"), "terminal number")
-    assert err.value.reason is Reason.BAD_BODY and "terminal number is not BCD: 01ab" in err.value.detail
+    assert err.value.reason is Reason.BAD_BODY and err.value.detail == "terminal number is not BCD: 01ab"
+    with pytest.raises(Jt808DecodeError) as err:
+        decode_bcd(bytes.fromhex("f0"))
+    assert err.value.detail == "BCD field is not BCD: f0"
