@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import logging
 import random
 import time
 from datetime import datetime
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from drivers.jt808 import (
-    CHINA_TZ, Deframer, ExtraItem, Header, Heartbeat, LocationReport, LockStateCode, LockStatus, Message,
-    encode_frame, encode_lock_status,
+    CHINA_TZ, Deframer, ExtraItem, Header, Heartbeat, Jt808DecodeError, LocationReport, LockStateCode, LockStatus,
+    Message, decode_frame, encode_frame, encode_lock_status,
 )
 from drivers.jt808.framing import MAX_ESCAPED
 from drivers.jt808.messages import HEARTBEAT, LOCATION_REPORT
@@ -140,3 +142,83 @@ def test_error_hook_receives_reason() -> None:
 def test_heartbeat_smallest_frame() -> None:
     frame = encode_frame(Header(HEARTBEAT, "1", 0), Heartbeat())
     assert len(Deframer().feed(frame * 3)) == 3
+
+
+def test_frame_counters_add_up_over_several_frames() -> None:
+    frames = [make_frame(i) for i in range(3)]
+    deframer = Deframer()
+    assert len(deframer.feed(b"".join(frames))) == 3
+    assert deframer.stats.frames == 3
+    assert deframer.stats.frame_bytes == sum(len(f) - 2 for f in frames)   # contents between the flags
+    assert deframer.stats.delimiters == 6 and deframer.stats.bad_bytes == 0
+
+
+def test_rejects_of_one_reason_are_counted_each_and_the_hook_gets_the_candidate() -> None:
+    seen: list[tuple[str, bytes]] = []
+    deframer = Deframer(on_error=lambda exc, content: seen.append((exc.reason.value, content)))
+    good = make_frame(3)
+    bad = good[:10] + bytes([good[10] ^ 0x55]) + good[11:]
+    deframer.feed(bad + bad)
+    assert deframer.stats.bad_frames == {"check_code": 2}
+    assert seen == [("check_code", bad[1:-1])] * 2
+    assert deframer.stats.bad_bytes == 2 * (len(bad) - 2)
+
+
+def test_each_dropped_candidate_is_logged_at_debug(caplog) -> None:
+    good = make_frame(3)
+    bad = good[:10] + bytes([good[10] ^ 0x55]) + good[11:]
+    with caplog.at_level(logging.DEBUG, logger="drivers.jt808.deframer"):
+        Deframer().feed(bad)
+    (record,) = [r for r in caplog.records if r.name == "drivers.jt808.deframer"]
+    assert record.levelno == logging.DEBUG
+    with pytest.raises(Jt808DecodeError) as err:
+        decode_frame(bad)
+    assert record.getMessage() == f"dropped JT/T 808 candidate of {len(bad) - 2} bytes: check_code: {err.value.detail}"
+
+
+def test_candidate_of_exactly_the_limit_is_not_oversize() -> None:
+    seen: list[str] = []
+    deframer = Deframer(on_error=lambda exc, content: seen.append(exc.reason.value), max_escaped=20)
+    deframer.feed(b"\x7e" + bytes(range(1, 21)) + b"\x7e")            # 20 bytes: decoded (and refused)
+    assert seen == ["check_code"] and deframer.stats.bad_bytes == 20
+    deframer.feed(bytes(range(1, 22)) + b"\x7e")                      # 21 bytes: oversize
+    assert seen == ["check_code", "oversize"] and deframer.stats.bad_bytes == 41
+    check_accounting(deframer)
+
+
+def test_oversize_run_across_reads_is_counted_once_with_its_first_64_bytes() -> None:
+    seen: list[tuple[Jt808DecodeError, bytes]] = []
+    deframer = Deframer(on_error=lambda exc, content: seen.append((exc, content)))
+    noise = bytes(range(1, 0x7D))
+    deframer.feed(b"\x00\x00" + b"\x7e" + noise)                      # 2 noise bytes, then a candidate starts
+    assert deframer.pending == len(noise) and deframer.stats.bad_bytes == 2
+    deframer.feed(noise * 20)                                         # past the limit
+    deframer.feed(noise * 20)                                         # still inside the oversized run
+    assert deframer.pending == 0
+    assert deframer.stats.bad_bytes == 2 + len(noise) * 41
+    ((exc, content),) = seen
+    assert exc.reason.value == "oversize" and exc.detail == f"more than {MAX_ESCAPED} bytes without 0x7E"
+    assert content == noise[:64]
+    assert ids(deframer.feed(make_frame(5))) == [f"{5:012d}"]
+    assert deframer.stats.bad_frames == {"oversize": 1}
+    check_accounting(deframer)
+
+
+def test_flush_after_a_complete_frame_counts_nothing() -> None:
+    deframer = Deframer()
+    deframer.feed(make_frame(1))
+    deframer.flush()
+    assert deframer.stats.bad_frame_total == 0 and deframer.stats.bad_bytes == 0
+
+
+def test_flush_mid_frame_names_the_bytes_and_resets_to_noise() -> None:
+    seen: list[Jt808DecodeError] = []
+    deframer = Deframer(on_error=lambda exc, content: seen.append(exc))
+    deframer.feed(b"\x7e\x01\x02\x03\x04\x05")
+    deframer.flush()
+    assert [(e.reason.value, e.detail) for e in seen] == [("truncated", "stream ended 5 bytes into a frame")]
+    deframer.feed(b"\x09\x09")                                         # after a flush this is noise again
+    assert deframer.pending == 0 and deframer.stats.bad_bytes == 5 + 2
+    deframer.flush()
+    assert len(seen) == 1
+    check_accounting(deframer)
