@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from edge.inference.config import InferenceConfig
 from edge.inference.core import Detector
 from edge.inference.synthetic import identity_map_graph, write_model
-from edge.inference.tiling import MapStitcher, make_grid, tile_starts
+from edge.inference.tiling import MapStitcher, make_grid, pad_to_tile, tile_starts
 
 
 @given(length=st.integers(1, 5000), tile=st.integers(1, 512), overlap=st.integers(0, 64))
@@ -181,3 +181,86 @@ def test_max_blend_keeps_the_higher_tile_whichever_comes_last() -> None:
         np.testing.assert_allclose(out[:, 36:64], max(first, last))
         np.testing.assert_allclose(out[:, :36], first)
         np.testing.assert_allclose(out[:, 64:], last)
+
+
+def test_map_larger_than_the_tile_is_stitched_at_scale() -> None:
+    """A model whose map is twice its tile: tiles land at twice their image offsets."""
+    grid = make_grid(40, 60, 16, 16, 4)
+    rng = np.random.default_rng(3)
+    maps = [rng.random((32, 32), dtype=np.float32) for _ in grid.positions]
+    stitcher = MapStitcher(grid, 32, 32, (40, 60))
+    for (y, x), tile_map in zip(grid.positions, maps, strict=True):
+        stitcher.add(y, x, tile_map)
+    expected = np.full((80, 120), -np.inf)
+    for (y, x), tile_map in zip(grid.positions, maps, strict=True):
+        window = expected[2 * y:2 * y + 32, 2 * x:2 * x + 32]
+        np.maximum(window, tile_map, out=window)
+    np.testing.assert_allclose(stitcher.result(), expected, rtol=1e-6)
+
+
+def test_last_tile_map_is_shifted_in_to_end_at_the_map_border() -> None:
+    """Tile 6 and map 3 (pool 2) on 13 rows: the last tile starts at row 7 of the image, 3.5 map rows,
+    which rounds (half to even) to 4 and would run past the 6-row map; it is shifted in to end at row 6."""
+    grid = make_grid(13, 6, 6, 6, 2)
+    assert grid.ys == [0, 4, 7] and grid.xs == [0]
+    stitcher = MapStitcher(grid, 3, 3, (13, 6))
+    for y, x in grid.positions:
+        stitcher.add(y, x, np.full((3, 3), 1.0 if y == 7 else 0.0, dtype=np.float32))
+    out = stitcher.result()
+    assert out.shape == (6, 3)
+    np.testing.assert_array_equal(out[3:], 1.0)
+    np.testing.assert_array_equal(out[:3], 0.0)
+
+
+@pytest.mark.parametrize("blend", ["max", "mean"])
+def test_result_is_float32_cropped_to_the_unpadded_image(blend: str) -> None:
+    """A 1 x 50 image padded to one 64 x 64 tile; a 30 x 50 one with a pooled map (pool 4) keeps 8 x 12
+    (7.5 and 12.5 map pixels, rounded half to even)."""
+    for map_side, valid, shape in ((64, (1, 50), (1, 50)), (16, (30, 50), (8, 12))):
+        grid = make_grid(64, 64, 64, 64, 8)
+        stitcher = MapStitcher(grid, map_side, map_side, valid, blend=blend)  # type: ignore[arg-type]
+        stitcher.add(0, 0, np.full((map_side, map_side), 0.25, dtype=np.float32))
+        out = stitcher.result()
+        assert out.shape == shape and out.dtype == np.float32
+        np.testing.assert_array_equal(out, 0.25)
+
+
+def test_coverage_is_only_kept_for_mean() -> None:
+    grid = make_grid(64, 64, 64, 64, 8)
+    with pytest.raises(ValueError, match=r"^coverage is only tracked when blend='mean'$"):
+        MapStitcher(grid, 64, 64, (64, 64)).coverage()
+
+
+def test_grid_refuses_an_image_smaller_than_a_tile_in_either_direction() -> None:
+    for height, width in ((63, 100), (100, 63)):
+        with pytest.raises(ValueError, match=rf"^image {width}x{height} smaller than tile 64x64; pad it first$"):
+            make_grid(height, width, 64, 64, 8)
+
+
+def test_pad_reflects_bottom_and_right_only_up_to_one_tile() -> None:
+    image = np.arange(12, dtype=np.uint8).reshape(3, 4)
+    padded = pad_to_tile(image, 5, 6)
+    np.testing.assert_array_equal(padded, [[0, 1, 2, 3, 2, 1],
+                                           [4, 5, 6, 7, 6, 5],
+                                           [8, 9, 10, 11, 10, 9],
+                                           [4, 5, 6, 7, 6, 5],
+                                           [0, 1, 2, 3, 2, 1]])
+
+
+def test_pad_only_the_short_direction_and_keep_a_big_image_as_it_is() -> None:
+    tall = np.arange(6 * 3, dtype=np.uint8).reshape(6, 3)
+    assert pad_to_tile(tall, 4, 5).shape == (6, 5)
+    wide = np.arange(3 * 6, dtype=np.uint8).reshape(3, 6)
+    np.testing.assert_array_equal(pad_to_tile(wide, 4, 6), np.vstack([wide, wide[1:2]]))
+    big = np.zeros((8, 8), dtype=np.uint8)
+    assert pad_to_tile(big, 8, 8) is big
+
+
+def test_pad_two_pixel_image_reflects_and_colour_keeps_channels() -> None:
+    two = np.array([[10, 20]], dtype=np.uint8).T                      # 2 rows, 1 column
+    np.testing.assert_array_equal(pad_to_tile(np.hstack([two, two]), 4, 2), [[10, 10], [20, 20], [10, 10], [20, 20]])
+    colour = np.zeros((2, 3, 3), dtype=np.uint8)
+    colour[1] = 7
+    padded = pad_to_tile(colour, 3, 3)
+    assert padded.shape == (3, 3, 3)
+    np.testing.assert_array_equal(padded[2], 0)                       # reflected row 0, not row 1 repeated
