@@ -201,22 +201,24 @@ def test_map_larger_than_the_tile_is_stitched_at_scale() -> None:
 def test_last_tile_map_is_shifted_in_to_end_at_the_map_border() -> None:
     """Tile 6 and map 3 (pool 2) on 13 rows: the last tile starts at row 7 of the image, 3.5 map rows,
     which rounds (half to even) to 4 and would run past the 6-row map; it is shifted in to end at row 6."""
-    grid = make_grid(13, 6, 6, 6, 2)
-    assert grid.ys == [0, 4, 7] and grid.xs == [0]
-    stitcher = MapStitcher(grid, 3, 3, (13, 6))
-    for y, x in grid.positions:
-        stitcher.add(y, x, np.full((3, 3), 1.0 if y == 7 else 0.0, dtype=np.float32))
-    out = stitcher.result()
-    assert out.shape == (6, 3)
-    np.testing.assert_array_equal(out[3:], 1.0)
-    np.testing.assert_array_equal(out[:3], 0.0)
+    for transpose in (False, True):                                 # rows, then the same along columns
+        height, width = (6, 13) if transpose else (13, 6)
+        grid = make_grid(height, width, 6, 6, 2)
+        assert (grid.xs if transpose else grid.ys) == [0, 4, 7]
+        stitcher = MapStitcher(grid, 3, 3, (height, width))
+        for y, x in grid.positions:
+            stitcher.add(y, x, np.full((3, 3), 1.0 if max(y, x) == 7 else 0.0, dtype=np.float32))
+        out = stitcher.result().T if transpose else stitcher.result()
+        assert out.shape == (6, 3)
+        np.testing.assert_array_equal(out[3:], 1.0)
+        np.testing.assert_array_equal(out[:3], 0.0)
 
 
 @pytest.mark.parametrize("blend", ["max", "mean"])
 def test_result_is_float32_cropped_to_the_unpadded_image(blend: str) -> None:
-    """A 1 x 50 image padded to one 64 x 64 tile; a 30 x 50 one with a pooled map (pool 4) keeps 8 x 12
+    """A 1 x 50 (and a 50 x 1) image padded to one 64 x 64 tile; a 30 x 50 one with a pooled map (pool 4) keeps 8 x 12
     (7.5 and 12.5 map pixels, rounded half to even)."""
-    for map_side, valid, shape in ((64, (1, 50), (1, 50)), (16, (30, 50), (8, 12))):
+    for map_side, valid, shape in ((64, (1, 50), (1, 50)), (64, (50, 1), (50, 1)), (16, (30, 50), (8, 12))):
         grid = make_grid(64, 64, 64, 64, 8)
         stitcher = MapStitcher(grid, map_side, map_side, valid, blend=blend)  # type: ignore[arg-type]
         stitcher.add(0, 0, np.full((map_side, map_side), 0.25, dtype=np.float32))
