@@ -75,7 +75,7 @@ def test_bad_escape_details_name_offset_and_follower() -> None:
         unescape(b"\x01\x7d\x03\x04")
     assert err.value.detail == "0x7D at offset 1 followed by 03"
     with pytest.raises(Jt808DecodeError) as err:
-        unescape(b"\x7d\x03\x04\x05")
+        unescape(b"\x7d\x03\x04\x05\x06\x07")
     assert err.value.detail == "0x7D at offset 0 followed by 03"
     with pytest.raises(Jt808DecodeError) as err:
         unescape(b"\x01\x02\x7d")
