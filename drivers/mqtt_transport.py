@@ -24,6 +24,10 @@ Decisions (see also docs/architecture.md):
   it is called; a callback that raises has its message acknowledged (and counted in
   `callback_errors`), since a message never acknowledged is redelivered for ever and, once
   the broker's in-flight window is full of them, nothing else arrives.
+- An outage is logged once: a WARNING with its reason when the link drops (or the first connect
+  fails), the reconnect attempts at debug, an INFO when it is back; paho's own per-attempt
+  "Client is not connected" ERROR is filtered out. A reconnect to a broker that no longer has
+  our session is a WARNING: what was queued for us there is gone.
 - paho callbacks never block and never wait for our publish lock; user callbacks run on
   paho's thread and must be short (the edge uses `loop.call_soon_threadsafe`).
 """
@@ -160,7 +164,10 @@ class MqttTransport:
             client.username_pw_set(self._address.username, self._address.password)
         # A bug in a callback is logged by paho (to our logger) instead of killing its network thread.
         client.suppress_exceptions = True
-        client.enable_logger(logging.getLogger(f"{__name__}.paho"))
+        paho_logger = logging.getLogger(f"{__name__}.paho")
+        if not any(isinstance(f, _RetryNoise) for f in paho_logger.filters):
+            paho_logger.addFilter(_RetryNoise())
+        client.enable_logger(paho_logger)
         client.will_set(self.availability_topic, b"offline", qos=1, retain=True)
         # paho types these as int but computes with them as numbers; sub-second delays work
         client.reconnect_delay_set(min_delay=self._reconnect_min_s, max_delay=self._reconnect_max_s)  # type: ignore[arg-type]
@@ -339,6 +346,11 @@ class MqttTransport:
         for topic_filter, qos in subscriptions:
             self._subscribe_now(client, topic_filter, qos)
         client.publish(self.availability_topic, b"online", qos=1, retain=True)
+        if self._connects and not flags.session_present:
+            logger.warning(
+                "mqtt %s: broker has no session for %s any more (restarted without persistence?): "
+                "messages published for us while we were away are lost", self.client_id, self.client_id,
+            )
         self._connects += 1
         self._failure_streak = 0
         session = "session resumed" if flags.session_present else "new session"
@@ -361,7 +373,8 @@ class MqttTransport:
         self._connected = False
         if was_connected:
             self._last_reason = f"disconnected: {reason_code}"
-            logger.warning("mqtt %s: %s", self.client_id, self._last_reason)
+            logger.warning("mqtt %s: %s; reconnecting", self.client_id, self._last_reason)
+            self._failure_streak = 1  # this outage is logged: the failed reconnects that follow are debug
             self._link.report(False, self._last_reason)
 
     def _handle_message(self, _client: mqtt.Client, _userdata: Any, message: mqtt.MQTTMessage) -> None:
@@ -396,6 +409,14 @@ class MqttTransport:
         self._failure_streak += 1
         log = logger.warning if self._failure_streak == 1 else logger.debug
         log("mqtt %s: %s (attempt %d)", self.client_id, reason, self._failure_streak)
+
+
+class _RetryNoise(logging.Filter):
+    """Drops paho's ERROR "Client is not connected", which it logs at every reconnect attempt;
+    the transport logs each outage once itself (a WARNING with the reason, the retries at debug)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith("Client is not connected")
 
 
 class _AckOnce:

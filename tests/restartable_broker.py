@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import shutil
+import tempfile
+import time
 import signal
 import subprocess
 from pathlib import Path
@@ -15,11 +17,17 @@ class RestartableBroker:
 
     def __init__(self, workdir: Path, persistence: bool = True) -> None:
         self.workdir = workdir
+        self._store: Path | None = None
         self.port = free_port()
         self.exe = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
         lines = [f"listener {self.port} 127.0.0.1", "allow_anonymous true", "max_queued_messages 100000"]
         if persistence:
-            lines += ["persistence true", f"persistence_location {workdir}/", "autosave_interval 1"]
+            # Started as root, mosquitto drops to its own user before it saves, and pytest's tmp
+            # folders are root-only: the database lives in a folder of its own that user can reach.
+            store = Path(tempfile.mkdtemp(prefix="kouan-mosquitto-db-"))
+            store.chmod(0o777)
+            self._store = store
+            lines += ["persistence true", f"persistence_location {store}/", "autosave_interval 1"]
         else:
             lines += ["persistence false"]
         self.conf = workdir / "mosquitto.conf"
@@ -38,6 +46,19 @@ class RestartableBroker:
         _wait_listening("127.0.0.1", self.port)
         return self
 
+    def wait_saved(self, timeout: float = 10.0) -> None:
+        """Block until the broker has saved its database after this call (so what it holds now,
+        the sessions of connected clients among it, survives a SIGKILL)."""
+        assert self._store is not None, "a broker without persistence saves nothing"
+        db = self._store / "mosquitto.db"
+        since = time.time()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if db.exists() and db.stat().st_mtime > since:
+                return
+            time.sleep(0.05)
+        raise TimeoutError(f"mosquitto did not save {db} within {timeout} s")
+
     def kill(self) -> None:
         """SIGKILL: no clean shutdown, no last save."""
         if self.proc is not None:
@@ -53,3 +74,5 @@ class RestartableBroker:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
             self.proc = None
+        if self._store is not None:
+            shutil.rmtree(self._store, ignore_errors=True)

@@ -34,7 +34,7 @@ def test_broker_sigkill_and_restart_loses_no_report(tmp_path: Path) -> None:
         assert edge.runtime is not None and edge.runtime.ingest is not None
         ingest = edge.runtime.ingest
         wait_until(lambda: ingest.stats.stored >= 20, 15, what="reports flowing")
-        time.sleep(1.5)  # past one autosave with the edge's session in it
+        broker.wait_saved()  # with the edge's session in it
         broker.kill()
         wait_until(lambda: not stub.connected, 15, what="the stub noticing the broker is gone")
         reports_at_kill = stub.counters["reports"]
