@@ -209,6 +209,7 @@ class SerialSmartLock(LockStubBase):
         if now >= self._report_due:
             report = self.location()
             self._send(LOCATION_REPORT, report, now, reports=(report,))
+            self.counters["reports"] += 1
             self._report_due = now + self.config.report_period_s
 
     def _retransmit(self, now: float) -> None:

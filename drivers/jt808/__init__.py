@@ -12,7 +12,7 @@ Public API:
 
 from drivers.jt808.bcd import CHINA_TZ
 from drivers.jt808.deframer import Deframer, DeframerStats
-from drivers.jt808.describe import describe
+from drivers.jt808.describe import describe, describe_location
 from drivers.jt808.errors import Jt808DecodeError, Reason
 from drivers.jt808.framing import check_code, escape, unescape, unwrap, wrap
 from drivers.jt808.header import Header, SplitInfo
@@ -36,7 +36,7 @@ __all__ = [
     "STATUS_SOUTH", "STATUS_WEST", "TERMINAL_RESPONSE", "Authentication", "BatchLocation", "Body", "Deframer",
     "DeframerStats", "ExtraItem", "GeneralResponse", "Header", "Heartbeat", "Jt808DecodeError",
     "LocationReport", "LockStateCode", "LockStatus", "Message", "RawBody", "Reason", "Registration",
-    "RegistrationResponse", "SplitInfo", "check_code", "decode_frame", "decode_lock_status", "describe",
+    "RegistrationResponse", "SplitInfo", "check_code", "decode_frame", "decode_lock_status", "describe", "describe_location",
     "encode_frame", "encode_lock_status", "escape", "find_lock_status", "platform_response",
     "registration_response", "reply_for", "unescape", "unwrap", "wrap",
 ]

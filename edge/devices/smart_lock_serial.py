@@ -14,12 +14,13 @@ from __future__ import annotations
 import hashlib
 import logging
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable
 
 from drivers.jt808 import (
     BATCH_LOCATION, LOCATION_REPORT, BatchLocation, Deframer, Jt808DecodeError, Message, Reason, describe,
-    encode_frame, reply_for,
+    describe_location, encode_frame, reply_for,
 )
 from drivers.serial_transport import SerialTransport
 from drivers.smart_lock import LockReading
@@ -29,6 +30,7 @@ from edge.devices.lock_state import device_time, lock_state
 from edge.ingest import Ingest, Reading
 
 log = logging.getLogger(__name__)
+BAD_FRAME_LOG_S = 10.0
 
 
 def frame_sha256(message: Message) -> str:
@@ -47,6 +49,8 @@ class SerialLock:
         self._id = config.id
         self._ingest = ingest
         self._changed = changed
+        self._bad_logged_at = -BAD_FRAME_LOG_S
+        self._bad_since_log = 0
         self._deframer = Deframer(on_error=self._on_bad_frame)
         self._past_bytes_in = 0  # the deframers of earlier connections, summed
         self._past_frames = 0
@@ -107,7 +111,15 @@ class SerialLock:
             counters[f"bad_frames_{reason.value}"] = past[reason.value] + live[reason.value]
 
     def _on_bad_frame(self, error: Jt808DecodeError, content: bytes) -> None:
-        log.warning("lock %s: bad frame skipped (%s)", self._id, error)
+        """A WARNING for the first bad frame, then at most one every BAD_FRAME_LOG_S with the count
+        since: a line full of garbage is counted in full (the counters) without flooding the log."""
+        self._bad_since_log += 1
+        now = time.monotonic()
+        if now - self._bad_logged_at < BAD_FRAME_LOG_S:
+            log.debug("lock %s: bad frame skipped (%s)", self._id, error)
+            return
+        log.warning("lock %s: %d bad frame(s) skipped, the last: %s", self._id, self._bad_since_log, error)
+        self._bad_logged_at, self._bad_since_log = now, 0
 
     def _on_data(self, data: bytes) -> None:
         messages = self._deframer.feed(data)
@@ -151,7 +163,10 @@ class SerialLock:
             self.status.counters["readings"] += 1
             out.append(Reading(
                 self._id, f"0x{header.message_id:04x}", f"{digest}:{index}" if len(reports) > 1 else digest,
-                describe(message) if len(reports) == 1 else {"batch_index": index, "terminal": header.terminal},
+                describe(message) if len(reports) == 1 else {
+                    "message_id": f"0x{header.message_id:04x}", "terminal": header.terminal, "serial": header.serial,
+                    "batch_index": index, "body": describe_location(report),
+                },
                 device_time=device_time(lock), lock_state=lock_state(lock),
             ))
         return out
