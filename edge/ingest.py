@@ -102,11 +102,13 @@ class Ingest:
             except Exception:  # one bad reading must not stop the lane
                 self.stats.errors += 1
                 log.exception("failed to ingest reading from %s", reading.device_id)
+            finally:
+                self._queue.task_done()  # handled (or failed): what drain() waits for
 
     async def drain(self) -> None:
         """Wait until everything submitted so far is handled (for shutdown and tests)."""
-        while not self._queue.empty():
-            await asyncio.sleep(0.01)
+        await asyncio.sleep(0)  # let hand-overs already scheduled by submit() reach the queue
+        await self._queue.join()  # the reading taken off the queue last is handled too, not just taken
 
     async def _handle(self, reading: Reading) -> None:
         if reading.lock_state is None:
