@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import logging
 import sqlite3
 import threading
 from collections.abc import Callable
@@ -24,8 +25,10 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from edge.device_status import DeviceStatus
-from edge.ingest import Ingest, Reading
+from edge.ingest import Ingest, Reading, lock_order
 from edge.live import LiveBus
 from edge.store import AsyncStore, Store
 
@@ -127,6 +130,10 @@ def run_lane(db: Path, body: Callable[[Lane], Any], maxsize: int = 1000, start: 
     return asyncio.run(main())
 
 
+def ingest_records(caplog: pytest.LogCaptureFixture, level: int) -> list[logging.LogRecord]:
+    return [r for r in caplog.records if r.name == "edge.ingest" and r.levelno == level]
+
+
 # ------------------------------------------------------------------------------ acknowledgement
 
 
@@ -205,6 +212,220 @@ def test_drain_covers_readings_submitted_just_before_it(tmp_path: Path) -> None:
         assert rows(db, "SELECT COUNT(*) FROM readings")[0][0] == 3
 
     run_lane(db, body)
+
+
+# ------------------------------------------------------------------------------ refusals and failures
+
+
+def test_a_full_queue_refuses_counts_logs_and_does_not_acknowledge(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    db = tmp_path / "edge.sqlite3"
+    caplog.set_level(logging.INFO, logger="edge.ingest")
+    r1, r2, r3, r4 = (None,) * 4
+
+    async def body(lane: Lane) -> None:
+        nonlocal r1, r2, r3, r4
+        r1, r2 = lane.reading("r1", "cam-1"), lane.reading("r2", "cam-1")
+        r3, r4 = lane.reading("r3", "lock-a"), lane.reading("r4", "lock-b")
+        # Handed over from a driver's thread while nothing consumes: the queue (2) fills up.
+        await asyncio.to_thread(lambda: [lane.ingest.submit(r) for r in (r1, r2, r3, r4)])
+        stats = lane.ingest.stats
+        assert lane.ingest.depth == 2
+        assert stats.submitted == 4 and stats.rejected_full == 2
+        lane.start()
+        async with asyncio.timeout(GUARD_S):
+            await lane.ingest.drain()
+        assert lane.acks == ["r1", "r2"], "a refused reading is not acknowledged"
+        assert [rows_seen_elsewhere(db, sha(n)) for n in ("r1", "r2", "r3", "r4")] == [1, 1, 0, 0]
+        await lane.feed(r3)  # the device resends what was not acknowledged
+        assert lane.acks == ["r1", "r2", "r3"] and rows_seen_elsewhere(db, sha("r3")) == 1
+        assert stats.submitted == 5 and stats.rejected_full == 2 and stats.stored == 3
+
+    run_lane(db, body, maxsize=2, start=False)
+    warnings = [r.getMessage() for r in ingest_records(caplog, logging.WARNING)]
+    assert len(warnings) == 2
+    for message, device in zip(warnings, ("lock-a", "lock-b")):
+        assert "full" in message and "(2)" in message and device in message, message
+
+
+def test_a_reading_that_fails_is_counted_and_logged_and_the_next_still_stored(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture,
+) -> None:
+    db = tmp_path / "edge.sqlite3"
+    caplog.set_level(logging.INFO, logger="edge.ingest")
+
+    async def body(lane: Lane) -> None:
+        await lane.feed(
+            lane.reading("bad1", "lock-b", state=lock_state("sealed", "not-a-serial"), seconds=0),
+            lane.reading("good1", state=lock_state("sealed", 1), seconds=0),
+            lane.reading("bad2", "lock-b", state=lock_state("opened", "?"), seconds=5),
+            lane.reading("good2", state=lock_state("opened", 2), seconds=10),
+        )
+        assert lane.task is not None and not lane.task.done(), "the consumer is still running"
+
+    lane = run_lane(db, body)
+    assert lane.ingest.stats.errors == 2 and lane.ingest.stats.stored == 2
+    assert lane.acks == ["good1", "good2"], "a reading that failed is not acknowledged"
+    assert [rows_seen_elsewhere(db, sha(n)) for n in ("bad1", "good1", "bad2", "good2")] == [0, 1, 0, 1]
+    assert [e["event"] for e in lane.published] == ["first_seen", "opened"]
+    errors = ingest_records(caplog, logging.ERROR)
+    assert len(errors) == 2
+    for record in errors:
+        assert "lock-b" in record.getMessage() and record.exc_info is not None, record.getMessage()
+
+
+# ------------------------------------------------------------------------------ counters and what is stored
+
+
+def test_stored_and_duplicates_are_counted_for_plain_and_lock_readings_alike(tmp_path: Path) -> None:
+    db = tmp_path / "edge.sqlite3"
+    counts: list[tuple[int, int]] = []
+
+    async def body(lane: Lane) -> None:
+        stats = lane.ingest.stats
+        await lane.feed(lane.reading("p1", "cam-1"), lane.reading("p1", "cam-1"), lane.reading("p2", "cam-1"))
+        counts.append((stats.stored, stats.duplicates))
+        await lane.feed(
+            lane.reading("l1", state=lock_state("sealed", 1), seconds=0),
+            lane.reading("l1", state=lock_state("sealed", 1), seconds=0),
+            lane.reading("l2", state=lock_state("sealed", 2), seconds=30),
+            lane.reading("l2", state=lock_state("sealed", 2), seconds=30),
+            lane.reading("l3", state=lock_state("sealed", 3), seconds=60),
+        )
+        counts.append((stats.stored, stats.duplicates))
+
+    lane = run_lane(db, body)
+    assert counts == [(2, 1), (5, 3)]
+    assert lane.acks == ["p1", "p1", "p2", "l1", "l1", "l2", "l2", "l3"]
+    assert lane.ingest.stats.submitted == 8 and lane.ingest.stats.errors == 0
+
+
+def test_a_reading_is_stored_whole_and_its_device_reported_seen(tmp_path: Path) -> None:
+    db = tmp_path / "edge.sqlite3"
+
+    async def body(lane: Lane) -> None:
+        await lane.feed(
+            lane.reading("plain", "cam-1", device_time=at(3), arrived=ARRIVED + 1),
+            lane.reading("lock", state=lock_state("sealed", 1), seconds=4, arrived=ARRIVED + 2),
+        )
+
+    lane = run_lane(db, body)
+    stored = rows(db, "SELECT device_id, received_at, device_time, message, sha256, payload_json FROM readings ORDER BY id")
+    assert stored == [
+        ("cam-1", ARRIVED + 1, at(3), "report", sha("plain"), '{"name": "plain"}'),
+        ("lock-a", ARRIVED + 2, at(4), "report", sha("lock"), '{"name": "lock"}'),
+    ]
+    assert lane.seen == [("cam-1", ARRIVED + 1, None), ("lock-a", ARRIVED + 2, lock_state("sealed", 1))]
+
+
+def test_device_seen_gets_the_state_only_from_the_newest_report(tmp_path: Path) -> None:
+    db = tmp_path / "edge.sqlite3"
+    newest, older = lock_state("opened", 2), lock_state("sealed", 1)
+
+    async def body(lane: Lane) -> None:
+        await lane.feed(
+            lane.reading("new", state=newest, seconds=10, arrived=ARRIVED + 1),
+            lane.reading("old", state=older, seconds=0, arrived=ARRIVED + 2),  # late: older in the lock's order
+            lane.reading("new", state=newest, seconds=10, arrived=ARRIVED + 3),  # a retransmission
+        )
+
+    lane = run_lane(db, body)
+    assert lane.seen == [("lock-a", ARRIVED + 1, newest), ("lock-a", ARRIVED + 2, None), ("lock-a", ARRIVED + 3, None)]
+    assert lane.acks == ["new", "old", "new"]
+
+
+def test_equal_device_times_are_ordered_by_serial(tmp_path: Path) -> None:
+    db = tmp_path / "edge.sqlite3"
+    second, first = lock_state("opened", 8), lock_state("sealed", 7)
+
+    async def body(lane: Lane) -> None:
+        # Two reports within one second of device time: the serial says which came first.
+        await lane.feed(lane.reading("s8", state=second, seconds=0), lane.reading("s7", state=first, seconds=0))
+
+    lane = run_lane(db, body)
+    assert lane.seen == [("lock-a", ARRIVED, second), ("lock-a", ARRIVED, None)]
+    assert lane.ingest.stats.late_reports == 1
+    stored = rows(db, "SELECT serial, order_time FROM lock_history ORDER BY reading_id")
+    assert stored == [(8, T0.timestamp()), (7, T0.timestamp())]
+
+
+def test_late_reports_are_counted_and_moved_events_announced(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    db = tmp_path / "edge.sqlite3"
+    caplog.set_level(logging.INFO, logger="edge.ingest")
+
+    async def body(lane: Lane) -> None:
+        await lane.feed(
+            lane.reading("a", state=lock_state("sealed", 1), seconds=0),
+            lane.reading("c", state=lock_state("opened", 3), seconds=20),
+            lane.reading("b", state=lock_state("opened", 2), seconds=10),  # late: the opening moves back to it
+            lane.reading("z", state=lock_state("sealed", 0), seconds=-10),  # late: first seen moves back to it
+            lane.reading("b", state=lock_state("opened", 2), seconds=10),  # a retransmission: not a late report
+        )
+
+    lane = run_lane(db, body)
+    stats = lane.ingest.stats
+    assert (stats.stored, stats.duplicates) == (4, 1)
+    assert (stats.late_reports, stats.lock_events, stats.lock_events_moved) == (2, 2, 2)
+    stored = rows(db, "SELECT id, device_id, lock_id, event, detail, device_time, received_at FROM lock_events ORDER BY id")
+    keys = ("id", "device_id", "lock_id", "event", "detail", "device_time", "received_at")
+    final = {row[0]: dict(zip(keys, row)) for row in stored}
+    assert [(e["event"], e["device_time"]) for e in final.values()] == [("first_seen", at(-10)), ("opened", at(10))]
+    # Raised at a then c, then each moved back: every change goes out again with its new time.
+    first_seen, opened = final.values()
+    assert lane.published == [
+        {**first_seen, "device_time": at(0)}, {**opened, "device_time": at(20)}, opened, first_seen,
+    ]
+    assert lane.live_messages() == [{"type": "lock_event", "data": data} for data in lane.published]
+
+    infos = [r.getMessage() for r in ingest_records(caplog, logging.INFO)]
+
+    def logged(*parts: str) -> bool:
+        return any(all(part in message for part in parts) for message in infos)
+
+    assert logged("lock-a", "first_seen", at(0), first_seen["detail"]) and logged("lock-a", "opened", at(20), "lock opened")
+    assert logged("lock-a", "opened", "moved", at(10)) and logged("lock-a", "first_seen", "moved", at(-10))
+    assert logged("lock-a", at(10), "later") and logged("lock-a", at(-10), "later")
+
+
+def test_low_battery_threshold_is_the_reporting_devices_own(tmp_path: Path) -> None:
+    db = tmp_path / "edge.sqlite3"
+
+    async def body(lane: Lane) -> None:
+        await lane.feed(
+            lane.reading("a", "lock-a", state=lock_state("sealed", 1, battery=15), seconds=0),
+            lane.reading("b", "lock-b", state=lock_state("sealed", 1, battery=15), seconds=0),
+        )
+
+    lane = run_lane(db, body)
+    assert [(e["device_id"], e["event"]) for e in lane.published] == [
+        ("lock-a", "first_seen"), ("lock-a", "battery_low"), ("lock-b", "first_seen"),
+    ]
+
+
+# ------------------------------------------------------------------------------ lock_order
+
+
+def order_of(device_time: str | None, state: dict[str, Any] | None, arrived: float = ARRIVED) -> tuple[float, int]:
+    return lock_order(Reading("lock-a", "report", sha("x"), {}, device_time, lock_state=state, received_at=arrived))
+
+
+def test_lock_order_is_device_time_with_its_offset_then_serial() -> None:
+    epoch = datetime(2026, 11, 30, 1, 0, 0, tzinfo=timezone.utc).timestamp()  # 09:00 in Beijing
+    assert order_of("2026-11-30T09:00:00+08:00", lock_state("sealed", 7)) == (epoch, 7)
+    assert order_of("2026-11-30T01:00:05+00:00", lock_state("sealed", 7)) == (epoch + 5, 7)
+    assert order_of("2026-11-30T09:00:00+08:00", {"state": "sealed"}) == (epoch, 0), "no serial: 0"
+
+
+def test_lock_order_without_a_device_time_is_the_arrival() -> None:
+    assert order_of(None, lock_state("sealed", 3)) == (ARRIVED, 3)
+    assert order_of("", lock_state("sealed", 4), arrived=ARRIVED + 9) == (ARRIVED + 9, 4)
+    assert order_of(None, None) == (ARRIVED, 0)
+
+
+def test_lock_order_unreadable_device_time_is_the_arrival_with_a_warning(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="edge.ingest")
+    assert order_of("30/11/2026 09:00", lock_state("sealed", 5)) == (ARRIVED, 5)
+    warnings = [r.getMessage() for r in ingest_records(caplog, logging.WARNING)]
+    assert len(warnings) == 1 and "lock-a" in warnings[0] and "30/11/2026 09:00" in warnings[0], warnings
 
 
 # ------------------------------------------------------------------------------ liveness
