@@ -109,8 +109,28 @@ class Lane:
     async def feed(self, *readings: Reading) -> None:
         for reading in readings:
             self.ingest.submit(reading)
-        async with asyncio.timeout(GUARD_S):  # awaited in this task (wait_for would wrap it in a new one)
-            await self.ingest.drain()
+        await self.settle()
+
+    async def settle(self) -> None:
+        """Await `drain()` in this very task, as the runtime's shutdown does; a consumer that stops
+        (or returns) fails the test at once instead of hanging it."""
+        waiting = asyncio.current_task()
+        assert waiting is not None and self.task is not None
+
+        def consumer_stopped(_task: object) -> None:
+            waiting.cancel()
+
+        self.task.add_done_callback(consumer_stopped)
+        try:
+            async with asyncio.timeout(GUARD_S):
+                await self.ingest.drain()
+        except asyncio.CancelledError:
+            if self.task.done():
+                raise AssertionError("the ingest consumer stopped") from (
+                    None if self.task.cancelled() else self.task.exception())
+            raise
+        finally:
+            self.task.remove_done_callback(consumer_stopped)
 
     def live_messages(self) -> list[dict[str, Any]]:
         out = []
@@ -192,7 +212,9 @@ def test_drain_returns_only_once_the_reading_in_hand_is_stored_and_acked(tmp_pat
             assert not drained.done(), "drain returned while a reading was neither stored nor acked"
         finally:
             gate.set()
-        await asyncio.wait_for(drained, GUARD_S)
+        assert lane.task is not None
+        done, _ = await asyncio.wait({drained, lane.task}, timeout=GUARD_S, return_when=asyncio.FIRST_COMPLETED)
+        assert drained in done, "drained once the store answered"
         assert lane.acks == ["r1"] and rows_seen_elsewhere(db, sha("r1")) == 1
         assert [e["event"] for e in lane.published] == ["first_seen"]
         await busy
@@ -206,8 +228,7 @@ def test_drain_covers_readings_submitted_just_before_it(tmp_path: Path) -> None:
     async def body(lane: Lane) -> None:
         for n in range(3):
             lane.ingest.submit(lane.reading(f"r{n}", "cam-1"))
-        async with asyncio.timeout(GUARD_S):
-            await lane.ingest.drain()  # awaited at once, in this task: no turn of the loop before it
+        await lane.settle()  # drain() awaited at once, in this task: no turn of the loop before it
         assert lane.acks == ["r0", "r1", "r2"]
         assert rows(db, "SELECT COUNT(*) FROM readings")[0][0] == 3
 
@@ -232,8 +253,7 @@ def test_a_full_queue_refuses_counts_logs_and_does_not_acknowledge(tmp_path: Pat
         assert lane.ingest.depth == 2
         assert stats.submitted == 4 and stats.rejected_full == 2
         lane.start()
-        async with asyncio.timeout(GUARD_S):
-            await lane.ingest.drain()
+        await lane.settle()
         assert lane.acks == ["r1", "r2"], "a refused reading is not acknowledged"
         assert [rows_seen_elsewhere(db, sha(n)) for n in ("r1", "r2", "r3", "r4")] == [1, 1, 0, 0]
         await lane.feed(r3)  # the device resends what was not acknowledged
@@ -270,7 +290,8 @@ def test_a_reading_that_fails_is_counted_and_logged_and_the_next_still_stored(
     errors = ingest_records(caplog, logging.ERROR)
     assert len(errors) == 2
     for record in errors:
-        assert "lock-b" in record.getMessage() and record.exc_info is not None, record.getMessage()
+        message = record.getMessage()
+        assert "fail" in message and "lock-b" in message and record.exc_info is not None, message
 
 
 # ------------------------------------------------------------------------------ counters and what is stored
