@@ -241,10 +241,8 @@ def test_drain_covers_readings_submitted_just_before_it(tmp_path: Path) -> None:
 def test_a_full_queue_refuses_counts_logs_and_does_not_acknowledge(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     db = tmp_path / "edge.sqlite3"
     caplog.set_level(logging.INFO, logger="edge.ingest")
-    r1, r2, r3, r4 = (None,) * 4
 
     async def body(lane: Lane) -> None:
-        nonlocal r1, r2, r3, r4
         r1, r2 = lane.reading("r1", "cam-1"), lane.reading("r2", "cam-1")
         r3, r4 = lane.reading("r3", "lock-a"), lane.reading("r4", "lock-b")
         # Handed over from a driver's thread while nothing consumes: the queue (2) fills up.
