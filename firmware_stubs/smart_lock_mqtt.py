@@ -51,7 +51,8 @@ class MqttSmartLock(LockStubBase):
         self.connected = False
         self._lock = threading.Lock()
         self._waiting: OrderedDict[int, bytes] = OrderedDict()  # serial -> report not yet acknowledged
-        self._handed: dict[int, int] = {}  # paho message id -> serial, handed to paho on this link
+        self._handed: dict[int, int] = {}  # paho message id -> serial of a report paho holds
+        self._acked_early: set[int] = set()
         self.counters["reports_dropped"] = 0
 
     def _on_connect(self, client: mqtt.Client, _userdata: object, _flags: object,
@@ -76,9 +77,12 @@ class MqttSmartLock(LockStubBase):
                     _props: object) -> None:
         with self._lock:
             serial = self._handed.pop(mid, None)
-            if serial is not None and not reason_code.is_failure:
-                self._waiting.pop(serial, None)
-                self.counters["reports_acked"] += 1
+            if reason_code.is_failure:
+                return  # still waiting: sent again after the next reconnect
+            if serial is None:
+                self._acked_early.add(mid)  # availability, or a report whose mid is not noted yet
+            else:
+                self._acknowledged(serial)
 
     @property
     def waiting(self) -> int:
@@ -129,15 +133,28 @@ class MqttSmartLock(LockStubBase):
             self._waiting[report[0]] = report[1]
 
     def _send_waiting(self) -> None:
-        """Hand paho every waiting report it does not hold yet, oldest first, while the link is up."""
+        """Hand paho every waiting report it does not hold yet, oldest first, while the link is up.
+
+        paho is called without our lock held: its network thread holds its own locks while it
+        calls `_on_publish`, which takes ours, so holding ours around `publish` would deadlock.
+        """
         with self._lock:
             if not self.connected:
                 return
             held = set(self._handed.values())
-            for serial, payload in self._waiting.items():
-                if serial in held:
-                    continue
-                info = self.client.publish(self.report_topic, payload, qos=1)
-                if info.rc != mqtt.MQTT_ERR_SUCCESS:
-                    break  # the link just went; sent after the reconnect
-                self._handed[info.mid] = serial
+            todo = [(serial, payload) for serial, payload in self._waiting.items() if serial not in held]
+        for serial, payload in todo:
+            info = self.client.publish(self.report_topic, payload, qos=1)
+            if info.rc != mqtt.MQTT_ERR_SUCCESS:
+                break  # the link just went; sent after the reconnect
+            with self._lock:
+                if info.mid in self._acked_early:  # PUBACK came before we got here
+                    self._acked_early.discard(info.mid)
+                    self._acknowledged(serial)
+                else:
+                    self._handed[info.mid] = serial
+
+    def _acknowledged(self, serial: int) -> None:
+        """The broker has it (caller holds the lock)."""
+        if self._waiting.pop(serial, None) is not None:
+            self.counters["reports_acked"] += 1
