@@ -49,7 +49,7 @@ class SerialLock:
         self._id = config.id
         self._ingest = ingest
         self._changed = changed
-        self._bad_logged_at = -BAD_FRAME_LOG_S
+        self._bad_logged_at = float("-inf")
         self._bad_since_log = 0
         self._deframer = Deframer(on_error=self._on_bad_frame)
         self._past_bytes_in = 0  # the deframers of earlier connections, summed
