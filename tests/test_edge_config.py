@@ -64,25 +64,23 @@ def test_good_config_loads_and_resolves_store_path(tmp_path: Path) -> None:
         (('offline_after_s = 30', 'offline_after_s = -1'), "kinds.smart_lock.offline_after_s", "greater than 0"),
         (('address = "/tmp/kouan-lock-a"', 'adress = "/tmp/kouan-lock-a"'), "devices[0].adress", "Extra inputs are not permitted"),
         (('id = "lock-b"', 'id = "lock-a"'), "devices", "used twice"),
-        (('id = "lock-b"', 'id = "events"'), "devices[1].id", "reserved"),
+        (('id = "lock-b"', 'id = "events"'), "devices[1].id", "'events' is reserved"),
+        (('id = "lane-03"', 'id = "-lane"'), "lane.id", "must be 1-64"),
+        (('address = "/tmp/kouan-lock-a"\n', ''), "devices[0]", "a serial device needs an address"),
     ],
 )
 def test_bad_config_names_file_field_and_reason(tmp_path: Path, edit: tuple[str, str], field: str, reason: str) -> None:
+    """The file, the field, our reason; and not pydantic's 'Value error, ' before a validator's reason."""
     old, new = edit
     assert old in GOOD
     path = write(tmp_path, GOOD.replace(old, new, 1))
     with pytest.raises(ConfigError) as info:
         load_config(path)
     message = str(info.value)
-    assert str(path) in message
-    assert field in message
+    assert message.startswith(f"config error in {path}:")
+    assert f"  {field}: " in message
     assert reason in message
-
-
-def test_serial_device_without_address_is_refused(tmp_path: Path) -> None:
-    path = write(tmp_path, GOOD.replace('address = "/tmp/kouan-lock-a"\n', ""))
-    with pytest.raises(ConfigError, match=r"devices\[0\].*needs an address"):
-        load_config(path)
+    assert "Value error" not in message
 
 
 def test_toml_syntax_error_names_file_and_line(tmp_path: Path) -> None:
@@ -94,30 +92,6 @@ def test_toml_syntax_error_names_file_and_line(tmp_path: Path) -> None:
 def test_missing_file(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="file not found"):
         load_config(tmp_path / "nope.toml")
-
-
-@pytest.mark.parametrize(
-    ("edit", "field", "reason"),
-    [
-        (('url = "mqtt://127.0.0.1:1883"', 'url = "http://x"'), "mqtt.url", "must start with mqtt://"),
-        (('id = "lock-b"', 'id = "events"'), "devices[1].id", "'events' is reserved"),
-        (('id = "lane-03"', 'id = "-lane"'), "lane.id", "must be 1-64"),
-        (('id = "lock-b"', 'id = "lock-a"'), "devices", "device id 'lock-a' is used twice"),
-        (('address = "/tmp/kouan-lock-a"\n', ''), "devices[0]", "a serial device needs an address"),
-    ],
-)
-def test_errors_from_our_validators_have_no_pydantic_prefix(tmp_path: Path, edit: tuple[str, str], field: str,
-                                                            reason: str) -> None:
-    """pydantic puts 'Value error, ' before a validator's ValueError; the operator sees only our reason."""
-    old, new = edit
-    assert old in GOOD
-    path = write(tmp_path, GOOD.replace(old, new, 1))
-    with pytest.raises(ConfigError) as info:
-        load_config(path)
-    message = str(info.value)
-    assert message.startswith(f"config error in {path}:")
-    assert f"  {field}: {reason}" in message
-    assert "Value error" not in message
 
 
 def test_unknown_kind_table_is_refused(tmp_path: Path) -> None:
