@@ -1,32 +1,21 @@
 """The edge node's configuration file (TOML), validated by pydantic.
 
 Device *kinds* (what a device speaks and how long it may stay silent) are kept apart from
-device *instances* (which device, on which transport, at which address), as EdgeX splits
-device profiles from devices. A bad file is refused with the file, the field and the reason.
+device *instances* (which device, on which channels), as EdgeX splits device profiles from
+devices: each kind's package brings its own device model (`devices` is their union,
+discriminated on `kind`) and its site-wide defaults (`[kinds.<kind>]`). A bad file is refused
+with the file, the field and the reason.
 """
 
 from __future__ import annotations
 
-import re
 import tomllib
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Union
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
-# Topic levels the edge publishes under kouan/<lane>/...; a device may not take these names.
-RESERVED_DEVICE_IDS = frozenset({"edge", "events", "passages", "verdicts"})
-
-
-def _topic_id(value: str) -> str:
-    if not _ID.match(value):
-        raise ValueError("must be 1-64 letters, digits, '_', '.' or '-', starting with a letter or digit")
-    return value
-
-
-# An id that is safe as one MQTT topic level and in file names.
-TopicId = Annotated[str, AfterValidator(_topic_id)]
+from edge.device_config import TopicId
 
 
 class ConfigError(ValueError):
@@ -75,56 +64,24 @@ class WebConfig(BaseModel):
     port: int = Field(8080, ge=0, le=65535, description="TCP port of the lane terminal; 0 picks a free one.")
 
 
-class KindConfig(BaseModel):
-    """Site overrides for a built-in device kind (see edge/device_kinds.py)."""
+def _device_union() -> Any:
+    """Each kind's config model, the one to use picked by the device's `kind`."""
+    from edge.kinds import KINDS
 
-    model_config = ConfigDict(extra="forbid")
+    models = tuple(kind.config_model for kind in KINDS.values())
+    union = models[0] if len(models) == 1 else Union[models]  # noqa: UP007 (built at run time)
+    return Annotated[union, Field(discriminator="kind")]
 
-    offline_after_s: float | None = Field(None, gt=0, description="A device of this kind silent for longer is shown offline.")
-    low_battery_pct: int | None = Field(None, ge=0, le=100, description="Battery at or below this raises a low-battery event.")
+
+def _kinds_model() -> Any:
+    from edge.kinds import KINDS
+    from edge.kinds.base import defaults_type
+
+    return defaults_type(KINDS)
 
 
-class DeviceConfig(BaseModel):
-    """One device instance at the lane."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    id: TopicId = Field(description="Device id, unique at the lane; used in topics kouan/<lane>/<device>/...")
-    kind: str = Field(description="Device kind, e.g. 'smart_lock' (see edge/device_kinds.py).")
-    transport: Literal["serial", "mqtt"] = Field(description="How the edge reaches the device.")
-    address: str | None = Field(
-        None,
-        description="serial: a pyserial URL (/dev/ttyUSB0, a pty or its symlink, socket://host:port, rfc2217://...); "
-        "mqtt: the topic prefix the device publishes under (default kouan/<lane>/<id>).",
-    )
-    baudrate: int = Field(115200, gt=0, description="Serial baud rate (ignored for MQTT).")
-    name: str = Field("", description="Human name shown on the lane terminal.")
-
-    @field_validator("id")
-    @classmethod
-    def _not_reserved(cls, value: str) -> str:
-        if value in RESERVED_DEVICE_IDS:
-            raise ValueError(f"'{value}' is reserved for the edge's own topics")
-        return value
-
-    @field_validator("kind")
-    @classmethod
-    def _known_kind(cls, value: str) -> str:
-        from edge.device_kinds import KINDS
-
-        if value not in KINDS:
-            raise ValueError(f"unknown kind '{value}' (known: {', '.join(sorted(KINDS))})")
-        return value
-
-    @model_validator(mode="after")
-    def _check_transport(self) -> "DeviceConfig":
-        from edge.device_kinds import KINDS
-
-        if self.transport not in KINDS[self.kind].transports:
-            raise ValueError(f"kind '{self.kind}' does not speak {self.transport} (it speaks {', '.join(KINDS[self.kind].transports)})")
-        if self.transport == "serial" and not self.address:
-            raise ValueError("a serial device needs an address (a port path or pyserial URL)")
-        return self
+DeviceConfig = _device_union()
+KindsConfig = _kinds_model()
 
 
 class EdgeConfig(BaseModel):
@@ -136,8 +93,8 @@ class EdgeConfig(BaseModel):
     store: StoreConfig = Field(default_factory=StoreConfig)
     mqtt: MqttConfig = Field(default_factory=MqttConfig)
     web: WebConfig = Field(default_factory=WebConfig)
-    kinds: dict[str, KindConfig] = Field(default_factory=dict, description="Overrides of built-in device kinds, keyed by kind name.")
-    devices: list[DeviceConfig] = Field(default_factory=list, description="The lane's device instances.")
+    kinds: KindsConfig = Field(default_factory=KindsConfig, description="Site-wide settings per device kind ([kinds.<kind>]).")
+    devices: list[DeviceConfig] = Field(default_factory=list, description="The lane's device instances, each with its kind's own fields.")
 
     @field_validator("devices")
     @classmethod
@@ -149,33 +106,41 @@ class EdgeConfig(BaseModel):
             seen.add(device.id)
         return devices
 
-    @field_validator("kinds")
-    @classmethod
-    def _known_kinds(cls, kinds: dict[str, KindConfig]) -> dict[str, KindConfig]:
-        from edge.device_kinds import KINDS
-
-        for name in kinds:
-            if name not in KINDS:
-                raise ValueError(f"unknown kind '{name}' (known: {', '.join(sorted(KINDS))})")
-        return kinds
-
     @property
     def mqtt_client_id(self) -> str:
         return self.mqtt.client_id or f"kouan-edge-{self.lane.id}"
 
-    def device_topic(self, device: DeviceConfig) -> str:
-        """Topic prefix an MQTT device publishes under."""
-        return device.address or f"kouan/{self.lane.id}/{device.id}"
+    def kind_defaults(self, kind: str) -> Any:
+        """The site-wide settings of one kind (its defaults with `[kinds.<kind>]` applied)."""
+        return getattr(self.kinds, kind)
 
 
 def _format_errors(path: Path, error: ValidationError) -> str:
     lines = [f"config error in {path}:"]
     for item in error.errors():
-        loc = ".".join(str(part) if not isinstance(part, int) else f"[{part}]" for part in item["loc"])
-        loc = loc.replace(".[", "[") or "(top level)"
+        parts = list(item["loc"])
         message = item["msg"].removeprefix("Value error, ")
+        unknown_kind = item["type"] in ("union_tag_invalid", "union_tag_not_found") or (
+            item["type"] == "literal_error" and parts[:1] == ["devices"] and parts[-1:] == ["kind"])
+        if unknown_kind:  # the device's kind names no kind we know (one kind: a literal; several: a union)
+            if parts[-1:] != ["kind"]:
+                parts.append("kind")
+            known = ", ".join(sorted(_kind_names()))
+            tag = (item.get("ctx") or {}).get("tag", item.get("input"))
+            message = f"unknown kind '{tag}' (known: {known})" if tag is not None else f"missing (known kinds: {known})"
+        elif len(parts) > 2 and parts[0] == "devices" and isinstance(parts[1], int) and isinstance(parts[2], str) \
+                and parts[2] in _kind_names():
+            del parts[2]  # the union's branch name adds nothing for the operator
+        loc = ".".join(str(part) if not isinstance(part, int) else f"[{part}]" for part in parts)
+        loc = loc.replace(".[", "[") or "(top level)"
         lines.append(f"  {loc}: {message}")
     return "\n".join(lines)
+
+
+def _kind_names() -> set[str]:
+    from edge.kinds import KINDS
+
+    return set(KINDS)
 
 
 def load_config(path: Path | str) -> EdgeConfig:

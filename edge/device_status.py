@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,6 +27,7 @@ class DeviceStatus:
     last_error: str = ""
     state: dict[str, Any] = field(default_factory=dict)
     counters: dict[str, int] = field(default_factory=dict)
+    summarise: Callable[[dict[str, Any]], str] = field(default=lambda state: "", repr=False)  # the kind's
 
     def online(self, now: float | None = None) -> bool:
         if not self.connected or self.last_seen is None:
@@ -37,5 +39,5 @@ class DeviceStatus:
             "id": self.id, "kind": self.kind, "transport": self.transport, "address": self.address,
             "name": self.name, "connected": self.connected, "online": self.online(now),
             "last_seen": self.last_seen, "last_error": self.last_error, "state": self.state,
-            "counters": dict(self.counters),
+            "summary": self.summarise(self.state), "counters": dict(self.counters),
         }

@@ -1,13 +1,13 @@
-"""The single, ordered path from device readings to the store, lock events and the live page.
+"""The single, ordered path from device readings to the store, their events and the live page.
 
 Drivers run in their own threads; they hand readings to `Ingest.submit` (thread-safe). One
-consumer coroutine stores each reading; a lock report is placed in its lock's own order
-(device time, then serial) and its events are derived and stored in the same transaction, so
-reports that arrive late (retransmitted after an edge restart, or in a blind-area batch) never
-make the lock flap. Then the events go out on MQTT and to the lane page, and only then is the
-reading's `on_stored` callback called (for a JT/T 808 lock: the 0x8001 acknowledgement), so a
-device stops retransmitting only once its report is durably stored. A duplicate (same bytes,
-stored before) is acknowledged too: the device must stop resending it.
+consumer coroutine stores each reading, with what its kind derives from it (the reading's
+`derive`, run in the same store transaction: for a lock, its place in the lock's own order and
+the events that implies). Then the events go out on MQTT and to the lane page, and only then is
+the reading's `on_stored` callback called (for a JT/T 808 lock: the 0x8001 acknowledgement), so
+a device stops retransmitting only once its report is durably stored. A duplicate (same bytes,
+stored before) is acknowledged too: the device must stop resending it. Slow analysis of what
+was stored happens after the acknowledgement, never before. Ingest names no device kind.
 """
 
 from __future__ import annotations
@@ -17,11 +17,10 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
 from edge.live import LiveBus
-from edge.store import AsyncStore, LockEventRow, Store
+from edge.store import AsyncStore, Deriver, EventRow, Store
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +34,9 @@ class Reading:
     sha256: str
     payload: dict[str, Any]
     device_time: str | None = None
-    lock_state: dict[str, Any] | None = None
+    state: dict[str, Any] | None = None  # the device's state as this reading says it (shown, kept)
+    derive: Deriver | None = None  # the kind's derivation, run in the reading's store transaction
+    kind: str = ""
     received_at: float = field(default_factory=time.time)
     on_stored: Callable[[], None] | None = None
 
@@ -49,9 +50,9 @@ class IngestStats:
     duplicates: int = 0
     rejected_full: int = 0
     errors: int = 0
-    lock_events: int = 0
-    lock_events_moved: int = 0
-    late_reports: int = 0  # lock reports older, in the lock's order, than one already stored
+    events: int = 0
+    events_moved: int = 0
+    late: int = 0  # readings older, in their device's own order, than one already stored
 
 
 class Ingest:
@@ -62,8 +63,7 @@ class Ingest:
         loop: asyncio.AbstractEventLoop,
         store: AsyncStore,
         bus: LiveBus,
-        publish_event: Callable[[dict[str, Any]], None],
-        low_battery_pct: Callable[[str], int | None],
+        publish_event: Callable[[EventRow], None],
         on_device_seen: Callable[[str, float, dict[str, Any] | None], None],
         maxsize: int = 1000,
     ) -> None:
@@ -71,7 +71,6 @@ class Ingest:
         self._store = store
         self._bus = bus
         self._publish_event = publish_event
-        self._low_battery_pct = low_battery_pct
         self._on_device_seen = on_device_seen
         self._queue: asyncio.Queue[Reading] = asyncio.Queue(maxsize)
         self.stats = IngestStats()
@@ -111,63 +110,32 @@ class Ingest:
         await self._queue.join()  # the reading taken off the queue last is handled too, not just taken
 
     async def _handle(self, reading: Reading) -> None:
-        if reading.lock_state is None:
-            row_id = await self._store.call(
-                Store.record_reading, reading.device_id, reading.received_at, reading.device_time,
-                reading.message, reading.sha256, reading.payload, None,
-            )
-            self._on_device_seen(reading.device_id, reading.received_at, None)
-            self._count(row_id is not None)
-        else:
-            await self._lock_report(reading, reading.lock_state)
-        if reading.on_stored is not None:
-            reading.on_stored()
-
-    async def _lock_report(self, reading: Reading, state: dict[str, Any]) -> None:
-        placed = await self._store.call(
-            Store.record_lock_report, reading.device_id, reading.received_at, reading.device_time,
-            reading.message, reading.sha256, reading.payload, state, lock_order(reading),
-            self._low_battery_pct(reading.device_id),
+        recorded = await self._store.call(
+            Store.record_reading, reading.device_id, reading.received_at, reading.device_time,
+            reading.message, reading.sha256, reading.payload, reading.state, reading.derive, reading.kind,
         )
-        self._on_device_seen(reading.device_id, reading.received_at, state if placed.newest else None)
-        self._count(placed.reading_id is not None)
-        if placed.reading_id is not None and not placed.newest:
-            self.stats.late_reports += 1
-            log.info("lock %s: report of %s arrived after a later one; placed in the lock's order",
-                     reading.device_id, reading.device_time)
-        for row in placed.events:
-            self.stats.lock_events += 1
-            self._announce(row)
-            log.info("lock event %s %s at %s: %s", row.device_id, row.event, row.device_time, row.detail)
-        for row in placed.moved:
-            self.stats.lock_events_moved += 1
-            self._announce(row)
-            log.info("lock event %s %s moved back to %s (an earlier report showed it)", row.device_id, row.event,
-                     row.device_time)
-
-    def _count(self, stored: bool) -> None:
+        stored, derived = recorded.reading_id is not None, recorded.derived
+        self._on_device_seen(reading.device_id, reading.received_at, reading.state if derived.newest else None)
         if stored:
             self.stats.stored += 1
         else:
             self.stats.duplicates += 1
+        if stored and not derived.newest:
+            self.stats.late += 1
+            log.info("%s: reading of %s arrived after a later one; placed in the device's order",
+                     reading.device_id, reading.device_time)
+        for row in derived.events:
+            self.stats.events += 1
+            self._announce(row)
+            log.info("event %s %s at %s: %s", row.device_id, row.event, row.device_time, row.detail)
+        for row in derived.moved:
+            self.stats.events_moved += 1
+            self._announce(row)
+            log.info("event %s %s moved back to %s (an earlier reading showed it)", row.device_id, row.event,
+                     row.device_time)
+        if reading.on_stored is not None:
+            reading.on_stored()
 
-    def _announce(self, row: LockEventRow) -> None:
-        data = row.as_dict()
-        self._bus.publish("lock_event", data)
-        self._publish_event(data)
-
-
-def lock_order(reading: Reading) -> tuple[float, int]:
-    """Where a lock report stands in its lock's own order: device time (epoch s), then serial.
-
-    A report without a device time stands at its arrival. Serial numbers wrap at 0xFFFF; they
-    only break ties within one second of device time, where a wrap does not happen in practice.
-    """
-    state = reading.lock_state or {}
-    moment = reading.received_at
-    if reading.device_time:
-        try:
-            moment = datetime.fromisoformat(reading.device_time).timestamp()
-        except ValueError:
-            log.warning("lock %s: device time %r unreadable; ordered by arrival", reading.device_id, reading.device_time)
-    return moment, int(state.get("serial") or 0)
+    def _announce(self, row: EventRow) -> None:
+        self._bus.publish("event", row.as_dict())
+        self._publish_event(row)

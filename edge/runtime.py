@@ -1,9 +1,10 @@
 """The edge node's asyncio runtime: devices, ingest, store, MQTT uplink to the site broker, web.
 
-One process per lane. Drivers run in their own threads and hand readings to `Ingest`; the
-event loop owns ordering, lock events and the lane page. Lock events go out on
-`kouan/<lane>/events/lock` (QoS 1; buffered by the MQTT transport while the broker is away),
-and the edge's own availability is a retained topic with a Last Will.
+One process per lane. Devices are built by their kind's package (`edge.kinds`); drivers run in
+their own threads and hand readings to `Ingest`; the event loop owns ordering, events and the
+lane page. Events go out on `kouan/<lane>/events/<kind>` (QoS 1; buffered by the MQTT transport
+while the broker is away), and the edge's own availability is a retained topic with a Last
+Will. The runtime names no device kind.
 """
 
 from __future__ import annotations
@@ -17,12 +18,13 @@ from typing import Any
 
 from drivers.mqtt_transport import MqttTransport
 from edge.config import EdgeConfig
-from edge.device_kinds import KINDS, DeviceKind
 from edge.device_status import DeviceStatus
-from edge.devices import LaneDevice, build_device
 from edge.ingest import Ingest
+from edge.kinds import KINDS
+from edge.kinds.base import DeviceContext, LaneDevice
 from edge.live import LiveBus
-from edge.store import AsyncStore, Store
+from edge.metrics import registry_for
+from edge.store import AsyncStore, EventRow, Store
 
 log = logging.getLogger(__name__)
 WATCHDOG_PERIOD_S = 1.0
@@ -41,19 +43,17 @@ class EdgeRuntime:
         self.ingest: Ingest | None = None
         self.devices: dict[str, LaneDevice] = {}
         self.status: dict[str, DeviceStatus] = {}
-        self.kinds: dict[str, DeviceKind] = {
-            name: kind.with_overrides(config.kinds.get(name)) for name, kind in KINDS.items()
-        }
         self.web_url: str | None = None
+        self.registry = registry_for(self)
         self._tasks: list[asyncio.Task[Any]] = []
         self._server: Any = None
         self._stopped = asyncio.Event()
 
     # ---------------------------------------------------------------- topics
 
-    @property
-    def event_topic(self) -> str:
-        return f"kouan/{self.lane_id}/events/lock"
+    def event_topic(self, kind: str) -> str:
+        """Where the events of one kind go out: kouan/<lane>/events/<kind's level>."""
+        return f"kouan/{self.lane_id}/events/{KINDS[kind].events_level}"
 
     @property
     def availability_topic(self) -> str:
@@ -64,32 +64,27 @@ class EdgeRuntime:
     async def start(self) -> None:
         """Open the store, connect MQTT, start devices, the ingest consumer, the watchdog and the web."""
         loop = asyncio.get_running_loop()
-        self.store = AsyncStore(self.config.store.path)
+        self.store = AsyncStore(self.config.store.path, [m for kind in KINDS.values() for m in kind.migrations])
         saved = await self.store.call(Store.last_states)
         self.mqtt = MqttTransport(
             self.config.mqtt.url, client_id=self.config.mqtt_client_id,
             availability_topic=self.availability_topic, on_message=self._on_mqtt_message,
             on_state=self._on_mqtt_state, manual_ack=True,
         )
-        self.ingest = Ingest(
-            loop, self.store, self.bus, publish_event=self._publish_lock_event,
-            low_battery_pct=lambda device_id: self.kinds[self.status[device_id].kind].low_battery_pct,
-            on_device_seen=self._seen,
-        )
+        self.ingest = Ingest(loop, self.store, self.bus, publish_event=self._publish_event, on_device_seen=self._seen)
         for device_config in self.config.devices:
-            kind = self.kinds[device_config.kind]
-            address = device_config.address or self.config.device_topic(device_config)
+            kind = KINDS[device_config.kind]
+            defaults = self.config.kind_defaults(kind.name)
+            transport, address = kind.channels(device_config, f"kouan/{self.lane_id}/{device_config.id}")
             status = DeviceStatus(
-                device_config.id, device_config.kind, device_config.transport, address,
-                device_config.name, kind.offline_after_s, state=saved.get(device_config.id, {}),
+                device_config.id, kind.name, transport, address, device_config.name, defaults.offline_after_s,
+                state=saved.get(device_config.id, {}), summarise=kind.summary,
             )
             self.status[device_config.id] = status
-            await self.store.call(
-                Store.upsert_device, device_config.id, device_config.kind, device_config.transport, address, device_config.name,
-            )
-            self.devices[device_config.id] = build_device(
-                device_config, address, status, self.ingest, self.mqtt, self._changed_threadsafe(loop),
-            )
+            await self.store.call(Store.upsert_device, device_config.id, kind.name, transport, address, device_config.name)
+            self.devices[device_config.id] = kind.build(DeviceContext(
+                device_config, defaults, self.lane_id, status, self.ingest, self.mqtt, self._changed_threadsafe(loop),
+            ))
         self._tasks.append(asyncio.create_task(self.ingest.run(), name="ingest"))
         self._tasks.append(asyncio.create_task(self._watchdog(), name="watchdog"))
         for device in self.devices.values():
@@ -186,10 +181,10 @@ class EdgeRuntime:
     def _on_mqtt_state(self, connected: bool, reason: str) -> None:
         log.info("site broker %s: %s", "connected" if connected else "disconnected", reason)
 
-    def _publish_lock_event(self, event: dict[str, Any]) -> None:
+    def _publish_event(self, event: EventRow) -> None:
         if self.mqtt is not None:
-            payload = dict(event, lane=self.lane_id)
-            self.mqtt.publish(self.event_topic, json.dumps(payload).encode(), qos=1)
+            payload = dict(event.as_dict(), lane=self.lane_id)
+            self.mqtt.publish(self.event_topic(event.kind), json.dumps(payload).encode(), qos=1)
 
     async def _watchdog(self) -> None:
         """Notice devices going silent (online -> offline) and tell the page."""
@@ -211,31 +206,7 @@ class EdgeRuntime:
         now = time.time()
         return [status.as_dict(now) for status in self.status.values()]
 
-    async def lock_events(self, limit: int) -> list[dict[str, Any]]:
+    async def events(self, limit: int) -> list[dict[str, Any]]:
         assert self.store is not None
-        rows = await self.store.call(Store.recent_lock_events, limit)
+        rows = await self.store.call(Store.recent_events, limit)
         return [row.as_dict() for row in rows]
-
-    def metrics(self) -> dict[str, float]:
-        out: dict[str, float] = {}
-        if self.ingest is not None:
-            stats = self.ingest.stats
-            out.update({
-                "ingest_submitted_total": stats.submitted, "ingest_stored_total": stats.stored,
-                "ingest_duplicates_total": stats.duplicates, "ingest_rejected_full_total": stats.rejected_full,
-                "ingest_errors_total": stats.errors, "lock_events_total": stats.lock_events,
-                "lock_events_moved_total": stats.lock_events_moved, "lock_late_reports_total": stats.late_reports,
-                "ingest_queue_depth": self.ingest.depth,
-            })
-        out["live_subscribers"] = self.bus.subscribers
-        out["live_resyncs_total"] = self.bus.resyncs
-        now = time.time()
-        for device_id, status in self.status.items():
-            out[f'device_online{{device="{device_id}"}}'] = int(status.online(now))
-            for name, value in status.counters.items():
-                out[f'device_{name}_total{{device="{device_id}"}}'] = value
-        if self.mqtt is not None:
-            for name, value in vars(self.mqtt.stats()).items():
-                if isinstance(value, (int, float, bool)):
-                    out[f"mqtt_{name}"] = float(value)
-        return out

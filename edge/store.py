@@ -1,8 +1,14 @@
-"""The lane's local store: SQLite in WAL mode for devices, readings, lock history and lock events.
+"""The lane's local store: SQLite in WAL mode for devices, readings and the events they raise.
 
 One connection, owned by one worker thread (`AsyncStore`), so SQLite writes never run on the
 event loop and never race. Readings are keyed by the SHA-256 of their raw bytes, so a frame a
 device retransmits (or an MQTT QoS 1 duplicate) is stored once and counted as a duplicate.
+The schema is a chain of migrations (`edge/migrations.py`): the core's, then each kind's.
+
+The store names no device kind. A reading may carry a `Deriver` from its kind: it runs on the
+store thread inside the reading's own transaction, reads and writes the kind's tables through
+a `Txn`, and says which events the reading raised, so a reading and its events are stored
+together or not at all.
 """
 
 from __future__ import annotations
@@ -12,72 +18,29 @@ import json
 import logging
 import sqlite3
 import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-from edge.lock_events import place_report
+from edge.migrations import CORE, Migration, migrate
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS devices (
-    id TEXT PRIMARY KEY,
-    kind TEXT NOT NULL,
-    transport TEXT NOT NULL,
-    address TEXT NOT NULL,
-    name TEXT NOT NULL DEFAULT '',
-    connected INTEGER NOT NULL DEFAULT 0,
-    last_seen REAL,
-    last_error TEXT NOT NULL DEFAULT '',
-    state_json TEXT NOT NULL DEFAULT '{}'
-);
-CREATE TABLE IF NOT EXISTS readings (
-    id INTEGER PRIMARY KEY,
-    device_id TEXT NOT NULL,
-    received_at REAL NOT NULL,
-    device_time TEXT,
-    message TEXT NOT NULL,
-    sha256 TEXT NOT NULL,
-    payload_json TEXT NOT NULL,
-    UNIQUE (device_id, sha256)
-);
-CREATE INDEX IF NOT EXISTS readings_device_time ON readings (device_id, received_at);
-CREATE TABLE IF NOT EXISTS lock_events (
-    id INTEGER PRIMARY KEY,
-    device_id TEXT NOT NULL,
-    lock_id TEXT NOT NULL,
-    event TEXT NOT NULL,
-    detail TEXT NOT NULL DEFAULT '',
-    device_time TEXT,
-    received_at REAL NOT NULL,
-    reading_id INTEGER REFERENCES readings (id)
-);
-CREATE INDEX IF NOT EXISTS lock_events_time ON lock_events (received_at);
-CREATE TABLE IF NOT EXISTS lock_history (
-    reading_id INTEGER PRIMARY KEY REFERENCES readings (id),
-    device_id TEXT NOT NULL,
-    order_time REAL NOT NULL,
-    serial INTEGER NOT NULL,
-    state_json TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS lock_history_order ON lock_history (device_id, order_time, serial, reading_id);
-"""
-# lock_history: each lock report's state in the lock's own order (order_time: its device time in
-# seconds since the epoch; serial: its message serial), so events follow the lock, not arrival.
+_EVENT_COLUMNS = "id, device_id, kind, subject, event, detail, device_time, received_at"
 
 
 @dataclass(frozen=True)
-class LockEventRow:
-    """One lock event as stored and shown."""
+class EventRow:
+    """One event as stored and shown: what happened, to what (`subject`), when."""
 
     id: int
     device_id: str
-    lock_id: str
+    kind: str
+    subject: str
     event: str
     detail: str
     device_time: str | None
@@ -85,32 +48,84 @@ class LockEventRow:
 
     def as_dict(self) -> dict[str, Any]:
         return {
-            "id": self.id, "device_id": self.device_id, "lock_id": self.lock_id, "event": self.event,
-            "detail": self.detail, "device_time": self.device_time, "received_at": self.received_at,
+            "id": self.id, "device_id": self.device_id, "kind": self.kind, "subject": self.subject,
+            "event": self.event, "detail": self.detail, "device_time": self.device_time,
+            "received_at": self.received_at,
         }
 
 
-@dataclass(frozen=True)
-class LockReport:
-    """A lock report placed in its lock's order: the reading, the events it raised or moved."""
+@dataclass
+class Derived:
+    """What a kind's deriver made of a stored reading."""
 
-    reading_id: int | None  # None: the same bytes were stored before
-    newest: bool  # the latest report in the lock's order, so its state is the lock's state now
-    events: list[LockEventRow]
-    moved: list[LockEventRow]  # raised before; an earlier report now shows when they happened
+    newest: bool = True  # the latest in the device's own order: its state is the device's state now
+    events: list[EventRow] = field(default_factory=list)
+    moved: list[EventRow] = field(default_factory=list)  # raised before, their time now corrected
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """A reading's outcome: its row id (None: the same bytes were stored before) and what it derived."""
+
+    reading_id: int | None
+    derived: Derived
+
+
+class Txn:
+    """The open transaction a deriver works in: the kind's own tables, and events."""
+
+    def __init__(self, db: sqlite3.Connection, device_id: str, kind: str, received_at: float) -> None:
+        self._db = db
+        self.device_id, self.kind, self.received_at = device_id, kind, received_at
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Cursor:
+        return self._db.execute(sql, params)
+
+    def device_state(self) -> dict[str, Any]:
+        """The device's state as last stored (for a kind whose own history is empty)."""
+        row = self._db.execute("SELECT state_json FROM devices WHERE id=?", (self.device_id,)).fetchone()
+        return json.loads(row[0]) if row else {}
+
+    def reading_time(self, reading_id: int) -> str | None:
+        row = self._db.execute("SELECT device_time FROM readings WHERE id=?", (reading_id,)).fetchone()
+        return row[0] if row else None
+
+    def add_event(self, subject: str, event: str, detail: str, device_time: str | None, reading_id: int) -> EventRow:
+        cur = self._db.execute(
+            "INSERT INTO events (device_id, kind, subject, event, detail, device_time, received_at, reading_id) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (self.device_id, self.kind, subject, event, detail, device_time, self.received_at, reading_id),
+        )
+        return EventRow(int(cur.lastrowid or 0), self.device_id, self.kind, subject, event, detail, device_time,
+                        self.received_at)
+
+    def move_event(self, from_reading: int, event: str, to_reading: int, device_time: str | None) -> EventRow | None:
+        """Re-attribute the first `event` raised at `from_reading` to the earlier `to_reading`."""
+        row = self._db.execute(
+            "SELECT id FROM events WHERE reading_id=? AND event=? ORDER BY id LIMIT 1", (from_reading, event),
+        ).fetchone()
+        if row is None:
+            return None
+        self._db.execute("UPDATE events SET reading_id=?, device_time=? WHERE id=?", (to_reading, device_time, row[0]))
+        found = self._db.execute(f"SELECT {_EVENT_COLUMNS} FROM events WHERE id=?", (row[0],)).fetchone()
+        return EventRow(*found)
+
+
+# Runs inside a reading's transaction, given the reading's row id.
+Deriver = Callable[[Txn, int], Derived]
 
 
 class Store:
     """Synchronous store; use it from one thread only (see AsyncStore)."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, migrations: Sequence[Migration] = ()) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         self._db = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.execute("PRAGMA foreign_keys=ON")
-        self._db.executescript(SCHEMA)
+        self.applied = migrate(self._db, [*CORE, *migrations])
 
     def close(self) -> None:
         self._db.close()
@@ -142,122 +157,34 @@ class Store:
 
     def record_reading(
         self, device_id: str, received_at: float, device_time: str | None, message: str, sha256: str,
-        payload: dict[str, Any], state: dict[str, Any] | None,
-    ) -> int | None:
-        """Store a reading; return its row id, or None when the same bytes were stored before."""
+        payload: dict[str, Any], state: dict[str, Any] | None, derive: Deriver | None = None, kind: str = "",
+    ) -> Recorded:
+        """Store a reading, and in the same transaction what its kind derives from it; a reading
+        whose bytes were stored before changes nothing (reading_id None)."""
         with self._transaction():
-            row_id = self._insert_reading(device_id, received_at, device_time, message, sha256, payload)
-            if row_id is None or state is None:
-                self._db.execute("UPDATE devices SET last_seen=? WHERE id=?", (received_at, device_id))
+            cur = self._db.execute(
+                "INSERT OR IGNORE INTO readings (device_id, received_at, device_time, message, sha256, payload_json) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                (device_id, received_at, device_time, message, sha256, json.dumps(payload, default=str)),
+            )
+            reading_id = int(cur.lastrowid or 0) if cur.rowcount else None
+            derived = Derived(newest=False)
+            if reading_id is not None:
+                derived = derive(Txn(self._db, device_id, kind, received_at), reading_id) if derive else Derived()
+            if reading_id is not None and derived.newest and state is not None:
+                self._db.execute("UPDATE devices SET last_seen=?, state_json=? WHERE id=?",
+                                 (received_at, json.dumps(state, default=str), device_id))
             else:
-                self._db.execute(
-                    "UPDATE devices SET last_seen=?, state_json=? WHERE id=?",
-                    (received_at, json.dumps(state, default=str), device_id),
-                )
-            return row_id
-
-    def record_lock_report(
-        self, device_id: str, received_at: float, device_time: str | None, message: str, sha256: str,
-        payload: dict[str, Any], state: dict[str, Any], order: tuple[float, int], low_battery_pct: int | None,
-    ) -> LockReport:
-        """Store a lock report and, in the same transaction, the events its place in the lock's order
-        implies (`edge.lock_events.place_report`). `order` is (device time as epoch s, serial)."""
-        with self._transaction():
-            reading_id = self._insert_reading(device_id, received_at, device_time, message, sha256, payload)
-            if reading_id is None:
                 self._db.execute("UPDATE devices SET last_seen=? WHERE id=?", (received_at, device_id))
-                return LockReport(None, False, [], [])
-            key = (device_id, order[0], order[1], reading_id)
-            before = self._db.execute(
-                "SELECT state_json FROM lock_history WHERE device_id=? AND (order_time, serial, reading_id) < (?, ?, ?) "
-                "ORDER BY order_time DESC, serial DESC, reading_id DESC LIMIT 1", key,
-            ).fetchone()
-            after = self._db.execute(
-                "SELECT reading_id, state_json FROM lock_history WHERE device_id=? AND (order_time, serial, reading_id) > (?, ?, ?) "
-                "ORDER BY order_time, serial, reading_id LIMIT 1", key,
-            ).fetchone()
-            previous = json.loads(before[0]) if before else self._state_before_history(device_id)
-            following = json.loads(after[1]) if after else None
-            self._db.execute(
-                "INSERT INTO lock_history (reading_id, device_id, order_time, serial, state_json) VALUES (?, ?, ?, ?, ?)",
-                (reading_id, device_id, order[0], order[1], json.dumps(state, default=str)),
-            )
-            placed = place_report(previous, state, following, low_battery_pct)
-            lock_id = str(state.get("lock_id", ""))
-            events = [self.add_lock_event(device_id, lock_id, e.event, e.detail, device_time, received_at, reading_id)
-                      for e in placed.at_report]
-            moved: list[LockEventRow] = []
-            if after is not None:
-                next_id = int(after[0])
-                next_time, next_lock = self._db.execute(
-                    "SELECT r.device_time, h.state_json FROM readings r JOIN lock_history h ON h.reading_id = r.id "
-                    "WHERE r.id=?", (next_id,),
-                ).fetchone()
-                next_lock_id = str(json.loads(next_lock).get("lock_id", ""))
-                events += [self.add_lock_event(device_id, next_lock_id, e.event, e.detail, next_time, received_at, next_id)
-                           for e in placed.at_next]
-                moved = [row for name in placed.moved if (row := self._move_event(next_id, name, reading_id, device_time))]
-            newest = after is None
-            self._db.execute(
-                "UPDATE devices SET last_seen=?" + (", state_json=?" if newest else "") + " WHERE id=?",
-                (received_at, json.dumps(state, default=str), device_id) if newest else (received_at, device_id),
-            )
-            return LockReport(reading_id, newest, events, moved)
-
-    def _insert_reading(
-        self, device_id: str, received_at: float, device_time: str | None, message: str, sha256: str,
-        payload: dict[str, Any],
-    ) -> int | None:
-        cur = self._db.execute(
-            "INSERT OR IGNORE INTO readings (device_id, received_at, device_time, message, sha256, payload_json) "
-            "VALUES (?, ?, ?, ?, ?, ?)",
-            (device_id, received_at, device_time, message, sha256, json.dumps(payload, default=str)),
-        )
-        return int(cur.lastrowid or 0) if cur.rowcount else None
-
-    def _state_before_history(self, device_id: str) -> dict[str, Any] | None:
-        """A device with no lock history yet may still have a last state (a store from before the
-        history was kept): it stands before every report, so an upgrade re-announces nothing."""
-        if self._db.execute("SELECT 1 FROM lock_history WHERE device_id=? LIMIT 1", (device_id,)).fetchone():
-            return None
-        row = self._db.execute("SELECT state_json FROM devices WHERE id=?", (device_id,)).fetchone()
-        state = json.loads(row[0]) if row else {}
-        return state or None
-
-    def _move_event(self, from_reading: int, event: str, to_reading: int, device_time: str | None) -> LockEventRow | None:
-        row = self._db.execute(
-            "SELECT id FROM lock_events WHERE reading_id=? AND event=? ORDER BY id LIMIT 1", (from_reading, event),
-        ).fetchone()
-        if row is None:
-            return None
-        self._db.execute("UPDATE lock_events SET reading_id=?, device_time=? WHERE id=?", (to_reading, device_time, row[0]))
-        found = self._db.execute(
-            "SELECT id, device_id, lock_id, event, detail, device_time, received_at FROM lock_events WHERE id=?", (row[0],),
-        ).fetchone()
-        return LockEventRow(*found)
+            return Recorded(reading_id, derived)
 
     def touch(self, device_id: str, seen_at: float) -> None:
         """Mark a device as heard from (heartbeats and other non-reading traffic)."""
         self._db.execute("UPDATE devices SET last_seen=? WHERE id=?", (seen_at, device_id))
 
-    def add_lock_event(
-        self, device_id: str, lock_id: str, event: str, detail: str, device_time: str | None,
-        received_at: float, reading_id: int | None,
-    ) -> LockEventRow:
-        cur = self._db.execute(
-            "INSERT INTO lock_events (device_id, lock_id, event, detail, device_time, received_at, reading_id) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (device_id, lock_id, event, detail, device_time, received_at, reading_id),
-        )
-        return LockEventRow(int(cur.lastrowid or 0), device_id, lock_id, event, detail, device_time, received_at)
-
-    def recent_lock_events(self, limit: int = 100) -> list[LockEventRow]:
-        rows = self._db.execute(
-            "SELECT id, device_id, lock_id, event, detail, device_time, received_at FROM lock_events "
-            "ORDER BY id DESC LIMIT ?",
-            (limit,),
-        ).fetchall()
-        return [LockEventRow(*row) for row in rows]
+    def recent_events(self, limit: int = 100) -> list[EventRow]:
+        rows = self._db.execute(f"SELECT {_EVENT_COLUMNS} FROM events ORDER BY id DESC LIMIT ?", (limit,)).fetchall()
+        return [EventRow(*row) for row in rows]
 
     def device_rows(self) -> list[dict[str, Any]]:
         rows = self._db.execute(
@@ -273,11 +200,12 @@ class Store:
         return out
 
     def last_states(self) -> dict[str, dict[str, Any]]:
-        """Each device's last known state, so a restarted edge does not re-announce old events."""
+        """Each device's last known state, so a restarted edge shows it before the device speaks."""
         return {row["id"]: row["state"] for row in self.device_rows() if row["state"]}
 
     def count(self, table: str) -> int:
-        if table not in ("readings", "lock_events", "lock_history", "devices"):
+        known = {row[0] for row in self._db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        if table not in known:
             raise ValueError(f"unknown table {table}")
         return int(self._db.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0])
 
@@ -285,9 +213,9 @@ class Store:
 class AsyncStore:
     """The store behind one worker thread, awaited from the event loop."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, migrations: Sequence[Migration] = ()) -> None:
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kouan-store")
-        self._store: Store = self._executor.submit(Store, path).result()
+        self._store: Store = self._executor.submit(Store, path, migrations).result()
         self._closed = threading.Event()
 
     @property

@@ -131,7 +131,7 @@ def wait_port(port: int, timeout: float = 10.0) -> None:
 
 def events(lane: Lane) -> dict[str, dict[str, list[str]]]:
     out: dict[str, dict[str, list[str]]] = {}
-    for device, event, device_time in lane.query("SELECT device_id, event, device_time FROM lock_events ORDER BY id"):
+    for device, event, device_time in lane.query("SELECT device_id, event, device_time FROM events ORDER BY id"):
         out.setdefault(device, {}).setdefault(event, []).append(device_time)
     return out
 

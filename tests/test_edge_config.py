@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from edge.config import ConfigError, load_config
-from edge.device_kinds import KINDS
+from edge.kinds import KINDS
 
 GOOD = """
 [lane]
@@ -47,11 +47,10 @@ def test_good_config_loads_and_resolves_store_path(tmp_path: Path) -> None:
     assert config.lane.id == "lane-03"
     assert config.store.path == (tmp_path / "data/edge.sqlite3").resolve()
     assert [d.id for d in config.devices] == ["lock-a", "lock-b"]
-    assert config.device_topic(config.devices[1]) == "kouan/lane-03/lock-b"
     assert config.mqtt_client_id == "kouan-edge-lane-03"
-    kind = KINDS["smart_lock"].with_overrides(config.kinds["smart_lock"])
-    assert kind.offline_after_s == 30
-    assert kind.low_battery_pct == KINDS["smart_lock"].low_battery_pct
+    defaults = config.kind_defaults("smart_lock")
+    assert defaults.offline_after_s == 30, "the site's [kinds.smart_lock] value"
+    assert defaults.low_battery_pct == KINDS["smart_lock"].defaults_model().low_battery_pct, "the kind's default"
 
 
 @pytest.mark.parametrize(

@@ -1,6 +1,6 @@
 """Lock state changes become events once; repeats of the same state say nothing."""
 
-from edge.lock_events import derive_lock_events
+from edge.kinds.smart_lock.events import derive_lock_events
 
 
 def state(**kw: object) -> dict[str, object]:

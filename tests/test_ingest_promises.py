@@ -28,7 +28,8 @@ from typing import Any
 import pytest
 
 from edge.device_status import DeviceStatus
-from edge.ingest import Ingest, Reading, lock_order
+from edge.ingest import Ingest, Reading
+from edge.kinds.smart_lock.history import MIGRATIONS, in_lock_order, lock_order
 from edge.live import LiveBus
 from edge.store import AsyncStore, Store
 
@@ -75,14 +76,14 @@ class Lane:
         self.task: asyncio.Task[None] | None = None
 
     async def __aenter__(self) -> Lane:
-        self.store = AsyncStore(self.db)
+        self.store = AsyncStore(self.db, MIGRATIONS)
         for device in DEVICES:
             await self.store.call(Store.upsert_device, device, "smart_lock", "mqtt", "t", "")
         bus = LiveBus()
         self.live = bus.subscribe()
         self.ingest = Ingest(
-            asyncio.get_running_loop(), self.store, bus, self.published.append,
-            lambda device_id: LOW_BATTERY.get(device_id), lambda *args: self.seen.append(args),
+            asyncio.get_running_loop(), self.store, bus, lambda row: self.published.append(row.as_dict()),
+            lambda *args: self.seen.append(args),
             maxsize=self.maxsize,
         )
         return self
@@ -101,9 +102,12 @@ class Lane:
         device_time: str | None = None, arrived: float = ARRIVED, on_stored: Callable[[], None] | None = None,
     ) -> Reading:
         """A reading named `name` (its bytes' digest is sha(name)); acked by recording the name."""
+        moment = device_time if seconds is None else at(seconds)
         return Reading(
-            device, "report", sha(name), {"name": name}, device_time if seconds is None else at(seconds),
-            lock_state=state, received_at=arrived, on_stored=on_stored or (lambda: self.acks.append(name)),
+            device, "report", sha(name), {"name": name}, moment, state=state,
+            derive=None if state is None else in_lock_order(state, moment, LOW_BATTERY.get(device)),
+            kind="smart_lock" if state is not None else "", received_at=arrived,
+            on_stored=on_stored or (lambda: self.acks.append(name)),
         )
 
     async def feed(self, *readings: Reading) -> None:
@@ -163,7 +167,8 @@ def test_acknowledged_only_once_stored_and_duplicates_acknowledged_too(tmp_path:
 
     def reading(digest: str, state: dict[str, Any] | None) -> Reading:
         return Reading("lock-a", "report", digest, {"n": digest}, device_time="2026-11-30T09:00:00+08:00",
-                       lock_state=state, on_stored=lambda: acks.append((digest, rows_seen_elsewhere(db, digest))))
+                       state=state, derive=in_lock_order(state, "2026-11-30T09:00:00+08:00", 20) if state else None,
+                       on_stored=lambda: acks.append((digest, rows_seen_elsewhere(db, digest))))
 
     async def body(lane: Lane) -> None:
         await lane.feed(
@@ -181,7 +186,7 @@ def test_events_are_stored_before_the_acknowledgement(tmp_path: Path) -> None:
     seen: list[int] = []
 
     def events_elsewhere() -> None:
-        seen.append(int(rows(db, "SELECT COUNT(*) FROM lock_events")[0][0]))
+        seen.append(int(rows(db, "SELECT COUNT(*) FROM events")[0][0]))
 
     async def body(lane: Lane) -> None:
         await lane.feed(
@@ -191,7 +196,7 @@ def test_events_are_stored_before_the_acknowledgement(tmp_path: Path) -> None:
 
     lane = run_lane(db, body)
     assert seen == [2] and [e["event"] for e in lane.published] == ["first_seen", "opened"]
-    assert lane.ingest.stats.lock_events == 2
+    assert lane.ingest.stats.events == 2
 
 
 # ------------------------------------------------------------------------------ drain
@@ -362,7 +367,7 @@ def test_equal_device_times_are_ordered_by_serial(tmp_path: Path) -> None:
 
     lane = run_lane(db, body)
     assert lane.seen == [("lock-a", ARRIVED, second), ("lock-a", ARRIVED, None)]
-    assert lane.ingest.stats.late_reports == 1
+    assert lane.ingest.stats.late == 1
     stored = rows(db, "SELECT serial, order_time FROM lock_history ORDER BY reading_id")
     assert stored == [(8, T0.timestamp()), (7, T0.timestamp())]
 
@@ -383,9 +388,9 @@ def test_late_reports_are_counted_and_moved_events_announced(tmp_path: Path, cap
     lane = run_lane(db, body)
     stats = lane.ingest.stats
     assert (stats.stored, stats.duplicates) == (4, 1)
-    assert (stats.late_reports, stats.lock_events, stats.lock_events_moved) == (2, 2, 2)
-    stored = rows(db, "SELECT id, device_id, lock_id, event, detail, device_time, received_at FROM lock_events ORDER BY id")
-    keys = ("id", "device_id", "lock_id", "event", "detail", "device_time", "received_at")
+    assert (stats.late, stats.events, stats.events_moved) == (2, 2, 2)
+    stored = rows(db, "SELECT id, device_id, kind, subject, event, detail, device_time, received_at FROM events ORDER BY id")
+    keys = ("id", "device_id", "kind", "subject", "event", "detail", "device_time", "received_at")
     final = {row[0]: dict(zip(keys, row)) for row in stored}
     assert [(e["event"], e["device_time"]) for e in final.values()] == [("first_seen", at(-10)), ("opened", at(10))]
     # Raised at a then c, then each moved back: every change goes out again with its new time.
@@ -393,7 +398,7 @@ def test_late_reports_are_counted_and_moved_events_announced(tmp_path: Path, cap
     assert lane.published == [
         {**first_seen, "device_time": at(0)}, {**opened, "device_time": at(20)}, opened, first_seen,
     ]
-    assert lane.live_messages() == [{"type": "lock_event", "data": data} for data in lane.published]
+    assert lane.live_messages() == [{"type": "event", "data": data} for data in lane.published]
 
     infos = [r.getMessage() for r in ingest_records(caplog, logging.INFO)]
 
@@ -424,7 +429,7 @@ def test_low_battery_threshold_is_the_reporting_devices_own(tmp_path: Path) -> N
 
 
 def order_of(device_time: str | None, state: dict[str, Any] | None, arrived: float = ARRIVED) -> tuple[float, int]:
-    return lock_order(Reading("lock-a", "report", sha("x"), {}, device_time, lock_state=state, received_at=arrived))
+    return lock_order(device_time, (state or {}).get("serial"), arrived, "lock-a")
 
 
 def test_lock_order_is_device_time_with_its_offset_then_serial() -> None:
@@ -441,9 +446,10 @@ def test_lock_order_without_a_device_time_is_the_arrival() -> None:
 
 
 def test_lock_order_unreadable_device_time_is_the_arrival_with_a_warning(caplog: pytest.LogCaptureFixture) -> None:
-    caplog.set_level(logging.INFO, logger="edge.ingest")
+    caplog.set_level(logging.INFO, logger="edge.kinds.smart_lock.history")
     assert order_of("30/11/2026 09:00", lock_state("sealed", 5)) == (ARRIVED, 5)
-    warnings = [r.getMessage() for r in ingest_records(caplog, logging.WARNING)]
+    warnings = [r.getMessage() for r in caplog.records
+                if r.name == "edge.kinds.smart_lock.history" and r.levelno == logging.WARNING]
     assert len(warnings) == 1 and "lock-a" in warnings[0] and "30/11/2026 09:00" in warnings[0], warnings
 
 

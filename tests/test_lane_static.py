@@ -16,6 +16,8 @@ from typing import Any
 import pytest
 import uvicorn
 
+from prometheus_client import CollectorRegistry
+
 from edge.live import LiveBus
 from edge.web.app import create_app
 from tests.conftest import free_port
@@ -29,15 +31,13 @@ class FakeLane:
 
     def __init__(self) -> None:
         self.bus = LiveBus()
+        self.registry = CollectorRegistry()
 
     async def device_list(self) -> list[dict[str, Any]]:
         return []
 
-    async def lock_events(self, limit: int) -> list[dict[str, Any]]:
+    async def events(self, limit: int) -> list[dict[str, Any]]:
         return []
-
-    def metrics(self) -> dict[str, float]:
-        return {}
 
 
 @pytest.fixture(scope="module")

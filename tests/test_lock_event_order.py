@@ -16,7 +16,7 @@ from pathlib import Path
 import paho.mqtt.client as mqtt
 import pytest
 
-from edge.lock_events import place_report
+from edge.kinds.smart_lock.events import place_report
 from tests.conftest import Broker
 from tests.lane_harness import EdgeThread, lane_config, wait_until
 
@@ -50,7 +50,7 @@ class Publisher:
 
 
 def lock_events(edge: EdgeThread) -> list[tuple[str, str | None]]:
-    rows = edge.get("/api/lock-events?limit=1000")
+    rows = edge.get("/api/events?limit=1000")
     return [(e["event"], e["device_time"]) for e in sorted(rows, key=lambda e: e["id"]) if e["device_id"] == "lock-m"]
 
 

@@ -43,7 +43,7 @@ def test_batch_reports_are_stored_whole_and_in_the_lock_order(tmp_path: Path, mo
         device.write_all(encode_frame(Header(BATCH_LOCATION, TERMINAL, 6), BatchLocation(1, (sealed, opened, sealed_again))))
         assert edge.runtime is not None and edge.runtime.ingest is not None
         wait_until(lambda: edge.runtime.ingest.stats.stored >= 5, 10, what="the batch stored")
-        events = [(e["event"], e["device_time"]) for e in sorted(edge.get("/api/lock-events"), key=lambda e: e["id"])]
+        events = [(e["event"], e["device_time"]) for e in sorted(edge.get("/api/events"), key=lambda e: e["id"])]
         assert events == [("first_seen", T0.isoformat()), ("opened", (T0 + timedelta(seconds=10)).isoformat()),
                           ("sealed", (T0 + timedelta(seconds=20)).isoformat())]
         with sqlite3.connect(tmp_path / "edge.sqlite3") as con:
@@ -61,15 +61,17 @@ def test_batch_reports_are_stored_whole_and_in_the_lock_order(tmp_path: Path, mo
 def test_a_flood_of_bad_frames_is_one_warning_with_its_count(caplog) -> None:  # type: ignore[no-untyped-def]
     import logging
 
-    from edge.config import DeviceConfig
     from edge.device_status import DeviceStatus
-    from edge.devices.smart_lock_serial import SerialLock
+    from edge.kinds.base import DeviceContext
+    from edge.kinds.smart_lock.config import SmartLockConfig, SmartLockDefaults
+    from edge.kinds.smart_lock.serial import SerialLock
 
-    config = DeviceConfig.model_validate({"id": "lock-s", "kind": "smart_lock", "transport": "serial",
-                                          "address": "/nonexistent"})
+    config = SmartLockConfig.model_validate({"id": "lock-s", "kind": "smart_lock", "transport": "serial",
+                                             "address": "/nonexistent"})
     status = DeviceStatus("lock-s", "smart_lock", "serial", "/nonexistent", "", 90.0)
-    lock = SerialLock(config, "/nonexistent", status, ingest=None, changed=lambda _d: None)  # type: ignore[arg-type]
-    with caplog.at_level(logging.DEBUG, logger="edge.devices.smart_lock_serial"):
+    lock = SerialLock(DeviceContext(config, SmartLockDefaults(), "lane", status, ingest=None,  # type: ignore[arg-type]
+                                    mqtt=None, changed=lambda _d: None))  # type: ignore[arg-type]
+    with caplog.at_level(logging.DEBUG, logger="edge.kinds.smart_lock.serial"):
         lock._on_data(b"\x7e\x01\x02\x7e" * 500)
     warnings = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
     assert status.counters["bad_frames"] == 500

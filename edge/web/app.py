@@ -1,4 +1,4 @@
-"""Lane-terminal HTTP API and page: devices, lock events, a live stream, metrics.
+"""Lane-terminal HTTP API and page: devices, events, a live stream, metrics.
 
 The app reads everything through a `LaneView` (the runtime implements it), so it can be
 tested against any object that answers the same questions.
@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from fastapi import FastAPI, HTTPException, Query, Request
-from fastapi.responses import FileResponse, PlainTextResponse, StreamingResponse
+from fastapi.responses import FileResponse, Response, StreamingResponse
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
 from edge.live import CLOSE, LiveBus
 
@@ -30,9 +31,9 @@ class LaneView(Protocol):
 
     async def device_list(self) -> list[dict[str, Any]]: ...
 
-    async def lock_events(self, limit: int) -> list[dict[str, Any]]: ...
+    async def events(self, limit: int) -> list[dict[str, Any]]: ...
 
-    def metrics(self) -> dict[str, float]: ...
+    registry: CollectorRegistry
 
 
 def static_file(name: str) -> Path | None:
@@ -76,9 +77,9 @@ def create_app(view: LaneView) -> FastAPI:
     async def devices() -> list[dict[str, Any]]:
         return await view.device_list()
 
-    @app.get("/api/lock-events")
-    async def lock_events(limit: int = Query(100, ge=1, le=1000)) -> list[dict[str, Any]]:
-        return await view.lock_events(limit)
+    @app.get("/api/events")
+    async def events(limit: int = Query(100, ge=1, le=1000)) -> list[dict[str, Any]]:
+        return await view.events(limit)
 
     @app.get("/api/live")
     async def live(request: Request) -> StreamingResponse:
@@ -101,10 +102,9 @@ def create_app(view: LaneView) -> FastAPI:
 
         return StreamingResponse(stream(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
 
-    @app.get("/metrics", response_class=PlainTextResponse)
-    async def metrics() -> str:
-        lines = [f"kouan_{name} {value}" for name, value in sorted(view.metrics().items())]
-        return "\n".join(lines) + "\n"
+    @app.get("/metrics")
+    async def metrics() -> Response:
+        return Response(generate_latest(view.registry), media_type=CONTENT_TYPE_LATEST)
 
     @app.get("/healthz")
     async def healthz() -> dict[str, str]:

@@ -1,4 +1,4 @@
-// Lane terminal: loads devices and lock events, then follows the edge's live stream.
+// Lane terminal: loads devices and events, then follows the edge's live stream.
 "use strict";
 const devicesBody = document.querySelector("#devices tbody");
 const eventsBody = document.querySelector("#events tbody");
@@ -21,13 +21,11 @@ function renderDevices() {
   for (const d of [...devices.values()].sort((a, b) => a.id.localeCompare(b.id))) {
     const tr = document.createElement("tr");
     tr.dataset.device = d.id;
-    const state = d.state || {};
     tr.append(
       cell(d.name ? `${d.name} (${d.id})` : d.id), cell(d.kind), cell(`${d.transport} ${d.address}`),
       cell(d.online ? "online" : "offline", `status ${d.online ? "online" : "offline"}`),
       cell(fmtTime(d.last_seen)),
-      cell(state.lock_id ? `${state.lock_id}: ${state.state}` : "", "lock"),
-      cell(state.battery_pct !== undefined && state.battery_pct !== null ? `${state.battery_pct}%` : ""),
+      cell(d.summary || "", "summary"),
     );
     if (!d.online && d.last_error) tr.title = d.last_error;
     devicesBody.append(tr);
@@ -37,13 +35,13 @@ function eventRow(e, fresh) {
   const tr = document.createElement("tr");
   tr.className = `ev-${e.event}` + (fresh ? " fresh" : "");
   tr.dataset.eventId = e.id;
-  tr.append(cell(fmtTime(e.received_at)), cell(e.device_id), cell(e.lock_id), cell(e.event, "event"),
+  tr.append(cell(fmtTime(e.received_at)), cell(e.device_id), cell(e.subject), cell(e.event, "event"),
             cell(e.detail), cell(e.device_time || "", "muted"));
   return tr;
 }
 async function loadAll() {
   const [lane, devs, evs] = await Promise.all(
-    ["/api/lane", "/api/devices", "/api/lock-events?limit=100"].map((u) => fetch(u).then((r) => r.json())));
+    ["/api/lane", "/api/devices", "/api/events?limit=100"].map((u) => fetch(u).then((r) => r.json())));
   document.getElementById("lane-name").textContent = lane.name || lane.id;
   document.getElementById("lane-id").textContent = lane.id;
   document.title = `Kouan ${lane.name || lane.id}`;
@@ -57,7 +55,7 @@ function follow() {
   source.onopen = () => { link.textContent = "live"; link.className = "link up"; loadAll(); };
   source.onerror = () => { link.textContent = "reconnecting…"; link.className = "link down"; };
   source.addEventListener("device", (m) => { const d = JSON.parse(m.data); devices.set(d.id, d); renderDevices(); });
-  source.addEventListener("lock_event", (m) => {
+  source.addEventListener("event", (m) => {
     const e = JSON.parse(m.data);
     const known = eventsBody.querySelector(`tr[data-event-id="${e.id}"]`);
     if (known) { known.replaceWith(eventRow(e, true)); return; }  // re-sent: an earlier report moved its time

@@ -7,12 +7,9 @@ import json
 import logging
 from collections.abc import Callable
 
-from drivers.mqtt_transport import MqttTransport
 from drivers.smart_lock import AVAILABILITY_CHANNEL, REPORT_CHANNEL, LockReading
-from edge.config import DeviceConfig
-from edge.device_status import DeviceStatus
-from edge.devices.lock_state import device_time, lock_state
-from edge.ingest import Ingest, Reading
+from edge.kinds.base import DeviceContext
+from edge.kinds.smart_lock.state import lock_reading
 
 log = logging.getLogger(__name__)
 
@@ -20,15 +17,14 @@ log = logging.getLogger(__name__)
 class MqttLock:
     """Subscribes to one lock's report and availability topics on the site broker."""
 
-    def __init__(
-        self, config: DeviceConfig, prefix: str, status: DeviceStatus, ingest: Ingest, mqtt: MqttTransport,
-        changed: Callable[[str], None],
-    ) -> None:
-        self.status = status
-        self._id = config.id
-        self._ingest = ingest
-        self._mqtt = mqtt
-        self._changed = changed
+    def __init__(self, ctx: DeviceContext) -> None:
+        self.status = status = ctx.status
+        self._id = ctx.config.id
+        self._ingest = ctx.ingest
+        self._mqtt = ctx.mqtt
+        self._changed = ctx.changed
+        self._low_battery_pct: int | None = ctx.defaults.low_battery_pct
+        prefix = ctx.config.address or ctx.topic_prefix
         self.report_topic = f"{prefix}/{REPORT_CHANNEL}"
         self.availability_topic = f"{prefix}/{AVAILABILITY_CHANNEL}"
         for name in ("messages", "bad_messages", "readings"):
@@ -67,7 +63,7 @@ class MqttLock:
             ack()
             return
         self.status.counters["readings"] += 1
-        self._ingest.submit(Reading(
-            self._id, "report", hashlib.sha256(payload).hexdigest(), as_sent,
-            device_time=device_time(reading), lock_state=lock_state(reading), on_stored=ack,
+        self._ingest.submit(lock_reading(
+            self._id, "report", hashlib.sha256(payload).hexdigest(), as_sent, reading, self._low_battery_pct,
+            on_stored=ack,
         ))

@@ -24,10 +24,9 @@ from drivers.jt808 import (
 )
 from drivers.serial_transport import SerialTransport
 from drivers.smart_lock import LockReading
-from edge.config import DeviceConfig
-from edge.device_status import DeviceStatus
-from edge.devices.lock_state import device_time, lock_state
-from edge.ingest import Ingest, Reading
+from edge.ingest import Reading
+from edge.kinds.base import DeviceContext
+from edge.kinds.smart_lock.state import lock_reading
 
 log = logging.getLogger(__name__)
 BAD_FRAME_LOG_S = 10.0
@@ -41,14 +40,13 @@ def frame_sha256(message: Message) -> str:
 class SerialLock:
     """JT/T 808 lock on a serial URL; see the module docstring."""
 
-    def __init__(
-        self, config: DeviceConfig, address: str, status: DeviceStatus, ingest: Ingest,
-        changed: Callable[[str], None],
-    ) -> None:
-        self.status = status
+    def __init__(self, ctx: DeviceContext) -> None:
+        config = ctx.config
+        self.status = status = ctx.status
         self._id = config.id
-        self._ingest = ingest
-        self._changed = changed
+        self._ingest = ctx.ingest
+        self._changed = ctx.changed
+        self._low_battery_pct: int | None = ctx.defaults.low_battery_pct
         self._bad_logged_at = float("-inf")
         self._bad_since_log = 0
         self._deframer = Deframer(on_error=self._on_bad_frame)
@@ -59,7 +57,7 @@ class SerialLock:
         self._serial = 0
         self._serial_lock = threading.Lock()
         self._transport = SerialTransport(
-            address, self._on_data, self._on_state, baudrate=config.baudrate, name=config.id,
+            config.address, self._on_data, self._on_state, baudrate=config.baudrate, name=config.id,
         )
         for name in ("bytes_in", "frames", "bad_frames", "bad_bytes", "replies", "reply_failures", "readings",
                      "not_lock_reports", *(f"bad_frames_{reason.value}" for reason in Reason)):
@@ -161,13 +159,13 @@ class SerialLock:
                 log.warning("lock %s: report without lock status: %s", self._id, exc)
                 continue
             self.status.counters["readings"] += 1
-            out.append(Reading(
+            out.append(lock_reading(
                 self._id, f"0x{header.message_id:04x}", f"{digest}:{index}" if len(reports) > 1 else digest,
                 describe(message) if len(reports) == 1 else {
                     "message_id": f"0x{header.message_id:04x}", "terminal": header.terminal, "serial": header.serial,
                     "batch_index": index, "body": describe_location(report),
                 },
-                device_time=device_time(lock), lock_state=lock_state(lock),
+                lock, self._low_battery_pct,
             ))
         return out
 

@@ -1,6 +1,6 @@
 """Turns a lock's successive states into the events the lane officer must see.
 
-A state is a plain dict (what `edge.devices.smart_lock` keeps per device): `lock_id`, `state`
+A state is a plain dict (what `edge.kinds.smart_lock.state` keeps per device): `lock_id`, `state`
 ("sealed" | "opened" | "tampered"), `rope_cut`, `shell_opened`, `battery_pct`. Only changes
 make events, so a lock reporting "sealed" every 30 s says it once. Changes are taken in the
 lock's own order, not the order reports arrive in (`place_report`), so a report retransmitted

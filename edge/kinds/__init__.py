@@ -1,0 +1,14 @@
+"""The device kinds the edge knows: one package each, found from this one table.
+
+Adding a kind is a package under `edge/kinds/`, a codec in `drivers/`, a stub in
+`firmware_stubs/`, tests, and one line here; ingest, store, runtime and web name no kind.
+"""
+
+from __future__ import annotations
+
+from edge.kinds.base import DeviceKind
+from edge.kinds.smart_lock import KIND as SMART_LOCK
+
+KINDS: dict[str, DeviceKind] = {kind.name: kind for kind in (SMART_LOCK,)}
+
+__all__ = ["KINDS", "DeviceKind"]

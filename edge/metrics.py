@@ -1,0 +1,92 @@
+"""What an operator watches, as Prometheus metrics (prometheus-client), read from the runtime
+at each scrape: ingest, events, each device's liveness and counters, the live page, the broker.
+
+A collector rather than counters updated in place: the numbers already live in the stats the
+runtime keeps (`IngestStats`, `DeviceStatus.counters`, `MqttStats`), so nothing is counted twice.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+from prometheus_client import CollectorRegistry
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+if TYPE_CHECKING:
+    from edge.runtime import EdgeRuntime
+
+_INGEST = {
+    "submitted": "Readings handed to ingest.",
+    "stored": "Readings stored (new bytes).",
+    "duplicates": "Readings whose bytes were stored before (retransmissions); acknowledged again.",
+    "rejected_full": "Readings refused because the ingest queue was full (not acknowledged, so resent).",
+    "errors": "Readings whose handling failed (logged with the reason).",
+    "events": "Events raised by readings.",
+    "events_moved": "Events whose device time moved back because an earlier reading showed the change.",
+    "late": "Readings that arrived after a later one of the same device (placed in its own order).",
+}
+_MQTT_COUNTERS = {
+    "messages_in": "MQTT messages received from the site broker.",
+    "messages_out": "MQTT messages handed to the site broker.",
+    "messages_acked": "Outgoing QoS 1 messages the broker acknowledged.",
+    "dropped": "Outgoing messages dropped from a full buffer or after stop.",
+    "connects": "Successful connections to the site broker.",
+    "connect_failures": "Failed or refused connection attempts.",
+    "subscribe_failures": "Subscriptions the broker refused.",
+    "callback_errors": "Message handlers that raised (the message was acknowledged).",
+}
+
+
+class RuntimeCollector(Collector):
+    """Reads the runtime's stats at each scrape."""
+
+    def __init__(self, runtime: EdgeRuntime) -> None:
+        self._runtime = runtime
+
+    def collect(self) -> Iterator[Metric]:
+        runtime = self._runtime
+        if runtime.ingest is not None:
+            stats = runtime.ingest.stats
+            for name, help_text in _INGEST.items():
+                family = "kouan_ingest_" + name if name in ("submitted", "stored", "duplicates", "rejected_full",
+                                                            "errors") else "kouan_" + name
+                yield CounterMetricFamily(family, help_text, value=getattr(stats, name))
+            yield GaugeMetricFamily("kouan_ingest_queue_depth", "Readings waiting to be stored.", value=runtime.ingest.depth)
+        yield GaugeMetricFamily("kouan_live_subscribers", "Lane-terminal pages following the live stream.",
+                                value=runtime.bus.subscribers)
+        yield CounterMetricFamily("kouan_live_resyncs", "Live pages that fell behind and were told to reload.",
+                                  value=runtime.bus.resyncs)
+        yield from self._devices()
+        if runtime.mqtt is not None:
+            mqtt = runtime.mqtt.stats()
+            yield GaugeMetricFamily("kouan_mqtt_connected", "1 while connected to the site broker.", value=int(mqtt.connected))
+            yield GaugeMetricFamily("kouan_mqtt_buffered", "Outgoing messages waiting for the broker.", value=mqtt.buffered)
+            for name, help_text in _MQTT_COUNTERS.items():
+                yield CounterMetricFamily(f"kouan_mqtt_{name}", help_text, value=getattr(mqtt, name))
+
+    def _devices(self) -> Iterator[Metric]:
+        now = time.time()
+        online = GaugeMetricFamily("kouan_device_online", "1 when the device's transport is up and it spoke within "
+                                   "its kind's offline_after_s.", labels=["device", "kind"])
+        counters: dict[str, CounterMetricFamily] = {}
+        for device_id, status in self._runtime.status.items():
+            online.add_metric([device_id, status.kind], int(status.online(now)))
+            for name, value in status.counters.items():
+                family = counters.get(name)
+                if family is None:
+                    family = counters[name] = CounterMetricFamily(
+                        f"kouan_device_{name}", f"Per-device counter '{name}' (docs/operations.md).",
+                        labels=["device", "kind"])
+                family.add_metric([device_id, status.kind], value)
+        yield online
+        yield from counters.values()
+
+
+def registry_for(runtime: EdgeRuntime) -> CollectorRegistry:
+    """A registry of the runtime's own (not the process-global one, so several runtimes can coexist)."""
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(RuntimeCollector(runtime))
+    return registry
