@@ -112,7 +112,7 @@ class ScanNoticeWire(BaseModel):
     sha256: str = Field(pattern=r"^[0-9a-f]{64}$", description="SHA-256 of the whole file, 64 lower-case hex digits")
     energy: Energy = Field(description="single energy (one plane) or dual energy (high and low planes)")
     width: int = Field(ge=1, le=1_000_000, description="pixels per line of one plane (along the vehicle)")
-    height: int = Field(ge=1, le=1_000_000, description="lines of one plane (detector elements, bottom to top)")
+    height: int = Field(ge=1, le=1_000_000, description="rows of one plane (detector elements), top of the vehicle first")
 
     @field_validator("scan_time")
     @classmethod
