@@ -37,6 +37,11 @@ class StoreConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     path: Path = Field(Path("var/kouan-edge.sqlite3"), description="SQLite database file (WAL mode); relative paths are relative to the config file.")
+    media: Path | None = Field(None, description="Folder for images, scans and DICOS files, stored by SHA-256; default: a 'media' folder beside the database. Relative paths are relative to the config file.")
+
+    @property
+    def media_dir(self) -> Path:
+        return self.media if self.media is not None else self.path.parent / "media"
 
 
 class MqttConfig(BaseModel):
@@ -158,4 +163,6 @@ def load_config(path: Path | str) -> EdgeConfig:
         raise ConfigError(_format_errors(path, exc)) from exc
     if not config.store.path.is_absolute():
         config.store.path = (path.parent / config.store.path).resolve()
+    if config.store.media is not None and not config.store.media.is_absolute():
+        config.store.media = (path.parent / config.store.media).resolve()
     return config

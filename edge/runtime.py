@@ -23,6 +23,7 @@ from edge.ingest import Ingest
 from edge.kinds import KINDS
 from edge.kinds.base import DeviceContext, LaneDevice
 from edge.live import LiveBus
+from edge.media import MediaStore
 from edge.metrics import registry_for
 from edge.store import AsyncStore, EventRow, Store
 
@@ -40,6 +41,7 @@ class EdgeRuntime:
         self.bus = LiveBus()
         self.store: AsyncStore | None = None
         self.mqtt: MqttTransport | None = None
+        self.media: MediaStore | None = None
         self.ingest: Ingest | None = None
         self.devices: dict[str, LaneDevice] = {}
         self.status: dict[str, DeviceStatus] = {}
@@ -71,6 +73,7 @@ class EdgeRuntime:
             availability_topic=self.availability_topic, on_message=self._on_mqtt_message,
             on_state=self._on_mqtt_state, manual_ack=True,
         )
+        self.media = MediaStore(self.config.store.media_dir)
         self.ingest = Ingest(loop, self.store, self.bus, publish_event=self._publish_event, on_device_seen=self._seen)
         for device_config in self.config.devices:
             kind = KINDS[device_config.kind]
@@ -84,6 +87,7 @@ class EdgeRuntime:
             await self.store.call(Store.upsert_device, device_config.id, kind.name, transport, address, device_config.name)
             self.devices[device_config.id] = kind.build(DeviceContext(
                 device_config, defaults, self.lane_id, status, self.ingest, self.mqtt, self._changed_threadsafe(loop),
+                self.media,
             ))
         self._tasks.append(asyncio.create_task(self.ingest.run(), name="ingest"))
         self._tasks.append(asyncio.create_task(self._watchdog(), name="watchdog"))

@@ -46,6 +46,7 @@ def test_good_config_loads_and_resolves_store_path(tmp_path: Path) -> None:
     config = load_config(write(tmp_path, GOOD))
     assert config.lane.id == "lane-03"
     assert config.store.path == (tmp_path / "data/edge.sqlite3").resolve()
+    assert config.store.media_dir == (tmp_path / "data/media").resolve(), "media beside the database by default"
     assert [d.id for d in config.devices] == ["lock-a", "lock-b"]
     assert config.mqtt_client_id == "kouan-edge-lane-03"
     defaults = config.kind_defaults("smart_lock")

@@ -18,6 +18,7 @@ from drivers.mqtt_transport import MqttTransport
 from edge.device_config import DeviceBase, KindDefaults
 from edge.device_status import DeviceStatus
 from edge.ingest import Ingest
+from edge.media import MediaStore
 from edge.migrations import Migration
 
 
@@ -47,6 +48,7 @@ class DeviceContext:
     ingest: Ingest
     mqtt: MqttTransport
     changed: Callable[[str], None]  # call from any thread when status changed
+    media: MediaStore | None = None  # images and scans by SHA-256 (rows hold the hash)
 
     @property
     def topic_prefix(self) -> str:
