@@ -328,8 +328,11 @@ class ModbusRtuPoller:
                 raise ModbusNoAnswer(f"bad CRC in answer to 0x{function:02x} at 0x{address:04x}") from None
             raise ModbusNoAnswer(f"no answer within {self._timeout} s to 0x{function:02x} at 0x{address:04x}") from None
         except (ConnectionException, OSError, serial.SerialException) as exc:
-            self._close()
-            raise ModbusNotConnected(f"port failed: {exc}") from None
+            self._close()   # pymodbus has closed its side already on an I/O error
+            if self._watch_path and not os.path.exists(self.port):
+                raise ModbusNotConnected(f"port missing: {self.port}") from None
+            detail = "I/O error" if isinstance(exc, ConnectionException) else str(exc)
+            raise ModbusNotConnected(f"port failed: {detail} on {self.port}") from None
         with self._stats:
             self._counts["answers"] += 1
         if response.isError():

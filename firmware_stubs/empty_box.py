@@ -122,6 +122,7 @@ class EmptyBoxStub:
         self.publisher = ImagePublisher(mqtt_url, config.lane, config.device, self.counters) if mqtt_url else None
         self._lock = threading.Lock()
         self._stop = threading.Event()
+        self._stopped = False
         self._events = list(config.events)
         self._t0 = 0.0
         self._boot = 0.0
@@ -164,15 +165,20 @@ class EmptyBoxStub:
         self._threads.append(firmware)
 
     def stop(self, timeout: float = 5.0) -> None:
-        """Stop everything and release the pty (its link is removed)."""
+        """Stop everything and release the pty (its link is removed); a second call does nothing."""
+        if self._stopped:
+            return
+        self._stopped = True
         self._stop.set()
         for thread in self._threads[1:]:
             thread.join(timeout)
-        if self._server is not None:
+        if self._server is not None and self._loop.is_running():
             asyncio.run_coroutine_threadsafe(self._server.shutdown(), self._loop).result(timeout)
         if self._loop.is_running():
             self._loop.call_soon_threadsafe(self._loop.stop)
             self._threads[0].join(timeout)
+        if not self._loop.is_running():
+            self._loop.close()
         if self._sock is not None:
             self._sock.close()
         if self.publisher is not None:
