@@ -45,7 +45,10 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Parse arguments, set up logging and run the chosen subcommand; return its exit code."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, rest = parser.parse_known_args(argv)
+    if rest and not getattr(args, "_takes_rest", False):  # only `kouan sim DEVICE` hands options on
+        parser.error(f"unrecognized arguments: {' '.join(rest)}")
+    args._rest = rest
     logging.basicConfig(
         level=getattr(logging, args.log_level),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",

@@ -1,112 +1,38 @@
 """Run one firmware stub (a simulated device) until Ctrl-C, SIGTERM or --duration.
 
-`kouan sim smart-lock --serial [--link PATH]` creates a pty and prints its path (the driver opens
-it); `kouan sim smart-lock --mqtt mqtt://host:1883 --lane L --device D` publishes JSON reports.
-Events: --events "5:tamper,8:battery=10,12:silent,20:resume,25:open,30:sealed".
-Ctrl-C and SIGTERM both end it cleanly: the stub stops (its --link symlink is removed), the
-counters are printed on stderr and the exit status is 0.
+`kouan sim DEVICE ...`: each device's stub has its own options (`kouan sim DEVICE --help`). The
+stubs live in `firmware_stubs/`, one command module each (`HELP`, `configure(parser)`,
+`run(args)`), found from the table below; only the chosen one is imported, when it runs.
 """
 
 from __future__ import annotations
 
 import argparse
-import signal
-import sys
-import threading
-import time
-from pathlib import Path
-from types import FrameType
-from typing import TYPE_CHECKING
+import importlib
 
-if TYPE_CHECKING:   # the stubs are imported only when the subcommand runs (docs/architecture.md)
-    from firmware_stubs.smart_lock import LockConfig, LockStubBase
+HELP = "run a simulated device (firmware stub): " + ", ".join(
+    ["smart-lock", "empty-box", "under-vehicle", "iris", "scanner"])
 
-HELP = "run a simulated device (firmware stub): smart-lock over a pty or MQTT"
+# device name on the command line -> its stub's command module
+STUBS: dict[str, tuple[str, str]] = {
+    "smart-lock": ("firmware_stubs.smart_lock_cli", "JT/T 808 smart lock / e-seal, over a pty or MQTT"),
+    "empty-box": ("firmware_stubs.empty_box_cli", "container empty-box detector: Modbus RTU on a pty, images on MQTT"),
+    "under-vehicle": ("firmware_stubs.under_vehicle", "HD under-vehicle line-scan camera on MQTT"),
+    "iris": ("firmware_stubs.iris_reader", "iris reader for driver self-service clearance, over a pty or MQTT"),
+    "scanner": ("firmware_stubs.scanner", "large container scanner: notices on MQTT, scans in a watched folder"),
+}
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
     devices = parser.add_subparsers(dest="device_kind", metavar="DEVICE", required=True)
-    lock = devices.add_parser("smart-lock", help="JT/T 808 smart lock / e-seal",
-                              description="A smart lock that registers, authenticates, heartbeats and reports.")
-    transport = lock.add_mutually_exclusive_group(required=True)
-    transport.add_argument("--serial", action="store_true", help="create a pty and speak JT/T 808 on it")
-    transport.add_argument("--mqtt", metavar="URL", help="publish JSON reports to this broker (mqtt://host:port)")
-    lock.add_argument("--link", type=Path, help="with --serial: keep a symlink PATH -> the pty")
-    lock.add_argument("--lane", default="lane1", help="lane id for the MQTT topics (default lane1)")
-    lock.add_argument("--device", default="lock1", help="device id for the MQTT topics (default lock1)")
-    lock.add_argument("--terminal", default="013800138000", help="JT/T 808 terminal number, digits")
-    lock.add_argument("--lock-id", default="KL-0001", help="lock id carried in the 0xE0 item")
-    lock.add_argument("--header", choices=["2013", "2019"], default="2013", help="JT/T 808 header layout")
-    lock.add_argument("--events", default="", help='scripted events, e.g. "5:tamper,8:battery=10,12:silent"')
-    lock.add_argument("--report-period", type=float, default=10.0, help="seconds between reports")
-    lock.add_argument("--heartbeat-period", type=float, default=30.0, help="seconds between heartbeats")
-    lock.add_argument("--response-timeout", type=float, default=5.0, help="T: seconds to wait for 0x8001")
-    lock.add_argument("--retries", type=int, default=3, help="N: retransmissions before giving up")
-    lock.add_argument("--battery", type=int, default=95, help="battery percent at start")
-    lock.add_argument("--duration", type=float, default=0.0, help="stop after this many seconds (0: run on)")
+    for name, (_module, help_text) in STUBS.items():
+        sub = devices.add_parser(name, help=help_text, add_help=False)  # --help goes to the stub's own parser
+        sub.set_defaults(_takes_rest=True)
 
 
 def run(args: argparse.Namespace) -> int:
-    from firmware_stubs.lock_events import parse_events
-    from firmware_stubs.smart_lock import LockConfig
-
-    try:
-        events = parse_events(args.events)
-    except ValueError as exc:
-        print(f"kouan sim: {exc}", file=sys.stderr)
-        return 2
-    if not args.terminal.isdigit() or len(args.terminal) > (20 if args.header == "2019" else 12):
-        print(f"kouan sim: --terminal {args.terminal!r} must be digits (12 max for 2013, 20 for 2019)",
-              file=sys.stderr)
-        return 2
-    config = LockConfig(terminal=args.terminal, lock_id=args.lock_id, protocol_2019=args.header == "2019",
-                        report_period_s=args.report_period, heartbeat_period_s=args.heartbeat_period,
-                        response_timeout_s=args.response_timeout, retries=args.retries,
-                        battery_pct=args.battery, events=events)
-    stopping = threading.Event()
-
-    def on_sigterm(_signum: int, _frame: FrameType | None) -> None:
-        stopping.set()   # handled like Ctrl-C: leave the loop, clean up
-
-    previous = signal.signal(signal.SIGTERM, on_sigterm)   # before the pty and its link exist
-    try:
-        stub = _make_stub(args, config)
-        if stub is None:
-            return 2
-        _serve(stub, args.duration, stopping)
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-    print(dict(stub.counters), file=sys.stderr)
-    return 0
-
-
-def _make_stub(args: argparse.Namespace, config: LockConfig) -> LockStubBase | None:
-    """The serial or MQTT stub, its address printed on stdout; None (reason on stderr) if refused."""
-    from firmware_stubs.smart_lock import SerialSmartLock
-
-    if args.serial:
-        serial_stub = SerialSmartLock(config, link=args.link)
-        print(serial_stub.name + (f" (linked as {args.link})" if args.link else ""), flush=True)
-        return serial_stub
-    from firmware_stubs.smart_lock_mqtt import MqttSmartLock
-
-    try:
-        mqtt_stub = MqttSmartLock(config, args.mqtt, args.lane, args.device)
-    except ValueError as exc:
-        print(f"kouan sim: {exc}", file=sys.stderr)
-        return None
-    print(f"publishing on {mqtt_stub.report_topic} via {mqtt_stub.host}:{mqtt_stub.port}", flush=True)
-    return mqtt_stub
-
-
-def _serve(stub: LockStubBase, duration: float, stopping: threading.Event) -> None:
-    """Run the stub until Ctrl-C, `stopping` (SIGTERM) or `duration` seconds (0: no limit); always stop it."""
-    stub.start()
-    try:
-        deadline = time.monotonic() + duration if duration > 0 else None
-        while not stopping.is_set() and (deadline is None or time.monotonic() < deadline):
-            stopping.wait(0.2 if deadline is None else max(0.0, min(0.2, deadline - time.monotonic())))
-    except KeyboardInterrupt:
-        pass
-    finally:
-        stub.stop()
+    module = importlib.import_module(STUBS[args.device_kind][0])
+    parser = argparse.ArgumentParser(prog=f"kouan sim {args.device_kind}", description=module.__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    module.configure(parser)
+    return int(module.run(parser.parse_args(args._rest)) or 0)
