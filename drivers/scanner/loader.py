@@ -125,8 +125,10 @@ def _decode(path: str, notice: ScanNotice) -> tuple[np.ndarray, ...]:
             raise ScanRefused("decode", f"DICOS pixel data cannot be decoded: {exc}") from None
         planes = tuple(array) if array.ndim == 3 else (array,)
     elif notice.format == "tiff" and notice.planes == 2:
-        ok, pages = cv2.imreadmulti(path, flags=cv2.IMREAD_UNCHANGED)
-        planes = tuple(pages) if ok else ()
+        # one page at a time: imreadmulti's pages are copied into numpy by the binding, so reading both
+        # at once would briefly hold the pixels twice
+        pages = [cv2.imreadmulti(path, start=i, count=1, flags=cv2.IMREAD_UNCHANGED) for i in range(2)]
+        planes = tuple(page[0] for ok, page in pages if ok and len(page) == 1)
     else:
         image = cv2.imread(path, cv2.IMREAD_UNCHANGED)
         if image is None:
