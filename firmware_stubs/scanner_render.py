@@ -111,7 +111,7 @@ def _trailer(c: _Canvas) -> None:
         c.rect(c.steel, u - 0.02, u + 0.02, 0.83, 0.845, 35.0)   # suspension
 
 
-def _container(c: _Canvas, rng: np.random.Generator) -> None:
+def _container(c: _Canvas) -> None:
     s, o = c.steel, c.organic
     x0, x1 = c.x(BOX_U0), c.x(BOX_U1)
     # side walls: 2 x 1.6 mm, more where the trapezoid corrugation runs oblique to the beam
@@ -140,7 +140,6 @@ def _container(c: _Canvas, rng: np.random.Generator) -> None:
     for k in range(4):                                           # door locking bars
         bar = BOX_U1 - 0.03 - k * 0.004
         c.rect(s, bar, bar + 0.0012, BOX_V0 + 0.02, FLOOR_V, 60.0)
-    del rng
 
 
 def _cargo(c: _Canvas, kind: str, rng: np.random.Generator) -> None:
@@ -224,7 +223,7 @@ def render_scan(request: RenderRequest) -> tuple[np.ndarray, ...]:
     canvas = _Canvas(width, height)
     _tractor(canvas)
     _trailer(canvas)
-    _container(canvas, rng)
+    _container(canvas)
     if request.cargo != "empty":
         _cargo(canvas, request.cargo, rng)
         _texture(canvas, rng)

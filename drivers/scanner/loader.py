@@ -26,6 +26,7 @@ import time
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import BinaryIO
 
 import cv2
 import numpy as np
@@ -75,15 +76,15 @@ class ContainerScan:
         return self.notice.scan_time
 
 
-def sha256_file(f: object, chunk: int = CHUNK_BYTES) -> tuple[str, int]:
+def sha256_file(f: BinaryIO, chunk: int = CHUNK_BYTES) -> tuple[str, int]:
     """(hex digest, bytes read) of an open binary file from its start, in chunks of one reused buffer."""
     digest = hashlib.sha256()
     buffer = bytearray(chunk)
     view = memoryview(buffer)
     total = 0
-    f.seek(0)  # type: ignore[attr-defined]
+    f.seek(0)
     while True:
-        n = f.readinto(buffer)  # type: ignore[attr-defined]
+        n = f.readinto(buffer)  # type: ignore[attr-defined]  # BinaryIO lacks readinto in typeshed
         if not n:
             return digest.hexdigest(), total
         digest.update(view[:n])
