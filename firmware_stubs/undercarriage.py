@@ -183,7 +183,7 @@ def rails(c: Canvas, v: Vehicle, y0: float, y1: float, rng: np.random.Generator,
             c.ellipse(side * g + rng.choice([-22, 22]), y, 7, 7, 60)
 
 
-def details(c: Canvas, v: Vehicle, rng: np.random.Generator, y0: float, y1: float, x_half: float, n: int) -> None:
+def details(c: Canvas, rng: np.random.Generator, y0: float, y1: float, x_half: float, n: int) -> None:
     """Brackets, clips and wiring: the clutter that makes one undercarriage unlike another."""
     for _ in range(n):
         x, y = rng.uniform(-x_half, x_half), rng.uniform(y0, y1)
@@ -262,7 +262,7 @@ def draw_vehicle(v: Vehicle, mm_per_line: float) -> Canvas:
         tank(c, -700, -250, kingpin + 3_200, kingpin + 3_500, 165)
         for y in ax[3:]:
             axle(c, v, y, dual=True, driven=False, tyre=(295, 1_000))
-        details(c, v, rng, kingpin + 1_000, v.length_mm - 400, half - 300, 40)
+        details(c, rng, kingpin + 1_000, v.length_mm - 400, half - 300, 40)
         tractor_end = ax[2] + 1_100
         c.box(-half + 40, half - 40, 0, ax[0] + 1_600, 62)                     # cab floor
         rails(c, v, 0, tractor_end, rng, 1_000)
@@ -272,7 +272,7 @@ def draw_vehicle(v: Vehicle, mm_per_line: float) -> Canvas:
         _lorry_side_kit(c, v, ax[0] + 900)
         for y in ax[1:3]:
             axle(c, v, y, dual=True, driven=True, tyre=(295, 1_050))
-        details(c, v, rng, 200, tractor_end, v.rail_half_gap_mm + 500, 30)
+        details(c, rng, 200, tractor_end, v.rail_half_gap_mm + 500, 30)
     elif v.kind is VehicleType.BOX_TRUCK:
         c.box(-half + 30, half - 30, 0, v.length_mm, 58)                       # box floor
         for y in np.arange(ax[0] + 1_500, v.length_mm - 100, 420):
@@ -284,7 +284,7 @@ def draw_vehicle(v: Vehicle, mm_per_line: float) -> Canvas:
         _lorry_side_kit(c, v, ax[0] + 1_000)
         axle(c, v, ax[1], dual=True, driven=True, tyre=(265, 950))
         spare_wheel(c, 0, v.length_mm - 700, 440)
-        details(c, v, rng, 200, v.length_mm - 200, half - 250, 45)
+        details(c, rng, 200, v.length_mm - 200, half - 250, 45)
     else:
         van = v.kind is VehicleType.VAN
         c.box(-half + 60, half - 60, 60, v.length_mm - 60, 92 if van else 104)  # floor pan, low and close
@@ -307,7 +307,7 @@ def draw_vehicle(v: Vehicle, mm_per_line: float) -> Canvas:
         ex = v.exhaust_side * 260
         c.polyline([(0, ax[0] + 300), (ex, ax[0] + 900), (ex, v.length_mm - 500)], 146, 52)
         c.ellipse(ex + v.exhaust_side * 120, v.length_mm - 520 - (0 if van else 150), 230, 320, 152)
-        details(c, v, rng, ax[0] + 500, v.length_mm - 300, half - 350, 25)
+        details(c, rng, ax[0] + 500, v.length_mm - 300, half - 350, 25)
     cells = (int(v.length_mm / 150) + 2, int(CANVAS_WIDTH * MM_PER_PX / 150) + 2)   # 15 cm mud and rust patches
     grime = cv2.resize(plate_rng(v.seed, "grime").normal(0, 1, cells).astype(np.float32), (CANVAS_WIDTH, c.rows),
                        interpolation=cv2.INTER_CUBIC)
