@@ -32,6 +32,7 @@ class FakeLane:
     def __init__(self) -> None:
         self.bus = LiveBus()
         self.registry = CollectorRegistry()
+        self.media = None
 
     async def device_list(self) -> list[dict[str, Any]]:
         return []

@@ -17,6 +17,8 @@ from fastapi.responses import FileResponse, Response, StreamingResponse
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
 from edge.live import CLOSE, LiveBus
+from edge.media import MediaStore
+from edge.web.media_routes import media_router
 
 STATIC = Path(__file__).parent / "static"
 KEEPALIVE_S = 15.0
@@ -34,6 +36,7 @@ class LaneView(Protocol):
     async def events(self, limit: int) -> list[dict[str, Any]]: ...
 
     registry: CollectorRegistry
+    media: MediaStore | None
 
 
 def static_file(name: str) -> Path | None:
@@ -68,6 +71,8 @@ def create_app(view: LaneView) -> FastAPI:
         if path is None:
             raise HTTPException(404, "no such static file")
         return FileResponse(path)
+
+    app.include_router(media_router(view.media))
 
     @app.get("/api/lane")
     async def lane() -> dict[str, str]:

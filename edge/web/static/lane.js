@@ -16,6 +16,24 @@ function cell(text, cls) {
   if (cls) td.className = cls;
   return td;
 }
+function latestCell(d) {
+  // the kind's one-line summary, and the latest image it names, whatever the kind
+  const td = cell(d.summary || "", "summary");
+  const sha = (d.state || {}).image_sha256;
+  if (sha && /^[0-9a-f]{64}$/.test(sha)) {
+    const a = document.createElement("a");
+    a.href = `/api/media/${sha}/preview?max_px=2048`;
+    a.target = "_blank";
+    const img = document.createElement("img");
+    img.src = `/api/media/${sha}/preview?max_px=240`;
+    img.alt = `latest image of ${d.id}`;
+    img.className = "thumb";
+    img.loading = "lazy";
+    a.append(img);
+    td.append(document.createElement("br"), a);
+  }
+  return td;
+}
 function renderDevices() {
   devicesBody.replaceChildren();
   for (const d of [...devices.values()].sort((a, b) => a.id.localeCompare(b.id))) {
@@ -25,7 +43,7 @@ function renderDevices() {
       cell(d.name ? `${d.name} (${d.id})` : d.id), cell(d.kind), cell(`${d.transport} ${d.address}`),
       cell(d.online ? "online" : "offline", `status ${d.online ? "online" : "offline"}`),
       cell(fmtTime(d.last_seen)),
-      cell(d.summary || "", "summary"),
+      latestCell(d),
     );
     if (!d.online && d.last_error) tr.title = d.last_error;
     devicesBody.append(tr);
