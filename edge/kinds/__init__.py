@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from edge.kinds.base import DeviceKind
 from edge.kinds.smart_lock import KIND as SMART_LOCK
+from edge.kinds.iris import KIND as IRIS
 
-KINDS: dict[str, DeviceKind] = {kind.name: kind for kind in (SMART_LOCK,)}
+KINDS: dict[str, DeviceKind] = {kind.name: kind for kind in (SMART_LOCK, IRIS)}
 
 __all__ = ["KINDS", "DeviceKind"]
