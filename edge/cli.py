@@ -16,6 +16,7 @@ SUBCOMMANDS: dict[str, str] = {
     "model": "model",
     "sim": "sim",
     "decode": "decode",
+    "iris": "iris",
 }
 
 
