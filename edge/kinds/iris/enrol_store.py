@@ -44,10 +44,12 @@ def iris_device(config: EdgeConfig, device_id: str | None) -> str:
     readers = [d.id for d in config.devices if d.kind == "iris"]
     if device_id is not None:
         if device_id not in readers:
-            raise EnrolError(f"no iris device '{device_id}' in the config (iris devices: {', '.join(readers) or 'none'})")
+            known = ", ".join(readers) or "none"
+            raise EnrolError(f"no iris device '{device_id}' in the config (iris devices: {known})")
         return device_id
     if len(readers) != 1:
-        raise EnrolError(f"the config has {len(readers)} iris devices ({', '.join(readers) or 'none'}): name one with --device")
+        known = ", ".join(readers) or "none"
+        raise EnrolError(f"the config has {len(readers)} iris devices ({known}): name one with --device")
     return readers[0]
 
 
@@ -61,7 +63,8 @@ def _enrolment(result: EnrolResult, count: int, media: MediaStore, rule: MatchCo
                              f"{count} asked for; present the card and eye again")
         pairs = []
         for capture in found:
-            with media.open(capture.code_sha256, verify=True) as code, media.open(capture.mask_sha256, verify=True) as mask:
+            with media.open(capture.code_sha256, verify=True) as code, \
+                    media.open(capture.mask_sha256, verify=True) as mask:
                 pairs.append((unpack_bits(code.read()), unpack_bits(mask.read())))
         try:
             enrolment = enrol_from_captures(pairs, rule)
@@ -79,7 +82,8 @@ def _enrolment(result: EnrolResult, count: int, media: MediaStore, rule: MatchCo
     return derive
 
 
-def enrol_card(config: EdgeConfig, card_id: str, count: int, device_id: str | None = None, who: str = "") -> EnrolResult:
+def enrol_card(config: EdgeConfig, card_id: str, count: int, device_id: str | None = None,
+               who: str = "") -> EnrolResult:
     """Enrol `card_id` from its last `count` good captures in the edge's store; EnrolError says why not."""
     from edge.kinds import KINDS
 

@@ -101,7 +101,8 @@ class SerialIris:
         counters["bad_bytes"] = self._past_bad_bytes + stats.bad_bytes
         counters["bad_frames"] = self._past_bad_frames.total() + stats.bad_frame_total
         for reason in Reason:
-            counters[f"bad_frames_{reason.value}"] = self._past_bad_frames[reason.value] + stats.bad_frames[reason.value]
+            key = reason.value
+            counters[f"bad_frames_{key}"] = self._past_bad_frames[key] + stats.bad_frames[key]
 
     def _on_bad_frame(self, error: IrisDecodeError, content: bytes) -> None:
         """Logged at most every BAD_FRAME_LOG_S (counted in full); a capture frame whose CRC held but
