@@ -1,0 +1,129 @@
+"""The model run on stored pass images: one worker thread, one image at a time, a bounded queue.
+
+The worker loads the model through the inference registry once, when the adapter starts (a model
+that cannot be loaded is logged and the camera's passes are stored unanalysed). Each job is a
+stored pass: its image is read back from the media store (hash checked), decoded and checked
+against its header, scored, and the result submitted through ingest as an `analysis` reading.
+Nothing here runs on the event loop or holds back a pass's acknowledgement.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from drivers.under_vehicle import PassHeader, UnderVehiclePass
+from edge.device_status import DeviceStatus
+from edge.media import MediaStore
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Job:
+    """One stored pass waiting for the model."""
+
+    header: PassHeader
+    state: dict[str, Any]
+
+
+class Analyser:
+    """Loads the model, then scores queued passes one at a time and hands each result to `submit`."""
+
+    def __init__(self, device_id: str, model: str, media: MediaStore, status: DeviceStatus, maxsize: int,
+                 submit: Callable[[dict[str, Any], dict[str, Any]], None]) -> None:
+        self._id = device_id
+        self._model = model
+        self._media = media
+        self._status = status
+        self._submit = submit
+        self._queue: queue.Queue[Job | None] = queue.Queue(maxsize)
+        self._thread: threading.Thread | None = None
+        self._detector: Any = None
+        self.unavailable = ""  # why the model cannot be used ("" while loading or loaded)
+        for name in ("analysed", "analysis_errors", "analysis_dropped", "model_unavailable"):
+            status.counters[name] = 0
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name=f"uvss-analysis-{self._id}", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Finish the image being scored; passes still queued are left unanalysed (logged)."""
+        left = 0
+        while True:
+            try:
+                left += self._queue.get_nowait() is not None
+            except queue.Empty:
+                break
+        if left:
+            log.warning("under-vehicle %s: %d stored passes left unanalysed at shutdown", self._id, left)
+        self._queue.put(None)
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def offer(self, job: Job) -> None:
+        """Queue a stored pass (any thread, never blocks); a full queue is counted and logged."""
+        if self.unavailable:
+            return
+        try:
+            self._queue.put_nowait(job)
+        except queue.Full:
+            self._status.counters["analysis_dropped"] += 1
+            log.warning("under-vehicle %s: analysis queue full (%d); pass %s (%s) stored but not analysed",
+                        self._id, self._queue.maxsize, job.header.pass_id, job.header.plate)
+
+    def _run(self) -> None:
+        if not self._load():
+            return
+        while (job := self._queue.get()) is not None:
+            payload = self._analyse(job)
+            try:
+                self._submit(job.state, payload)
+            except RuntimeError as exc:  # the event loop is gone: shutting down
+                log.warning("under-vehicle %s: analysis of pass %s not recorded: %s", self._id, job.header.pass_id, exc)
+
+    def _load(self) -> bool:
+        from edge.inference.config import InferenceConfig
+        from edge.inference.core import Detector
+
+        try:
+            self._detector = Detector.load(self._model, InferenceConfig())
+        except Exception as exc:  # ModelError, onnxruntime errors, an unreadable file: carry on without it
+            self.unavailable = f"model {self._model!r} not loaded: {exc}"
+            log.error("under-vehicle %s: %s; passes are stored but NOT analysed", self._id, self.unavailable)
+            self._status.counters["model_unavailable"] = 1
+            self._status.last_error = self.unavailable  # until the camera's availability next says otherwise
+            return False
+        return True
+
+    def _analyse(self, job: Job) -> dict[str, Any]:
+        """The analysis payload for one pass: the model's result, or the error that stopped it."""
+        card = self._detector.card
+        payload: dict[str, Any] = {"model": card.name, "version": card.version, "image_sha256": job.header.sha256,
+                                   "pass_id": job.header.pass_id}
+        start = time.perf_counter()
+        try:
+            with self._media.open(job.header.sha256, verify=True) as handle:
+                data = handle.read()
+            image = UnderVehiclePass(self._id, job.header, data).image()
+            del data
+            decoded = time.perf_counter()
+            result = self._detector.infer(image)
+        except Exception as exc:  # one bad image must not stop the camera's analysis
+            self._status.counters["analysis_errors"] += 1
+            log.warning("under-vehicle %s: pass %s not analysed: %s", self._id, job.header.pass_id, exc)
+            return {**payload, "error": f"{type(exc).__name__}: {exc}"}
+        self._status.counters["analysed"] += 1
+        return {
+            **payload, "score": round(float(result.score), 6), "flagged": bool(result.flagged),
+            "threshold": result.threshold,
+            "regions": [{"box": r.to_dict()["box"], "score": round(r.score, 6), "area": r.area} for r in result.regions],
+            "regions_dropped": result.regions_dropped, "ms": round(result.ms, 1),
+            "decode_ms": round((decoded - start) * 1000.0, 1), "tiles": result.tiles,
+        }

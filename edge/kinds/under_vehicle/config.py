@@ -1,0 +1,40 @@
+"""The under-vehicle camera's config: one MQTT channel (a KUV1 pass message per vehicle) and its model."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from edge.device_config import DeviceBase, KindDefaults
+
+
+class UnderVehicleConfig(DeviceBase):
+    """An HD under-vehicle camera (UVSS) in the lane's road surface."""
+
+    kind: Literal["under_vehicle"] = Field(description="Device kind: an HD under-vehicle line-scan camera (UVSS).")
+    address: str | None = Field(
+        None, description="The MQTT topic prefix the camera publishes under (default kouan/<lane>/<id>); "
+        "passes arrive on <prefix>/pass, availability on <prefix>/availability.",
+    )
+    model: str = Field(
+        "under_vehicle", min_length=1,
+        description="Model that analyses each pass image: a folder name, a card name or a folder path "
+        "(found by the inference registry: KOUAN_MODELS_DIR, else the repository's models/).",
+    )
+    analyse: bool = Field(True, description="Run the model on each stored pass image; false: store the passes only.")
+
+
+class UnderVehicleDefaults(KindDefaults):
+    """Site-wide settings for under-vehicle cameras (`[kinds.under_vehicle]`)."""
+
+    offline_after_s: float = Field(
+        1800.0, gt=0,
+        description="A camera silent for longer is shown offline; it speaks only when a vehicle passes, so the "
+        "default is long (half an hour).",
+    )
+    analysis_queue: int = Field(
+        4, ge=1, le=64,
+        description="Stored passes waiting for the model, at most; a pass arriving when it is full is counted, "
+        "logged and left unanalysed (its image stays stored).",
+    )
