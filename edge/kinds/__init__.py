@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from edge.kinds.base import DeviceKind
 from edge.kinds.smart_lock import KIND as SMART_LOCK
+from edge.kinds.under_vehicle import KIND as UNDER_VEHICLE
 from edge.kinds.iris import KIND as IRIS
 
-KINDS: dict[str, DeviceKind] = {kind.name: kind for kind in (SMART_LOCK, IRIS)}
+KINDS: dict[str, DeviceKind] = {kind.name: kind for kind in (SMART_LOCK, IRIS, UNDER_VEHICLE)}
 
 __all__ = ["KINDS", "DeviceKind"]
