@@ -1,0 +1,55 @@
+"""The empty-box detector's config: two channels of one device, Modbus RTU (status, result,
+acknowledgement) and MQTT (interior images)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from edge.device_config import DeviceBase, KindDefaults
+
+
+class ModbusChannelConfig(BaseModel):
+    """The RS-485 line the edge polls the detector on, as the only master."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    port: str = Field(min_length=1, description="pyserial URL of the RS-485 adapter: /dev/ttyUSB0, a pty or its "
+                      "symlink, socket://host:port, rfc2217://...")
+    unit: int = Field(1, ge=1, le=247, description="Modbus unit id of the detector (1-247).")
+    baudrate: int = Field(19200, gt=0, description="Serial baud rate.")
+    parity: Literal["N", "E", "O"] = Field("E", description="Parity: N none, E even, O odd (8E1 by default).")
+    stopbits: Literal[1, 2] = Field(1, description="Stop bits, 1 or 2.")
+    poll_period_s: float = Field(1.0, gt=0, le=60, description="Seconds between polls (0.2-0.5 at a busy lane).")
+    timeout_s: float = Field(0.5, gt=0, le=10, description="Seconds to wait for an answer before the request is "
+                             "counted as unanswered.")
+
+
+class ImagesChannelConfig(BaseModel):
+    """Where the detector publishes its interior images on the site broker."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    topic_prefix: str | None = Field(None, description="Topic prefix of the device's image and availability topics "
+                                     "(<prefix>/image, <prefix>/availability); default kouan/<lane>/<id>.")
+
+
+class EmptyBoxConfig(DeviceBase):
+    """A container empty-box detector at the lane."""
+
+    kind: Literal["empty_box"] = Field(description="Device kind: a container empty-box detector.")
+    modbus: ModbusChannelConfig = Field(description="The Modbus RTU channel (status, scan result, acknowledgement).")
+    images: ImagesChannelConfig = Field(default_factory=ImagesChannelConfig,
+                                        description="The MQTT channel the interior images arrive on.")
+
+
+class EmptyBoxDefaults(KindDefaults):
+    """Site-wide settings for empty-box detectors (`[kinds.empty_box]`)."""
+
+    offline_after_s: float = Field(10.0, gt=0, description="A detector whose heartbeat was not seen for longer is "
+                                   "shown offline.")
+    heartbeat_stale_s: float = Field(5.0, gt=0, description="A detector that answers but whose heartbeat register "
+                                     "has not changed for longer is hung: shown offline, with the reason.")
+    pair_timeout_s: float = Field(30.0, gt=0, description="How long a scan result waits for its image (and an image "
+                                  "for its scan) before the missing half is reported.")
