@@ -13,7 +13,7 @@ from typing import Any
 
 from drivers.under_vehicle import PassHeader
 from edge.ingest import Reading
-from edge.store import Derived, Deriver, Txn
+from edge.store import Derived, Txn
 
 KIND_NAME = "under_vehicle"
 PASS_MESSAGE = "pass"
