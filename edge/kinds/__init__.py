@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from edge.kinds.base import DeviceKind
 from edge.kinds.smart_lock import KIND as SMART_LOCK
+from edge.kinds.scanner import KIND as SCANNER
 from edge.kinds.empty_box import KIND as EMPTY_BOX
 from edge.kinds.under_vehicle import KIND as UNDER_VEHICLE
 from edge.kinds.iris import KIND as IRIS
 
-KINDS: dict[str, DeviceKind] = {kind.name: kind for kind in (SMART_LOCK, IRIS, UNDER_VEHICLE, EMPTY_BOX)}
+KINDS: dict[str, DeviceKind] = {kind.name: kind for kind in (SMART_LOCK, IRIS, UNDER_VEHICLE, EMPTY_BOX, SCANNER)}
 
 __all__ = ["KINDS", "DeviceKind"]
