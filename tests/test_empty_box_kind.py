@@ -248,3 +248,11 @@ def test_pairing_waits_for_whichever_half_comes_second_and_reports_a_lone_half(t
     store.close()
     assert [(r[0], r[4], r[5]) for r in pairs(tmp_path / "s.sqlite3")] == [(4, "a" * 64, 1), (5, "b" * 64, 1),
                                                                           (6, "c" * 64, 2)]
+
+
+def test_a_misread_container_number_and_no_verdict_are_both_raised(lane: Callable[..., dict[str, Any]]) -> None:
+    parts = lane("1.0:truck=CSQU3054384/unknown/declared=empty")
+    invalid = event(parts, "container_number_invalid")
+    assert invalid["subject"] == "CSQU3054384" and "ISO 6346 gives 3" in invalid["detail"]
+    unknown = event(parts, "verdict_unknown")
+    assert unknown["subject"] == "CSQU3054384" and "no verdict" in unknown["detail"]
