@@ -208,3 +208,14 @@ def test_a_bad_scanner_field_names_the_file_and_the_field(tmp_path: Path) -> Non
                     encoding="utf-8")
     with pytest.raises(ConfigError, match=r"kinds\.scanner\.notice_wait_s"):
         load_config(path)
+
+
+def test_a_file_without_notice_is_reported_and_still_taken_when_its_notice_comes(
+        lane: dict[str, Any], mosquitto: Broker) -> None:
+    _, notice = rendered(lane["folder"], "scanner1-orphan-0001", ("TGHU1234567",))
+    orphan = event(lane["listener"], "file_without_notice", notice.file_name, timeout=20)
+    assert str(notice.size_bytes) in orphan["detail"]
+    client = publisher(mosquitto)
+    lane["closers"].append(client.loop_stop)
+    client.publish(notice_topic(lane["lane"], "scanner1"), notice.to_json(), qos=1).wait_for_publish(5)
+    event(lane["listener"], "scan_received", "TGHU1234567")
