@@ -28,8 +28,10 @@ class ScannerConfig(DeviceBase):
                                 description="Largest scan file accepted, in bytes (the media store keeps at most 256 MiB).")
     notice_wait_s: float = Field(120.0, gt=0, description="How long a notice waits for its file before `file_missing`.")
     file_wait_s: float = Field(30.0, gt=0, description="How long a file waits for its notice before `file_without_notice`.")
-    max_pending: int = Field(32, ge=1, le=1000,
-                             description="Notices waiting for their file at most; more stay unacknowledged on the broker.")
+    max_pending: int = Field(8, ge=1, le=1000,
+                             description="Notices waiting for their file at most; more stay unacknowledged on the broker. "
+                                         "Each one waiting holds a slot of the broker's in-flight window to the edge "
+                                         "(Mosquitto's max_inflight_messages, 20 by default), shared with every device.")
 
     @field_validator("folder")
     @classmethod
