@@ -15,7 +15,7 @@ import pytest
 from tests.lane_harness import wait_until
 
 
-def test_demo_brings_up_both_locks_and_stops_on_sigint(tmp_path: Path) -> None:
+def test_demo_brings_up_every_device_and_stops_on_sigint(tmp_path: Path) -> None:
     proc = subprocess.Popen(
         [sys.executable, "-m", "edge.cli", "demo", "--port", "0", "--workdir", str(tmp_path)],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
@@ -37,7 +37,18 @@ def test_demo_brings_up_both_locks_and_stops_on_sigint(tmp_path: Path) -> None:
         def devices() -> dict[str, bool]:
             return {d["id"]: d["online"] for d in httpx.get(url + "api/devices", timeout=5).json()}
 
-        wait_until(lambda: devices() == {"lock-serial": True, "lock-mqtt": True}, 20, what="both demo locks online")
+        every_device = {"lock-serial", "lock-mqtt", "empty-box", "uvss", "iris", "scanner"}
+        wait_until(lambda: devices() == dict.fromkeys(every_device, True), 90, what=f"every demo device online: {devices()}")
+        kinds = {d["kind"] for d in httpx.get(url + "api/devices", timeout=5).json()}
+        assert kinds == {"smart_lock", "empty_box", "under_vehicle", "iris", "scanner"}
+        # each kind's first scripted reading has raised its event, and the images are shown
+        wait_until(lambda: {"first_seen", "empty_confirmed", "vehicle_pass", "not_enrolled", "scan_received"}
+                   <= {e["event"] for e in httpx.get(url + "api/events?limit=200", timeout=5).json()}, 60,
+                   what="an event from every kind")
+        shown = {d["id"]: d["state"].get("image_sha256") for d in httpx.get(url + "api/devices", timeout=5).json()}
+        for device_id in ("empty-box", "uvss", "scanner"):
+            preview = httpx.get(f"{url}api/media/{shown[device_id]}/preview?max_px=200", timeout=10)
+            assert preview.status_code == 200 and preview.headers["content-type"] == "image/png", device_id
         assert (tmp_path / "edge.toml").is_file() and (tmp_path / "edge.sqlite3").is_file()
     finally:
         proc.send_signal(signal.SIGINT)

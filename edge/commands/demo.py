@@ -1,5 +1,8 @@
-"""A whole simulated lane on this machine: a site broker, two smart-lock stubs (one on a serial
-pty, one on MQTT) with scripted events, and the edge node with its lane terminal. URLs printed."""
+"""A whole simulated lane on this machine: a site broker, a stub for every device kind (two
+smart locks, one on a serial pty and one on MQTT; an empty-box detector on Modbus RTU over a pty
+with its images on MQTT; an under-vehicle camera on MQTT; an iris reader on a pty; a container
+scanner with its watched folder), each playing a script, and the edge node with its lane
+terminal. URLs printed."""
 
 from __future__ import annotations
 
@@ -13,12 +16,16 @@ import sys
 import time
 from pathlib import Path
 
-HELP = "run a simulated lane (broker, lock stubs, edge) and print the URLs"
+HELP = "run a simulated lane (broker, a stub for every device, edge) and print the URLs"
 log = logging.getLogger(__name__)
 
 LANE = "demo-lane"
 SERIAL_EVENTS = "15:opened,25:tamper,40:battery=15"
 MQTT_EVENTS = "20:opened,32:sealed,45:shell_opened"
+EMPTY_BOX_EVENTS = "8:truck=CSQU3054383/empty/declared=empty,30:truck=MSKU1234565/full/declared=empty"
+UNDER_VEHICLE_EVENTS = "10:pass=新F12345/clean,35:pass=新F12345/object=box,50:pass=苏E88888/clean"
+IRIS_EVENTS = "12:present=CARD123/genuine,28:present=CARD999/poor"
+SCANNER_EVENTS = "18:scan=CSQU3054383/empty,40:scan=MSKU1234565/cargo/dual"
 
 CONFIG = """\
 # Written by `kouan demo`; a real lane's config looks the same (see docs/operations.md).
@@ -48,6 +55,30 @@ id = "lock-mqtt"
 name = "E-lock on MQTT (JSON)"
 kind = "smart_lock"
 transport = "mqtt"
+
+[[devices]]
+id = "empty-box"
+name = "Empty-box detector (Modbus RTU + images)"
+kind = "empty_box"
+modbus = {{ port = "{empty_box_link}" }}
+
+[[devices]]
+id = "uvss"
+name = "Under-vehicle camera"
+kind = "under_vehicle"
+
+[[devices]]
+id = "iris"
+name = "Driver iris reader"
+kind = "iris"
+transport = "serial"
+address = "{iris_link}"
+
+[[devices]]
+id = "scanner"
+name = "Container scanner"
+kind = "scanner"
+folder = "{scan_folder}"
 """
 
 
@@ -82,8 +113,8 @@ def _start_broker(workdir: Path) -> tuple[subprocess.Popen[bytes], str]:
     raise SystemExit(f"kouan demo: mosquitto did not start on port {port}; see {workdir / 'mosquitto.log'}")
 
 
-def _start_stub(args: list[str], log_path: Path) -> subprocess.Popen[bytes]:
-    command = [sys.executable, "-m", "edge.cli", "sim", "smart-lock", *args]
+def _start_stub(device: str, args: list[str], log_path: Path) -> subprocess.Popen[bytes]:
+    command = [sys.executable, "-m", "edge.cli", "sim", device, *args]
     return subprocess.Popen(command, stdout=log_path.open("wb"), stderr=subprocess.STDOUT)
 
 
@@ -102,19 +133,35 @@ def run(args: argparse.Namespace) -> int:
             broker, mqtt_url = _start_broker(workdir)
             children.append(broker)
         link = workdir / "lock-serial.tty"
-        children.append(_start_stub(
-            ["--serial", "--link", str(link), "--terminal", "13912344329", "--lock-id", "SEAL-0001",
-             "--events", SERIAL_EVENTS], workdir / "stub-serial.log"))
-        children.append(_start_stub(
-            ["--mqtt", mqtt_url, "--lane", LANE, "--device", "lock-mqtt", "--terminal", "13912344330",
-             "--lock-id", "SEAL-0002", "--events", MQTT_EVENTS], workdir / "stub-mqtt.log"))
-        text = CONFIG.format(lane=LANE, mqtt_url=mqtt_url, port=args.port, link=link)
+        paths = {"empty_box_link": workdir / "empty-box.tty", "iris_link": workdir / "iris.tty",
+                 "scan_folder": workdir / "scans"}
+        paths["scan_folder"].mkdir(exist_ok=True)
+        on_mqtt = ["--mqtt", mqtt_url, "--lane", LANE]
+        stubs = (  # (log name, `kouan sim` device, its options)
+            ("lock-serial", "smart-lock", ["--serial", "--link", str(link), "--terminal", "13912344329",
+                                           "--lock-id", "SEAL-0001", "--events", SERIAL_EVENTS]),
+            ("lock-mqtt", "smart-lock", [*on_mqtt, "--device", "lock-mqtt", "--terminal", "13912344330",
+                                         "--lock-id", "SEAL-0002", "--events", MQTT_EVENTS]),
+            ("empty-box", "empty-box", ["--serial", "--link", str(paths["empty_box_link"]), *on_mqtt,
+                                        "--device", "empty-box", "--events", EMPTY_BOX_EVENTS]),
+            ("uvss", "under-vehicle", [*on_mqtt, "--device", "uvss", "--events", UNDER_VEHICLE_EVENTS]),
+            ("iris", "iris", ["--serial", "--link", str(paths["iris_link"]), "--events", IRIS_EVENTS]),
+            ("scanner", "scanner", [*on_mqtt, "--device", "scanner", "--folder", str(paths["scan_folder"]),
+                                    "--format", "tiff", "--scale", "0.5", "--events", SCANNER_EVENTS]),
+        )
+        for log_name, device, options in stubs:
+            children.append(_start_stub(device, options, workdir / f"stub-{log_name}.log"))
+        text = CONFIG.format(lane=LANE, mqtt_url=mqtt_url, port=args.port, link=link, **paths)
         (workdir / "edge.toml").write_text(text, encoding="utf-8")
         config = EdgeConfig.model_validate(tomllib.loads(text))
         config.store.path = workdir / "edge.sqlite3"
-        print(f"kouan demo: broker {mqtt_url}; lock stubs logging to {workdir}/stub-*.log", flush=True)
-        print(f"kouan demo: lock events on MQTT topic kouan/{LANE}/events/lock", flush=True)
-        print(f"kouan demo: scripted events: serial lock {SERIAL_EVENTS}; MQTT lock {MQTT_EVENTS} (s from start)", flush=True)
+        print(f"kouan demo: broker {mqtt_url}; {len(stubs)} device stubs logging to {workdir}/stub-*.log", flush=True)
+        print(f"kouan demo: events on MQTT topics kouan/{LANE}/events/<kind>", flush=True)
+        print("kouan demo: scripted (s from start): " + "; ".join(
+            f"{name} {script}" for name, script in (
+                ("serial lock", SERIAL_EVENTS), ("MQTT lock", MQTT_EVENTS), ("empty box", EMPTY_BOX_EVENTS),
+                ("under-vehicle", UNDER_VEHICLE_EVENTS), ("iris", IRIS_EVENTS), ("scanner", SCANNER_EVENTS))),
+            flush=True)
         asyncio.run(serve(config))
     finally:
         for child in reversed(children):

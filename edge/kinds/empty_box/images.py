@@ -72,9 +72,10 @@ class ImageChannel:
         counters["images_stored"] += 1
         received = time.time()
         self._on_image(meta.sequence, received)
+        shown: dict[str, object] = {}  # filled by the deriver: the stored state plus this image
         self._ingest.submit(Reading(
             self._id, "image", hashlib.sha256(payload).hexdigest(),
             {**meta.model_dump(mode="json"), "stored_new": stored.new},
-            device_time=meta.time.isoformat(), kind="empty_box", received_at=received,
-            derive=image_deriver(meta.sequence, meta.container, meta.sha256, self._timeout_s), on_stored=ack,
+            device_time=meta.time.isoformat(), kind="empty_box", received_at=received, state=shown,
+            derive=image_deriver(meta.sequence, meta.container, meta.sha256, self._timeout_s, shown), on_stored=ack,
         ))

@@ -146,7 +146,8 @@ class ModbusChannel:
         self._on_scan(reading.sequence, received)
         self._ingest.submit(Reading(
             self._id, "scan", key, {**scan, "acknowledged": reading.acknowledged}, device_time=scan["scan_time"],
-            state=dict(self._state), derive=scan_deriver(scan, self._timeout_s), kind=KIND, received_at=received,
+            state=(shown := dict(self._state)), derive=scan_deriver(scan, self._timeout_s, shown), kind=KIND,
+            received_at=received,
             on_stored=lambda sequence=reading.sequence: self._acknowledge(sequence),
         ))
 

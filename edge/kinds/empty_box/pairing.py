@@ -65,13 +65,25 @@ def _open_row(txn: Txn, sequence: int, missing: str) -> tuple[int, str | None, i
     ).fetchone()
 
 
-def scan_deriver(scan: dict[str, Any], timeout_s: float) -> Deriver:
-    """A completed scan: its events, and its place in the pairing table."""
+def image_of(txn: Txn, sequence: int) -> str | None:
+    """The hash of the interior image paired with scan `sequence`, if it has come."""
+    row = txn.execute("SELECT image_sha256 FROM empty_box_pairs WHERE device_id=? AND sequence=? "
+                      "AND image_sha256 IS NOT NULL ORDER BY id DESC LIMIT 1", (txn.device_id, sequence)).fetchone()
+    return row[0] if row else None
+
+
+def scan_deriver(scan: dict[str, Any], timeout_s: float, state: dict[str, Any] | None = None) -> Deriver:
+    """A completed scan: its events, and its place in the pairing table. `state`, when given, gets
+    the hash of this scan's image if it came first (and loses an earlier scan's), for the page."""
 
     def derive(txn: Txn, reading_id: int) -> Derived:
         derived = Derived()
         sweep(txn, timeout_s, derived)
         sequence, container = scan["sequence"], scan.get("container")
+        if state is not None:
+            state.pop("image_sha256", None)
+            if image := image_of(txn, sequence):
+                state["image_sha256"] = image
         row = _open_row(txn, sequence, "scan")
         if row is None:
             txn.execute("INSERT INTO empty_box_pairs (device_id, sequence, container, scan_reading_id, opened_at) "
@@ -88,11 +100,21 @@ def scan_deriver(scan: dict[str, Any], timeout_s: float) -> Deriver:
     return derive
 
 
-def image_deriver(sequence: int, container: str | None, image_sha256: str, timeout_s: float) -> Deriver:
-    """An interior image (stored in the media store): paired with its scan, or waiting for it."""
+def image_deriver(sequence: int, container: str | None, image_sha256: str, timeout_s: float,
+                  state: dict[str, Any] | None = None) -> Deriver:
+    """An interior image (stored in the media store): paired with its scan, or waiting for it.
+
+    `state`, when given, is filled in place with the device's stored state plus this image's
+    hash (the store writes the reading's state after its deriver ran), so the lane page shows
+    the latest interior without the image losing the scan's verdict.
+    """
 
     def derive(txn: Txn, reading_id: int) -> Derived:
         derived = Derived()
+        if state is not None:  # shown with its own scan's verdict; before that scan, with no verdict of another
+            shown = txn.device_state()
+            state.clear()
+            state.update(shown if shown.get("sequence") == sequence else {}, image_sha256=image_sha256)
         sweep(txn, timeout_s, derived)
         row = _open_row(txn, sequence, "image")
         if row is None:

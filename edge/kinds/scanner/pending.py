@@ -42,6 +42,9 @@ def _complete_state(txn: Txn, state: dict[str, Any], last: dict[str, Any] | None
     previous = txn.device_state()
     state.clear()
     state["last"] = last if last is not None else previous.get("last")
+    image = (state["last"] or {}).get("media_sha256") or previous.get("image_sha256")
+    if image:
+        state["image_sha256"] = image  # the lane page shows the latest scan
     state["pending"] = [{"notice": json.loads(row[0]), "noticed_at": row[1]} for row in rows]
 
 
