@@ -1,6 +1,6 @@
 """Container empty-box detector: its Modbus register map, the typed reading, the MQTT image message.
 
-Registers (docs/protocols-empty-box.md has the vendor's table). Input registers (0x04), read-only:
+Registers (docs/protocols.md has the vendor's table). Input registers (0x04), read-only:
 
 | addr | meaning | type, units |
 | --- | --- | --- |

@@ -1,6 +1,6 @@
 """An iris reader that behaves like firmware: captures on scripted card presentations, heartbeats,
 and keeps each capture until the edge acknowledges it; over a pty (the framed protocol of
-docs/protocols-iris.md) or MQTT (firmware_stubs/iris_reader_mqtt.py).
+docs/protocols.md) or MQTT (firmware_stubs/iris_reader_mqtt.py).
 
 Events: "3:present=CARD123/genuine,10:present=CARD123/impostor,15:present=CARD999/poor,20:silent,25:resume".
 `genuine`: the card holder's own eye (the iris is fixed by the card id); `impostor`: someone else

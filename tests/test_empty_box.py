@@ -26,7 +26,7 @@ from drivers.empty_box import (
 )
 
 CST = timezone(timedelta(hours=8))
-DOC = Path(__file__).resolve().parents[1] / "docs" / "protocols-empty-box.md"
+DOC = Path(__file__).resolve().parents[1] / "docs" / "protocols.md"
 
 
 def reading(**changes: object) -> EmptyBoxReading:

@@ -21,7 +21,7 @@ from drivers.iris import (
     status_from_json, status_to_json,
 )
 
-DOC = Path(__file__).resolve().parents[1] / "docs" / "protocols-iris.md"
+DOC = Path(__file__).resolve().parents[1] / "docs" / "protocols.md"
 CST = timezone(timedelta(hours=8))
 
 

@@ -1,4 +1,4 @@
-"""Iris reader codec: a framed serial protocol (docs/protocols-iris.md) and its MQTT JSON form.
+"""Iris reader codec: a framed serial protocol (docs/protocols.md) and its MQTT JSON form.
 
 Public API:
     Deframer(on_error=None).feed(bytes) -> list[Message]; .flush(); .stats (DeframerStats)

@@ -1,6 +1,6 @@
 """The large container scanner: the MQTT notice, the scan file's checks and decoding, DICOS.
 
-See docs/protocols-scanner.md. `ScanNotice.from_json` parses a notice; `load_scan(path, notice)`
+See docs/protocols.md. `ScanNotice.from_json` parses a notice; `load_scan(path, notice)`
 verifies the file (size, SHA-256, magic, header limits) and decodes it into a `ContainerScan`.
 """
 

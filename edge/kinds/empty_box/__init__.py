@@ -1,5 +1,5 @@
 """The container empty-box detector: Modbus RTU for status, result and acknowledgement, MQTT for
-the interior images; scans and images paired by sequence number (docs/protocols-empty-box.md)."""
+the interior images; scans and images paired by sequence number (docs/protocols.md)."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """The iris reader for driver self-service clearance: the framed protocol over serial, or JSON over MQTT.
 
 Each capture is gated on its ISO/IEC 29794-6 quality, matched against the card's enrolled
-templates and raises one event on kouan/<lane>/events/iris (docs/protocols-iris.md, "Iris reader").
+templates and raises one event on kouan/<lane>/events/iris (docs/protocols.md, "Iris reader").
 """
 
 from __future__ import annotations

@@ -18,7 +18,7 @@ _M = MatchConfig()
 class IrisConfig(DeviceBase):
     """An iris reader for driver self-service clearance at the lane."""
 
-    kind: Literal["iris"] = Field(description="Device kind: an iris reader (docs/protocols-iris.md).")
+    kind: Literal["iris"] = Field(description="Device kind: an iris reader (docs/protocols.md).")
     transport: Literal["serial", "mqtt"] = Field(description="How the edge reaches the reader.")
     address: str | None = Field(
         None,

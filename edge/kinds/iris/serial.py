@@ -1,4 +1,4 @@
-"""An iris reader speaking the framed protocol (docs/protocols-iris.md) over a serial port.
+"""An iris reader speaking the framed protocol (docs/protocols.md) over a serial port.
 
 A capture is answered with an ack frame (0x81, result "stored") only in its reading's
 `on_stored`, after the store committed it, so a capture the edge lost is resent by the reader.
