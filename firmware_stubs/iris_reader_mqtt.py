@@ -2,8 +2,7 @@
 
 QoS 1 gets a capture to the broker; the edge's ack on `kouan/<lane>/<device>/ack` (drivers.iris.wire.
 AckWire) says it was stored, and until then the reader resends it on the same schedule as on serial
-(the edge stores a resend once). paho is never called with the reader's lock held (its network
-thread holds its own locks while it calls back into us).
+(the edge stores a resend once). The link and its availability are `firmware_stubs.mqtt_outbox.MqttLink`.
 """
 
 from __future__ import annotations
@@ -18,6 +17,7 @@ from drivers.iris.wire import (
 )
 from drivers.mqtt_url import parse_mqtt_url
 from firmware_stubs.iris_reader import IrisReaderBase, ReaderConfig
+from firmware_stubs.mqtt_outbox import MqttLink
 
 log = logging.getLogger(__name__)
 
@@ -36,29 +36,17 @@ class MqttIrisReader(IrisReaderBase):
         self.status_topic = topic(lane, device, STATUS_CHANNEL)
         self.ack_topic = topic(lane, device, ACK_CHANNEL)
         self.availability_topic = topic(lane, device, AVAILABILITY_CHANNEL)
-        self.connected = False
-        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"kouan-iris-{lane}-{device}")
-        if broker.username:
-            self.client.username_pw_set(broker.username, broker.password)
-        self.client.will_set(self.availability_topic, "offline", qos=1, retain=True)
-        self.client.on_connect = self._on_connect
-        self.client.on_disconnect = self._on_disconnect
+        self.link = MqttLink(
+            client_id=f"kouan-iris-{lane}-{device}", host=self.host, port=self.port, username=broker.username,
+            password=broker.password, availability_topic=self.availability_topic,
+            label=f"iris reader {device}", subscriptions=(self.ack_topic,))
+        self.client = self.link.client
         self.client.on_message = self._on_ack_message
 
-    def _on_connect(self, client: mqtt.Client, _userdata: object, _flags: object,
-                    reason_code: mqtt.ReasonCode, _props: object) -> None:
-        if reason_code.is_failure:
-            log.warning("iris reader %s: MQTT connection refused: %s", self.device, reason_code)
-            return
-        client.subscribe(self.ack_topic, qos=1)
-        client.publish(self.availability_topic, "online", qos=1, retain=True)
-        self.connected = True
-
-    def _on_disconnect(self, _client: mqtt.Client, _userdata: object, _flags: object,
-                       reason_code: mqtt.ReasonCode, _props: object) -> None:
-        if self.connected:
-            log.warning("iris reader %s: MQTT link lost (%s)", self.device, reason_code)
-        self.connected = False
+    @property
+    def connected(self) -> bool:
+        """Whether the link to the broker is up."""
+        return self.link.connected
 
     def _on_ack_message(self, _client: mqtt.Client, _userdata: object, message: mqtt.MQTTMessage) -> None:
         try:
@@ -70,14 +58,10 @@ class MqttIrisReader(IrisReaderBase):
         self.on_ack(ack.seq, _RESULTS[ack.result])
 
     def _open(self) -> None:
-        self.client.connect_async(self.host, self.port, keepalive=10)
-        self.client.loop_start()
+        self.link.start()
 
     def _close(self) -> None:
-        if self.connected:
-            self.client.publish(self.availability_topic, "offline", qos=1, retain=True).wait_for_publish(2)
-        self.client.disconnect()
-        self.client.loop_stop()
+        self.link.stop()
 
     def _tick(self, now: float) -> None:
         if self.connected:   # while down, captures wait and go out after the reconnect

@@ -4,8 +4,7 @@ Per scan: render (firmware_stubs.scanner_render), write `<scan id>.<ext>.part`, 
 final name (the folder rule), hash it, then publish the notice (QoS 1) on
 `kouan/<lane>/<device>/notice`. Like a real scanner's outbox it keeps every notice until the broker
 acknowledged it (PUBACK), keeps scanning while the link is down, and sends what waits after the
-reconnect, oldest first. paho is called without the stub's lock held (its network thread holds its
-own locks while it calls on_publish, which takes ours). Availability `online` / `offline` retained,
+reconnect, oldest first (`firmware_stubs.mqtt_outbox`). Availability `online` / `offline` retained,
 with `offline` as the Last Will.
 
 Scripted events, "SECONDS:ACTION" separated by commas:
@@ -26,17 +25,17 @@ import signal
 import sys
 import threading
 import time
-from collections import Counter, OrderedDict
+from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from types import FrameType
 
-import paho.mqtt.client as mqtt
 
 from drivers.mqtt_url import parse_mqtt_url
 from drivers.scanner import ScanNotice, availability_topic, file_name_for, notice_topic, sha256_path, write_into_folder
 from drivers.scanner.notice import validate_container_number
+from firmware_stubs.mqtt_outbox import MqttOutbox
 from firmware_stubs.scanner_render import CARGO_KINDS, RenderRequest, render_scan
 
 log = logging.getLogger(__name__)
@@ -111,52 +110,22 @@ class MqttScanner:
         self._silent = False
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self._lock = threading.Lock()
-        self._waiting: OrderedDict[str, bytes] = OrderedDict()  # scan id -> notice not yet acknowledged
-        self._handed: dict[int, str] = {}  # paho message id -> scan id paho holds
-        self._acked_early: set[int] = set()
-        self.connected = False
-        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"kouan-scanner-{lane}-{device}")
-        if broker.username:
-            self.client.username_pw_set(broker.username, broker.password)
-        self.client.will_set(self.availability_topic, "offline", qos=1, retain=True)
-        self.client.on_connect = self._on_connect
-        self.client.on_disconnect = self._on_disconnect
-        self.client.on_publish = self._on_publish
+        self.outbox = MqttOutbox(
+            client_id=f"kouan-scanner-{lane}-{device}", host=self.host, port=self.port, username=broker.username,
+            password=broker.password, availability_topic=self.availability_topic, label=f"scanner {device}",
+            topic=self.notice_topic, noun="notice", counters=self.counters, acked="notices_acked",
+            dropped="notices_dropped", sent="notices_sent", limit=BUFFER_LIMIT)
+        self.client = self.outbox.client
 
-    # -- paho callbacks (paho's thread; short, never call paho under our lock) -------------------
-    def _on_connect(self, client: mqtt.Client, _u: object, _f: object, reason_code: mqtt.ReasonCode,
-                    _p: object) -> None:
-        if reason_code.is_failure:
-            log.warning("scanner %s: MQTT connection refused: %s", self.device, reason_code)
-            return
-        client.publish(self.availability_topic, "online", qos=1, retain=True)
-        with self._lock:
-            self.connected = True
-
-    def _on_disconnect(self, _c: mqtt.Client, _u: object, _f: object, reason_code: mqtt.ReasonCode,
-                       _p: object) -> None:
-        with self._lock:
-            if self.connected:
-                log.warning("scanner %s: MQTT link lost (%s); %d notices waiting", self.device, reason_code,
-                            len(self._waiting))
-            self.connected = False
-
-    def _on_publish(self, _c: mqtt.Client, _u: object, mid: int, reason_code: mqtt.ReasonCode, _p: object) -> None:
-        with self._lock:
-            scan_id = self._handed.pop(mid, None)
-            if reason_code.is_failure:
-                return
-            if scan_id is None:
-                self._acked_early.add(mid)
-            elif self._waiting.pop(scan_id, None) is not None:
-                self.counters["notices_acked"] += 1
+    @property
+    def connected(self) -> bool:
+        """Whether the link to the broker is up."""
+        return self.outbox.connected
 
     @property
     def waiting(self) -> int:
         """Notices the broker has not acknowledged yet."""
-        with self._lock:
-            return len(self._waiting)
+        return self.outbox.waiting
 
     # -- life cycle ------------------------------------------------------------------------------
     def start(self) -> None:
@@ -173,21 +142,17 @@ class MqttScanner:
     def run(self) -> None:
         """The firmware loop: connect, run the script, keep sending what waits; blocks until stop()."""
         self.folder.mkdir(parents=True, exist_ok=True)
-        self.client.connect_async(self.host, self.port, keepalive=10)
-        self.client.loop_start()
+        self.outbox.start()
         t0 = time.monotonic()
         try:
             while not self._stop.is_set():
                 while self._events and self._events[0].at_s <= time.monotonic() - t0:
                     self._apply(self._events.pop(0))
                 if not self._silent:
-                    self._send_waiting()
+                    self.outbox.send_waiting()
                 self._stop.wait(0.05)
         finally:
-            if self.connected:
-                self.client.publish(self.availability_topic, "offline", qos=1, retain=True).wait_for_publish(2)
-            self.client.disconnect()
-            self.client.loop_stop()
+            self.outbox.stop()
 
     def _apply(self, event: ScannerEvent) -> None:
         log.info("scripted event at %.1f s: %s", event.at_s, event.action)
@@ -228,33 +193,8 @@ class MqttScanner:
         log.info("scan %s (%s, %s, %d bytes) written in %.2f s", scan_id, cargo, notice.energy, size,
                  time.perf_counter() - started)
         self.written.append(notice)
-        with self._lock:
-            if len(self._waiting) >= BUFFER_LIMIT:
-                lost, _ = self._waiting.popitem(last=False)
-                self.counters["notices_dropped"] += 1
-                log.warning("scanner %s: notice buffer full; dropped notice %s", self.device, lost)
-            self._waiting[scan_id] = payload
+        self.outbox.keep(scan_id, payload)
         return notice
-
-    def _send_waiting(self) -> None:
-        """Hand paho every waiting notice it does not hold yet, oldest first, while the link is up."""
-        with self._lock:
-            if not self.connected:
-                return
-            held = set(self._handed.values())
-            todo = [(scan_id, payload) for scan_id, payload in self._waiting.items() if scan_id not in held]
-        for scan_id, payload in todo:
-            info = self.client.publish(self.notice_topic, payload, qos=1)
-            if info.rc != mqtt.MQTT_ERR_SUCCESS:
-                break
-            self.counters["notices_sent"] += 1
-            with self._lock:
-                if info.mid in self._acked_early:
-                    self._acked_early.discard(info.mid)
-                    if self._waiting.pop(scan_id, None) is not None:
-                        self.counters["notices_acked"] += 1
-                else:
-                    self._handed[info.mid] = scan_id
 
 
 def configure(parser: argparse.ArgumentParser) -> None:

@@ -23,18 +23,18 @@ import signal
 import sys
 import threading
 import time
-from collections import Counter, OrderedDict
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from types import FrameType
 from typing import Literal
 
 import cv2
-import paho.mqtt.client as mqtt
 
 from drivers.mqtt_url import parse_mqtt_url
 from drivers.under_vehicle import availability_topic, check_plate, encode_pass, header_for, pass_topic
 from firmware_stubs.line_scan import NOMINAL_MM_PER_LINE, PassConditions, scan
+from firmware_stubs.mqtt_outbox import MqttOutbox
 from firmware_stubs.undercarriage import OBJECT_KINDS, VehicleType, add_object, draw_vehicle, plate_rng, vehicle_for
 
 log = logging.getLogger(__name__)
@@ -162,58 +162,28 @@ class UnderVehicleCamera:
         self.availability_topic = availability_topic(config.lane, config.device)
         self.counters: Counter[str] = Counter()
         self.truth: list[PassTruth] = []
-        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"kouan-uv-{config.lane}-{config.device}")
-        if broker.username:
-            self.client.username_pw_set(broker.username, broker.password)
-        self.client.will_set(self.availability_topic, "offline", qos=1, retain=True)
-        self.client.on_connect = self._on_connect
-        self.client.on_disconnect = self._on_disconnect
-        self.client.on_publish = self._on_publish
-        self.connected = False
+        self.outbox = MqttOutbox(
+            client_id=f"kouan-uv-{config.lane}-{config.device}", host=self.host, port=self.port,
+            username=broker.username, password=broker.password, availability_topic=self.availability_topic,
+            label=f"camera {config.device}", topic=self.pass_topic, noun="pass", counters=self.counters,
+            acked="passes_acked", dropped="passes_dropped", sent_bytes="bytes_sent", limit=BUFFER_LIMIT_BYTES,
+            weigh=len)
+        self.client = self.outbox.client
         self.silent = False
-        self._lock = threading.Lock()
-        self._waiting: OrderedDict[str, bytes] = OrderedDict()   # pass id -> message not yet acknowledged
-        self._waiting_bytes = 0
-        self._handed: dict[int, str] = {}                         # paho message id -> pass id paho holds
-        self._acked_early: set[int] = set()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._boot = datetime.now(CHINA_TZ).strftime("%Y%m%d%H%M%S")
 
-    # -- MQTT callbacks (paho's thread; short, never call paho with our lock held) -----------------
-    def _on_connect(self, client: mqtt.Client, _u: object, _f: object, reason_code: mqtt.ReasonCode,
-                    _p: object) -> None:
-        if reason_code.is_failure:
-            log.warning("camera %s: MQTT connection refused: %s", self.config.device, reason_code)
-            return
-        client.publish(self.availability_topic, "online", qos=1, retain=True)
-        with self._lock:
-            self.connected = True
-
-    def _on_disconnect(self, _c: mqtt.Client, _u: object, _f: object, reason_code: mqtt.ReasonCode,
-                       _p: object) -> None:
-        with self._lock:
-            if self.connected:
-                log.warning("camera %s: MQTT link lost (%s); %d passes waiting", self.config.device, reason_code,
-                            len(self._waiting))
-            self.connected = False
-
-    def _on_publish(self, _c: mqtt.Client, _u: object, mid: int, reason_code: mqtt.ReasonCode, _p: object) -> None:
-        with self._lock:
-            pass_id = self._handed.pop(mid, None)
-            if reason_code.is_failure:
-                return   # still waiting: sent again after the next reconnect
-            if pass_id is None:
-                self._acked_early.add(mid)   # availability, or a pass whose mid is not noted yet
-            else:
-                self._acknowledged(pass_id)
-
     # -- life cycle --------------------------------------------------------------------------------
+    @property
+    def connected(self) -> bool:
+        """Whether the link to the broker is up."""
+        return self.outbox.connected
+
     @property
     def waiting(self) -> int:
         """Passes the broker has not acknowledged yet."""
-        with self._lock:
-            return len(self._waiting)
+        return self.outbox.waiting
 
     def start(self) -> None:
         """Connect and run the firmware loop in a daemon thread."""
@@ -232,20 +202,16 @@ class UnderVehicleCamera:
         """The firmware main loop (blocks until stop())."""
         t0 = time.monotonic()
         events = list(self.config.events)
-        self.client.connect_async(self.host, self.port, keepalive=10)
-        self.client.loop_start()
+        self.outbox.start()
         try:
             while not self._stop.is_set():
                 while events and events[0].at_s <= time.monotonic() - t0 and not self._stop.is_set():
                     self._apply(events.pop(0))
                 if not self.silent:
-                    self._send_waiting()
+                    self.outbox.send_waiting()
                 self._stop.wait(0.05)
         finally:
-            if self.connected:
-                self.client.publish(self.availability_topic, "offline", qos=1, retain=True).wait_for_publish(2)
-            self.client.disconnect()
-            self.client.loop_stop()
+            self.outbox.stop()
 
     def _apply(self, event: PassEvent) -> None:
         self.counters[f"event_{event.action}"] += 1
@@ -261,51 +227,11 @@ class UnderVehicleCamera:
         self.truth.append(truth)
         log.info("pass %s: %s %s, %d lines, %s, %d bytes", pass_id, truth.plate, truth.kind.value, truth.height,
                  truth.object or "clean", len(message))
-        self._keep(pass_id, message)
+        self.outbox.keep(pass_id, message)
 
     def set_silent(self, silent: bool) -> None:
         """Stall the uplink (passes are still captured and kept) or let it send what waits."""
         self.silent = silent
-
-    def _keep(self, pass_id: str, message: bytes) -> None:
-        with self._lock:
-            while self._waiting and self._waiting_bytes + len(message) > BUFFER_LIMIT_BYTES:
-                lost, old = self._waiting.popitem(last=False)
-                self._waiting_bytes -= len(old)
-                self.counters["passes_dropped"] += 1
-                log.warning("camera %s: pass buffer full; dropped pass %s", self.config.device, lost)
-            self._waiting[pass_id] = message
-            self._waiting_bytes += len(message)
-
-    def _send_waiting(self) -> None:
-        """Hand paho every waiting pass it does not hold yet, oldest first, while the link is up.
-
-        paho is called without our lock held: its network thread holds its own locks while it calls
-        `_on_publish`, which takes ours, so holding ours around `publish` would deadlock.
-        """
-        with self._lock:
-            if not self.connected:
-                return
-            held = set(self._handed.values())
-            todo = [(pid, msg) for pid, msg in self._waiting.items() if pid not in held]
-        for pass_id, message in todo:
-            info = self.client.publish(self.pass_topic, message, qos=1)
-            if info.rc != mqtt.MQTT_ERR_SUCCESS:
-                break   # the link just went; sent after the reconnect
-            with self._lock:
-                self.counters["bytes_sent"] += len(message)
-                if info.mid in self._acked_early:   # PUBACK came before we got here
-                    self._acked_early.discard(info.mid)
-                    self._acknowledged(pass_id)
-                else:
-                    self._handed[info.mid] = pass_id
-
-    def _acknowledged(self, pass_id: str) -> None:
-        """The broker has it (caller holds the lock)."""
-        message = self._waiting.pop(pass_id, None)
-        if message is not None:
-            self._waiting_bytes -= len(message)
-            self.counters["passes_acked"] += 1
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
