@@ -10,12 +10,10 @@ printed on stderr as the last line, and the exit status is 0. A bad option exits
 from __future__ import annotations
 
 import argparse
-import signal
 import sys
-import threading
-import time
 from pathlib import Path
-from types import FrameType
+
+from firmware_stubs.cli_runner import run_stub
 
 HELP = "container empty-box detector: Modbus RTU on a pty, interior images on MQTT"
 
@@ -55,26 +53,6 @@ def run(args: argparse.Namespace) -> int:
         return 2
     config = DetectorConfig(unit=args.unit, lane=args.lane, device=args.device, image_kind=args.image,
                             startup_s=args.startup, scan_s=args.scan_time, events=events)
-    stopping = threading.Event()
-
-    def on_sigterm(_signum: int, _frame: FrameType | None) -> None:
-        stopping.set()
-
-    previous = signal.signal(signal.SIGTERM, on_sigterm)   # before the pty and its link exist
-    try:
-        stub = EmptyBoxStub(config, link=args.link, mqtt_url=args.mqtt)
-        try:
-            stub.start()
-            print(stub.name + (f" (linked as {args.link})" if args.link else "")
-                  + f", unit {args.unit}, {args.baud} 8E1", flush=True)
-            deadline = time.monotonic() + args.duration if args.duration > 0 else None
-            while not stopping.is_set() and (deadline is None or time.monotonic() < deadline):
-                stopping.wait(0.2 if deadline is None else max(0.0, min(0.2, deadline - time.monotonic())))
-        except KeyboardInterrupt:
-            pass
-        finally:
-            stub.stop()
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-    print(dict(stub.counters), file=sys.stderr)
-    return 0
+    return run_stub(lambda: EmptyBoxStub(config, link=args.link, mqtt_url=args.mqtt), args.duration,
+                    lambda stub: print(stub.name + (f" (linked as {args.link})" if args.link else "")
+                                       + f", unit {args.unit}, {args.baud} 8E1", flush=True))

@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import logging
 import select
-import signal
 import sys
 import threading
 import time
@@ -25,12 +24,12 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from types import FrameType
 
 from drivers.iris import (
     Ack, AckResult, Capture, Deframer, Eye, Message, MessageType, ReaderState, Status, encode_message, pack_bits,
 )
 from drivers.iris.messages import CARD_ID
+from firmware_stubs.cli_runner import run_stub
 from firmware_stubs.iris_codes import IrisSimulator
 from firmware_stubs.pty_port import PtyPort
 
@@ -279,35 +278,20 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"kouan sim iris: {exc}", file=sys.stderr)
         return 2
-    stopping = threading.Event()
+    return run_stub(lambda: _make_stub(args, config), args.duration)
 
-    def on_sigterm(_signum: int, _frame: FrameType | None) -> None:
-        stopping.set()
 
-    previous = signal.signal(signal.SIGTERM, on_sigterm)
+def _make_stub(args: argparse.Namespace, config: ReaderConfig) -> IrisReaderBase | None:
+    """The serial or MQTT reader, its address printed on stdout; None (reason on stderr) if refused."""
+    if args.serial:
+        serial_stub = SerialIrisReader(config, link=args.link)
+        print(serial_stub.name + (f" (linked as {args.link})" if args.link else ""), flush=True)
+        return serial_stub
+    from firmware_stubs.iris_reader_mqtt import MqttIrisReader
     try:
-        stub: IrisReaderBase
-        if args.serial:
-            stub = serial_stub = SerialIrisReader(config, link=args.link)
-            print(serial_stub.name + (f" (linked as {args.link})" if args.link else ""), flush=True)
-        else:
-            from firmware_stubs.iris_reader_mqtt import MqttIrisReader
-            try:
-                stub = mqtt_stub = MqttIrisReader(config, args.mqtt, args.lane, args.device)
-            except ValueError as exc:
-                print(f"kouan sim iris: {exc}", file=sys.stderr)
-                return 2
-            print(f"publishing on {mqtt_stub.capture_topic} via {mqtt_stub.host}:{mqtt_stub.port}", flush=True)
-        stub.start()
-        try:
-            deadline = time.monotonic() + args.duration if args.duration > 0 else None
-            while not stopping.is_set() and (deadline is None or time.monotonic() < deadline):
-                stopping.wait(0.2)
-        except KeyboardInterrupt:
-            pass
-        finally:
-            stub.stop()
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-    print(dict(stub.counters), file=sys.stderr)
-    return 0
+        mqtt_stub = MqttIrisReader(config, args.mqtt, args.lane, args.device)
+    except ValueError as exc:
+        print(f"kouan sim iris: {exc}", file=sys.stderr)
+        return None
+    print(f"publishing on {mqtt_stub.capture_topic} via {mqtt_stub.host}:{mqtt_stub.port}", flush=True)
+    return mqtt_stub

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import signal
 import sys
 import threading
 import time
@@ -29,12 +28,12 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from types import FrameType
 
 
 from drivers.mqtt_url import parse_mqtt_url
 from drivers.scanner import ScanNotice, availability_topic, file_name_for, notice_topic, sha256_path, write_into_folder
 from drivers.scanner.notice import validate_container_number
+from firmware_stubs.cli_runner import run_stub
 from firmware_stubs.mqtt_outbox import MqttOutbox
 from firmware_stubs.scanner_render import CARGO_KINDS, RenderRequest, render_scan
 
@@ -225,24 +224,12 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"kouan sim scanner: {exc}", file=sys.stderr)
         return 2
-    stopping = threading.Event()
 
-    def on_signal(_signum: int, _frame: FrameType | None) -> None:
-        stopping.set()
+    def made() -> MqttScanner:
+        print(f"scanning into {args.folder}, notices on {stub.notice_topic} via {stub.host}:{stub.port}", flush=True)
+        return stub
 
-    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
-    print(f"scanning into {args.folder}, notices on {stub.notice_topic} via {stub.host}:{stub.port}", flush=True)
-    stub.start()
-    try:
-        deadline = time.monotonic() + args.duration if args.duration > 0 else None
-        while not stopping.is_set() and (deadline is None or time.monotonic() < deadline):
-            stopping.wait(0.2)
-    finally:
-        stub.stop()
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-    print(dict(stub.counters), file=sys.stderr)
-    return 0
+    return run_stub(made, args.duration)
 
 
 if __name__ == "__main__":

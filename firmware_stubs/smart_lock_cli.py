@@ -9,13 +9,10 @@ printed on stderr and the exit status is 0.
 from __future__ import annotations
 
 import argparse
-import signal
 import sys
-import threading
-import time
 from pathlib import Path
-from types import FrameType
 
+from firmware_stubs.cli_runner import run_stub
 from firmware_stubs.smart_lock import LockConfig, LockStubBase
 
 HELP = "JT/T 808 smart lock / e-seal: registers, authenticates, heartbeats and reports"
@@ -56,21 +53,7 @@ def run(args: argparse.Namespace) -> int:
                         report_period_s=args.report_period, heartbeat_period_s=args.heartbeat_period,
                         response_timeout_s=args.response_timeout, retries=args.retries,
                         battery_pct=args.battery, events=events)
-    stopping = threading.Event()
-
-    def on_sigterm(_signum: int, _frame: FrameType | None) -> None:
-        stopping.set()   # handled like Ctrl-C: leave the loop, clean up
-
-    previous = signal.signal(signal.SIGTERM, on_sigterm)   # before the pty and its link exist
-    try:
-        stub = _make_stub(args, config)
-        if stub is None:
-            return 2
-        _serve(stub, args.duration, stopping)
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-    print(dict(stub.counters), file=sys.stderr)
-    return 0
+    return run_stub(lambda: _make_stub(args, config), args.duration)
 
 
 def _make_stub(args: argparse.Namespace, config: LockConfig) -> LockStubBase | None:
@@ -90,16 +73,3 @@ def _make_stub(args: argparse.Namespace, config: LockConfig) -> LockStubBase | N
         return None
     print(f"publishing on {mqtt_stub.report_topic} via {mqtt_stub.host}:{mqtt_stub.port}", flush=True)
     return mqtt_stub
-
-
-def _serve(stub: LockStubBase, duration: float, stopping: threading.Event) -> None:
-    """Run the stub until Ctrl-C, `stopping` (SIGTERM) or `duration` seconds (0: no limit); always stop it."""
-    stub.start()
-    try:
-        deadline = time.monotonic() + duration if duration > 0 else None
-        while not stopping.is_set() and (deadline is None or time.monotonic() < deadline):
-            stopping.wait(0.2 if deadline is None else max(0.0, min(0.2, deadline - time.monotonic())))
-    except KeyboardInterrupt:
-        pass
-    finally:
-        stub.stop()

@@ -19,20 +19,19 @@ from __future__ import annotations
 import argparse
 import logging
 import re
-import signal
 import sys
 import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from types import FrameType
 from typing import Literal
 
 import cv2
 
 from drivers.mqtt_url import parse_mqtt_url
 from drivers.under_vehicle import availability_topic, check_plate, encode_pass, header_for, pass_topic
+from firmware_stubs.cli_runner import run_stub
 from firmware_stubs.line_scan import NOMINAL_MM_PER_LINE, PassConditions, scan
 from firmware_stubs.mqtt_outbox import MqttOutbox
 from firmware_stubs.undercarriage import OBJECT_KINDS, VehicleType, add_object, draw_vehicle, plate_rng, vehicle_for
@@ -261,22 +260,9 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"kouan sim: {exc}", file=sys.stderr)
         return 2
-    stopping = threading.Event()
 
-    def on_sigterm(_signum: int, _frame: FrameType | None) -> None:
-        stopping.set()   # handled like Ctrl-C: leave the loop, clean up
+    def made() -> UnderVehicleCamera:
+        print(f"publishing on {camera.pass_topic} via {camera.host}:{camera.port}", flush=True)
+        return camera
 
-    previous = signal.signal(signal.SIGTERM, on_sigterm)
-    print(f"publishing on {camera.pass_topic} via {camera.host}:{camera.port}", flush=True)
-    camera.start()
-    try:
-        deadline = time.monotonic() + args.duration if args.duration > 0 else None
-        while not stopping.is_set() and (deadline is None or time.monotonic() < deadline):
-            stopping.wait(0.2 if deadline is None else max(0.0, min(0.2, deadline - time.monotonic())))
-    except KeyboardInterrupt:
-        pass
-    finally:
-        camera.stop()
-        signal.signal(signal.SIGTERM, previous)
-    print(dict(camera.counters), file=sys.stderr)
-    return 0
+    return run_stub(made, args.duration)
