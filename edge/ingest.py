@@ -37,6 +37,7 @@ class Reading:
     state: dict[str, Any] | None = None  # the device's state as this reading says it (shown, kept)
     derive: Deriver | None = None  # the kind's derivation, run in the reading's store transaction
     kind: str = ""
+    from_device: bool = True  # False for what the edge says of a device itself (a timer, an analysis)
     received_at: float = field(default_factory=time.time)
     on_stored: Callable[[], None] | None = None
 
@@ -64,7 +65,7 @@ class Ingest:
         store: AsyncStore,
         bus: LiveBus,
         publish_event: Callable[[EventRow], None],
-        on_device_seen: Callable[[str, float, dict[str, Any] | None], None],
+        on_device_seen: Callable[[str, float | None, dict[str, Any] | None], None],  # (device, seen at, state)
         maxsize: int = 1000,
     ) -> None:
         self._loop = loop
@@ -113,9 +114,11 @@ class Ingest:
         recorded = await self._store.call(
             Store.record_reading, reading.device_id, reading.received_at, reading.device_time,
             reading.message, reading.sha256, reading.payload, reading.state, reading.derive, reading.kind,
+            reading.from_device,
         )
         stored, derived = recorded.reading_id is not None, recorded.derived
-        self._on_device_seen(reading.device_id, reading.received_at, reading.state if derived.newest else None)
+        self._on_device_seen(reading.device_id, reading.received_at if reading.from_device else None,
+                             reading.state if derived.newest else None)
         if stored:
             self.stats.stored += 1
         else:

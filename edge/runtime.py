@@ -160,16 +160,19 @@ class EdgeRuntime:
             asyncio.ensure_future(self.store.call(Store.set_connection, device_id, status.connected, status.last_error))
         self.bus.publish("device", status.as_dict())
 
-    def _seen(self, device_id: str, at: float, state: dict[str, Any] | None) -> None:
+    def _seen(self, device_id: str, at: float | None, state: dict[str, Any] | None) -> None:
+        """A reading was stored: the device spoke at `at` (None: the edge's own reading of it), and
+        `state` is its state now (None: unchanged)."""
         status = self.status.get(device_id)
         if status is None:
             return
         was_online = status.online()
-        status.last_seen = at
+        if at is not None:
+            status.last_seen = at
+            if status.transport == "mqtt" and not status.connected:
+                status.connected = True  # a device that publishes is reachable even without availability
         if state is not None:
             status.state = state
-        if status.transport == "mqtt" and not status.connected:
-            status.connected = True  # a device that publishes is reachable even without availability
         self.bus.publish("device", status.as_dict())
         if not was_online:
             log.info("device %s online", device_id)

@@ -158,9 +158,11 @@ class Store:
     def record_reading(
         self, device_id: str, received_at: float, device_time: str | None, message: str, sha256: str,
         payload: dict[str, Any], state: dict[str, Any] | None, derive: Deriver | None = None, kind: str = "",
+        from_device: bool = True,
     ) -> Recorded:
         """Store a reading, and in the same transaction what its kind derives from it; a reading
-        whose bytes were stored before changes nothing (reading_id None)."""
+        whose bytes were stored before changes nothing (reading_id None). Only a reading that came
+        from the device (`from_device`) moves its last-seen time."""
         with self._transaction():
             cur = self._db.execute(
                 "INSERT OR IGNORE INTO readings (device_id, received_at, device_time, message, sha256, payload_json) "
@@ -172,9 +174,8 @@ class Store:
             if reading_id is not None:
                 derived = derive(Txn(self._db, device_id, kind, received_at), reading_id) if derive else Derived()
             if reading_id is not None and derived.newest and state is not None:
-                self._db.execute("UPDATE devices SET last_seen=?, state_json=? WHERE id=?",
-                                 (received_at, json.dumps(state, default=str), device_id))
-            else:
+                self._db.execute("UPDATE devices SET state_json=? WHERE id=?", (json.dumps(state, default=str), device_id))
+            if from_device:
                 self._db.execute("UPDATE devices SET last_seen=? WHERE id=?", (received_at, device_id))
             return Recorded(reading_id, derived)
 

@@ -341,6 +341,20 @@ def test_a_reading_is_stored_whole_and_its_device_reported_seen(tmp_path: Path) 
     assert lane.seen == [("cam-1", ARRIVED + 1, None), ("lock-a", ARRIVED + 2, lock_state("sealed", 1))]
 
 
+def test_a_reading_the_edge_makes_itself_does_not_count_as_the_device_speaking(tmp_path: Path) -> None:
+    db = tmp_path / "edge.sqlite3"
+    analysis = Reading("cam-1", "analysis", sha("analysis"), {"score": 0.2}, state={"score": 0.2},
+                       from_device=False, received_at=ARRIVED + 5)
+
+    async def body(lane: Lane) -> None:
+        await lane.feed(lane.reading("pass", "cam-1", device_time=at(0), arrived=ARRIVED + 1), analysis)
+
+    lane = run_lane(db, body)
+    assert lane.seen == [("cam-1", ARRIVED + 1, None), ("cam-1", None, {"score": 0.2})]
+    (last_seen, state), = rows(db, "SELECT last_seen, state_json FROM devices WHERE id='cam-1'")
+    assert last_seen == ARRIVED + 1 and state == '{"score": 0.2}', "its state is kept, its time of speaking is not moved"
+
+
 def test_device_seen_gets_the_state_only_from_the_newest_report(tmp_path: Path) -> None:
     db = tmp_path / "edge.sqlite3"
     newest, older = lock_state("opened", 2), lock_state("sealed", 1)
