@@ -17,7 +17,6 @@ import hashlib
 import logging
 import threading
 import time
-from collections import Counter
 from collections.abc import Callable
 
 from drivers.iris import (
@@ -26,6 +25,7 @@ from drivers.iris import (
 from drivers.iris.framing import HEADER_LEN, parse_header
 from drivers.serial_transport import SerialTransport
 from edge.kinds.base import DeviceContext
+from edge.kinds.deframer_counts import DeframerCounts
 from edge.kinds.iris.readings import capture_reading, status_reading
 from edge.media import MediaError
 
@@ -49,8 +49,7 @@ class SerialIris:
         self._bad_logged_at = float("-inf")
         self._bad_since_log = 0
         self._deframer = Deframer(on_error=self._on_bad_frame)
-        self._past_bytes_in = self._past_frames = self._past_bad_bytes = 0
-        self._past_bad_frames: Counter[str] = Counter()
+        self._counts = DeframerCounts(status.counters, (reason.value for reason in Reason))
         self._seq = 0
         self._seq_lock = threading.Lock()
         self._transport = SerialTransport(config.address, self._on_data, self._on_state, baudrate=config.baudrate,
@@ -86,23 +85,9 @@ class SerialIris:
         """Count the old deframer's half frame as truncated, fold its stats into the totals, start afresh."""
         old = self._deframer
         old.flush()
-        self._past_bytes_in += old.stats.bytes_in
-        self._past_frames += old.stats.frames
-        self._past_bad_bytes += old.stats.bad_bytes
-        self._past_bad_frames.update(old.stats.bad_frames)
+        self._counts.retire(old.stats)
         self._deframer = Deframer(on_error=self._on_bad_frame)
-        self._export_counts()
-
-    def _export_counts(self) -> None:
-        stats = self._deframer.stats
-        counters = self.status.counters
-        counters["bytes_in"] = self._past_bytes_in + stats.bytes_in
-        counters["frames"] = self._past_frames + stats.frames
-        counters["bad_bytes"] = self._past_bad_bytes + stats.bad_bytes
-        counters["bad_frames"] = self._past_bad_frames.total() + stats.bad_frame_total
-        for reason in Reason:
-            key = reason.value
-            counters[f"bad_frames_{key}"] = self._past_bad_frames[key] + stats.bad_frames[key]
+        self._counts.export(self._deframer.stats)
 
     def _on_bad_frame(self, error: IrisDecodeError, content: bytes) -> None:
         """Logged at most every BAD_FRAME_LOG_S (counted in full); a capture frame whose CRC held but
@@ -125,7 +110,7 @@ class SerialIris:
 
     def _on_data(self, data: bytes) -> None:
         messages = self._deframer.feed(data)
-        self._export_counts()
+        self._counts.export(self._deframer.stats)
         for message in messages:
             try:
                 self._handle(message)

@@ -15,7 +15,6 @@ import hashlib
 import logging
 import threading
 import time
-from collections import Counter
 from collections.abc import Callable
 
 from drivers.jt808 import (
@@ -26,6 +25,7 @@ from drivers.serial_transport import SerialTransport
 from drivers.smart_lock import LockReading
 from edge.ingest import Reading
 from edge.kinds.base import DeviceContext
+from edge.kinds.deframer_counts import DeframerCounts
 from edge.kinds.smart_lock.state import lock_reading
 
 log = logging.getLogger(__name__)
@@ -50,10 +50,7 @@ class SerialLock:
         self._bad_logged_at = float("-inf")
         self._bad_since_log = 0
         self._deframer = Deframer(on_error=self._on_bad_frame)
-        self._past_bytes_in = 0  # the deframers of earlier connections, summed
-        self._past_frames = 0
-        self._past_bad_bytes = 0
-        self._past_bad_frames: Counter[str] = Counter()
+        self._counts = DeframerCounts(status.counters, (reason.value for reason in Reason))
         self._serial = 0
         self._serial_lock = threading.Lock()
         self._transport = SerialTransport(
@@ -89,24 +86,9 @@ class SerialLock:
         """Count the old deframer's half frame as truncated, fold its stats into the totals, start afresh."""
         old = self._deframer
         old.flush()
-        self._past_bytes_in += old.stats.bytes_in
-        self._past_frames += old.stats.frames
-        self._past_bad_bytes += old.stats.bad_bytes
-        self._past_bad_frames.update(old.stats.bad_frames)
+        self._counts.retire(old.stats)
         self._deframer = Deframer(on_error=self._on_bad_frame)
-        self._export_counts()
-
-    def _export_counts(self) -> None:
-        """Publish the deframers' accounting (earlier connections plus the live one) as counters."""
-        stats = self._deframer.stats
-        counters = self.status.counters
-        counters["bytes_in"] = self._past_bytes_in + stats.bytes_in
-        counters["frames"] = self._past_frames + stats.frames
-        counters["bad_bytes"] = self._past_bad_bytes + stats.bad_bytes
-        counters["bad_frames"] = self._past_bad_frames.total() + stats.bad_frame_total
-        past, live = self._past_bad_frames, stats.bad_frames
-        for reason in Reason:
-            counters[f"bad_frames_{reason.value}"] = past[reason.value] + live[reason.value]
+        self._counts.export(self._deframer.stats)
 
     def _on_bad_frame(self, error: Jt808DecodeError, content: bytes) -> None:
         """A WARNING for the first bad frame, then at most one every BAD_FRAME_LOG_S with the count
@@ -121,7 +103,7 @@ class SerialLock:
 
     def _on_data(self, data: bytes) -> None:
         messages = self._deframer.feed(data)
-        self._export_counts()
+        self._counts.export(self._deframer.stats)
         for message in messages:
             try:
                 self._handle(message)
