@@ -87,7 +87,7 @@ class EdgeRuntime:
             await self.store.call(Store.upsert_device, device_config.id, kind.name, transport, address, device_config.name)
             self.devices[device_config.id] = kind.build(DeviceContext(
                 device_config, defaults, self.lane_id, status, self.ingest, self.mqtt, self._changed_threadsafe(loop),
-                self.media,
+                self.media, self.store.read_blocking,
             ))
         self._tasks.append(asyncio.create_task(self.ingest.run(), name="ingest"))
         self._tasks.append(asyncio.create_task(self._watchdog(), name="watchdog"))

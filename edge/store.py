@@ -204,6 +204,12 @@ class Store:
         """Each device's last known state, so a restarted edge shows it before the device speaks."""
         return {row["id"]: row["state"] for row in self.device_rows() if row["state"]}
 
+    def read(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """A read-only query, for a kind's adapters to find what they left in their own tables."""
+        if not sql.lstrip().upper().startswith("SELECT"):
+            raise ValueError("Store.read runs SELECT statements only")
+        return self._db.execute(sql, params).fetchall()
+
     def count(self, table: str) -> int:
         known = {row[0] for row in self._db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
         if table not in known:
@@ -227,6 +233,10 @@ class AsyncStore:
         """Run `fn(store, *args)` on the store thread."""
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._executor, fn, self._store, *args)
+
+    def read_blocking(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """`Store.read` from a device's own thread (never from the event loop: it waits)."""
+        return self._executor.submit(Store.read, self._store, sql, params).result()
 
     def close(self) -> None:
         if not self._closed.is_set():

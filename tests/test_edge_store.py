@@ -111,3 +111,17 @@ def test_async_store_runs_off_loop(tmp_path: Path) -> None:
 
     assert asyncio.run(main()) == 1
     store.close()
+
+
+def test_read_is_select_only_and_works_from_another_thread(tmp_path: Path) -> None:
+    import threading
+
+    store = AsyncStore(tmp_path / "r.sqlite3")
+    got: list[object] = []
+    worker = threading.Thread(target=lambda: got.append(store.read_blocking("SELECT COUNT(*) FROM readings")))
+    worker.start()
+    worker.join(10)
+    assert got == [[(0,)]]
+    with pytest.raises(ValueError, match="SELECT statements only"):
+        store.read_blocking("DELETE FROM readings")
+    store.close()

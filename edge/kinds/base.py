@@ -8,7 +8,7 @@ lane terminal shows of it (`summary`). Ingest, store, runtime and web know only 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -49,6 +49,9 @@ class DeviceContext:
     mqtt: MqttTransport
     changed: Callable[[str], None]  # call from any thread when status changed
     media: MediaStore | None = None  # images and scans by SHA-256 (rows hold the hash)
+    # A read-only SELECT on the store, for an adapter's own thread (e.g. at start, to carry on
+    # with what a previous run left in the kind's tables); never call it on the event loop.
+    read_store: Callable[[str, Sequence[Any]], list[tuple[Any, ...]]] | None = None
 
     @property
     def topic_prefix(self) -> str:
