@@ -19,6 +19,7 @@ from typing import Any
 
 from drivers.empty_box import IMAGE_CHANNEL, decode_image_message
 from edge.ingest import Reading
+from edge.kinds.availability import read_availability
 from edge.kinds.base import DeviceContext
 from edge.kinds.empty_box.pairing import image_deriver
 from edge.media import MediaError, MediaStore
@@ -56,7 +57,8 @@ class ImageChannel:
     def on_mqtt_message(self, topic: str, payload: bytes, ack: Callable[[], None]) -> None:
         if topic == self.availability_topic:
             ack()
-            self._liveness.images(payload.strip().lower() == b"online", payload.decode(errors="replace"))
+            availability = read_availability(payload)
+            self._liveness.images(availability.online, availability.said)
             return
         counters = self._status.counters
         counters["images"] += 1

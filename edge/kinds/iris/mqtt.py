@@ -18,6 +18,7 @@ from collections.abc import Callable
 
 from drivers.iris import IrisCapture, status_from_json
 from drivers.iris.wire import ACK_CHANNEL, AVAILABILITY_CHANNEL, CAPTURE_CHANNEL, STATUS_CHANNEL, AckWire
+from edge.kinds.availability import show_availability
 from edge.kinds.base import DeviceContext
 from edge.kinds.iris.readings import capture_reading, status_reading
 from edge.media import MediaError
@@ -69,9 +70,7 @@ class MqttIris:
         """Called on paho's network thread: parse, store media, hand over; never wait for the store here."""
         if topic == self.availability_topic:
             ack()
-            online = payload.strip().lower() == b"online"
-            self.status.connected = online
-            self.status.last_error = "" if online else f"device availability: {payload.decode(errors='replace')}"
+            show_availability(self.status, payload)
             self._changed(self._id)
             return
         self.status.counters["messages"] += 1

@@ -28,6 +28,7 @@ from drivers.scanner import ScanLimits, ScanNotice, ScanRefused, load_scan, sha2
 from drivers.scanner.notice import AVAILABILITY_CHANNEL, NOTICE_CHANNEL, ScanNoticeWire
 from drivers.watched_folder import WatchedFolder
 from edge.ingest import Reading
+from edge.kinds.availability import read_availability
 from edge.kinds.base import DeviceContext
 from edge.kinds.scanner.config import ScannerConfig
 from edge.kinds.scanner.readings import (
@@ -130,8 +131,9 @@ class ScannerIntake:
         """On paho's thread: parse, note, hand over; never block here."""
         if topic == self.availability_topic:
             ack()
-            self._available = payload.strip().lower() == b"online"
-            self._show_link(f"device availability: {payload.decode(errors='replace')}")
+            availability = read_availability(payload)
+            self._available = availability.online
+            self._show_link(availability.reason)
             return
         self.status.counters["notices"] += 1
         try:

@@ -8,6 +8,7 @@ import logging
 from collections.abc import Callable
 
 from drivers.smart_lock import AVAILABILITY_CHANNEL, REPORT_CHANNEL, LockReading
+from edge.kinds.availability import show_availability
 from edge.kinds.base import DeviceContext
 from edge.kinds.smart_lock.state import lock_reading
 
@@ -48,9 +49,7 @@ class MqttLock:
         """
         if topic == self.availability_topic:
             ack()
-            online = payload.strip().lower() == b"online"
-            self.status.connected = online
-            self.status.last_error = "" if online else f"device availability: {payload.decode(errors='replace')}"
+            show_availability(self.status, payload)
             self._changed(self._id)
             return
         self.status.counters["messages"] += 1

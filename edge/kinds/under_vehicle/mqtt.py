@@ -17,6 +17,7 @@ from collections.abc import Callable
 from typing import Any
 
 from drivers.under_vehicle import AVAILABILITY_CHANNEL, PASS_CHANNEL, PassHeader, decode_pass
+from edge.kinds.availability import show_availability
 from edge.kinds.base import DeviceContext
 from edge.kinds.under_vehicle.analysis import Analyser, Job
 from edge.kinds.under_vehicle.readings import analysis_reading, pass_reading
@@ -79,9 +80,7 @@ class MqttUnderVehicle:
         """On paho's network thread: availability at once; a pass handed to the intake thread."""
         if topic == self.availability_topic:
             ack()
-            online = payload.strip().lower() == b"online"
-            self.status.connected = online
-            self.status.last_error = "" if online else f"device availability: {payload.decode(errors='replace')}"
+            show_availability(self.status, payload)
             self._changed(self._id)
             return
         self.status.counters["messages"] += 1
