@@ -43,10 +43,11 @@ from typing import Any, Literal
 
 import cv2
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from drivers.bounded_json import load_bounded
 from drivers.modbus_rtu import READ_HOLDING, READ_INPUT, RegisterBlock
+from drivers.wire_common import offset_required, validate_wire
 
 LAYOUT_VERSION = 1
 INPUT_COUNT = 20
@@ -260,12 +261,7 @@ class ImageMeta(BaseModel):
     sha256: str = Field(pattern=r"^[0-9a-f]{64}$", description="SHA-256 of the image bytes, lowercase hex")
     time: datetime = Field(description="scan time, ISO 8601 with an offset")
 
-    @field_validator("time")
-    @classmethod
-    def _aware(cls, value: datetime) -> datetime:
-        if value.tzinfo is None:
-            raise ValueError("time needs a UTC offset (e.g. +08:00)")
-        return value
+    _aware = offset_required("time")
 
     @model_validator(mode="after")
     def _consistent(self) -> ImageMeta:
@@ -321,12 +317,7 @@ def decode_image_message(payload: bytes | bytearray | memoryview, device: str,
     if 4 + header_len > len(payload):
         raise ValueError(f"{what}: header of {header_len} bytes runs past the payload's {len(payload)}")
     header = load_bounded(payload[4:4 + header_len], what=f"{what} header", max_bytes=MAX_HEADER, max_depth=2)
-    try:
-        meta = ImageMeta.model_validate(header)
-    except ValidationError as exc:
-        problems = "; ".join(f"field '{'.'.join(str(p) for p in e['loc']) or '(root)'}': {e['msg']}"
-                             for e in exc.errors())
-        raise ValueError(f"{what}: {problems}") from None
+    meta = validate_wire(ImageMeta, header, what)
     data = payload[4 + header_len:]
     if len(data) != meta.size:
         raise ValueError(f"{what}: {len(data)} image bytes, the header says {meta.size}")

@@ -11,11 +11,12 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field
 
 from drivers.bounded_json import load_bounded
 from drivers.jt808 import LOCATION_REPORT, LocationReport, Message, find_lock_status
 from drivers.jt808.lock_items import LockStateCode
+from drivers.wire_common import offset_required, validate_wire
 
 REPORT_CHANNEL = "report"
 # A report is one flat object of about 400 bytes; anything far beyond is refused unparsed.
@@ -67,12 +68,7 @@ class LockReportWire(BaseModel):
     alarm: int = Field(default=0, ge=0, le=0xFFFFFFFF, description="JT/T 808 alarm bits")
     status: int = Field(default=0, ge=0, le=0xFFFFFFFF, description="JT/T 808 status bits")
 
-    @field_validator("time")
-    @classmethod
-    def _aware(cls, value: datetime) -> datetime:
-        if value.tzinfo is None:
-            raise ValueError("time needs a UTC offset (e.g. +08:00)")
-        return value
+    _aware = offset_required("time")
 
 
 @dataclass(frozen=True)
@@ -123,13 +119,7 @@ class LockReading:
         size or nesting limit it broke, checked before parsing)."""
         data = load_bounded(payload, what=f"smart-lock report from {device}", max_bytes=MAX_REPORT_BYTES,
                             max_depth=MAX_REPORT_DEPTH)
-        try:
-            wire = LockReportWire.model_validate(data)
-        except ValidationError as exc:
-            problems = "; ".join(
-                f"field '{'.'.join(str(p) for p in err['loc']) or '(root)'}': {err['msg']}" for err in exc.errors()
-            )
-            raise ValueError(f"smart-lock report from {device}: {problems}") from None
+        wire = validate_wire(LockReportWire, data, f"smart-lock report from {device}")
         return cls(device, wire.terminal, wire.lock_id, LockState(wire.state), wire.rope_cut, wire.shell_opened,
                    wire.battery_pct, wire.latitude, wire.longitude, wire.speed_kmh, wire.time, wire.alarm,
                    LOCATION_REPORT, wire.serial, wire.altitude_m, wire.heading, wire.status, "mqtt")

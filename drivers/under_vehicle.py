@@ -26,9 +26,10 @@ from datetime import datetime, timedelta
 from typing import Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from drivers.bounded_json import load_bounded
+from drivers.wire_common import offset_required, validate_wire
 
 PASS_CHANNEL = "pass"
 AVAILABILITY_CHANNEL = "availability"
@@ -105,12 +106,7 @@ class PassHeader(BaseModel):
     def _plate(cls, value: str | None) -> str | None:
         return None if value is None else check_plate(value)
 
-    @field_validator("start_time", "end_time")
-    @classmethod
-    def _aware(cls, value: datetime) -> datetime:
-        if value.tzinfo is None:
-            raise ValueError("time needs a UTC offset (e.g. +08:00)")
-        return value
+    _aware = offset_required("start_time", "end_time")
 
     @model_validator(mode="after")
     def _consistent(self) -> PassHeader:
@@ -239,12 +235,7 @@ def decode_pass(payload: bytes, device: str) -> UnderVehiclePass:
                        max_bytes=MAX_HEADER_BYTES, max_depth=MAX_HEADER_DEPTH)
     if not isinstance(raw, dict):
         raise ValueError(f"{what}: header is not a JSON object")
-    try:
-        header = PassHeader.model_validate(raw)
-    except ValidationError as exc:
-        problems = "; ".join(f"field '{'.'.join(str(p) for p in err['loc']) or '(root)'}': {err['msg']}"
-                             for err in exc.errors())
-        raise ValueError(f"{what}: {problems}") from None
+    header = validate_wire(PassHeader, raw, what)
     image = data[PREFIX_BYTES + header_len:]
     check_image(header, image, what=f"{what}, pass {header.pass_id}")
     return UnderVehiclePass(device, header, image)

@@ -12,10 +12,11 @@ import binascii
 from datetime import datetime
 from typing import Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from drivers.bounded_json import load_bounded
 from drivers.iris.messages import CODE_BYTES
+from drivers.wire_common import offset_required, validate_wire
 
 CAPTURE_CHANNEL = "capture"
 STATUS_CHANNEL = "status"
@@ -78,12 +79,7 @@ class CaptureWire(BaseModel):
     code: str = Field(max_length=1024, description=f"iris code, {CODE_BYTES} packed bytes, base64")
     mask: str = Field(max_length=1024, description=f"mask (1 = bit usable), {CODE_BYTES} packed bytes, base64")
 
-    @field_validator("time")
-    @classmethod
-    def _aware(cls, value: datetime) -> datetime:
-        if value.tzinfo is None:
-            raise ValueError("time needs a UTC offset (e.g. +08:00)")
-        return value
+    _aware = offset_required("time")
 
     @field_validator("code", "mask")
     @classmethod
@@ -123,10 +119,5 @@ class AckWire(BaseModel):
 def parse_wire(model: type[M], payload: bytes | str, what: str, max_bytes: int) -> M:
     """Bound, parse and validate a payload; ValueError naming the field (or the limit) otherwise."""
     data = load_bounded(payload, what=what, max_bytes=max_bytes, max_depth=MAX_DEPTH)
-    try:
-        return model.model_validate(data)
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"field '{'.'.join(str(p) for p in err['loc']) or '(root)'}': {err['msg']}" for err in exc.errors())
-        raise ValueError(f"{what}: {problems}") from None
+    return validate_wire(model, data, what)
 

@@ -13,9 +13,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from drivers.bounded_json import load_bounded
+from drivers.wire_common import offset_required, validate_wire
 
 NOTICE_CHANNEL = "notice"
 AVAILABILITY_CHANNEL = "availability"
@@ -114,12 +115,7 @@ class ScanNoticeWire(BaseModel):
     width: int = Field(ge=1, le=1_000_000, description="pixels per line of one plane (along the vehicle)")
     height: int = Field(ge=1, le=1_000_000, description="rows of one plane (detector elements), top of the vehicle first")
 
-    @field_validator("scan_time")
-    @classmethod
-    def _aware(cls, value: datetime) -> datetime:
-        if value.tzinfo is None:
-            raise ValueError("scan_time needs a UTC offset (e.g. +08:00)")
-        return value
+    _aware = offset_required("scan_time", said="scan_time")
 
     @field_validator("containers")
     @classmethod
@@ -165,13 +161,7 @@ class ScanNotice:
         """From an MQTT notice payload; ValueError naming the field (or the size / nesting limit)."""
         data = load_bounded(payload, what=f"scan notice from {device}", max_bytes=MAX_NOTICE_BYTES,
                             max_depth=MAX_NOTICE_DEPTH)
-        try:
-            wire = ScanNoticeWire.model_validate(data)
-        except ValidationError as exc:
-            problems = "; ".join(
-                f"field '{'.'.join(str(p) for p in err['loc']) or '(root)'}': {err['msg']}" for err in exc.errors()
-            )
-            raise ValueError(f"scan notice from {device}: {problems}") from None
+        wire = validate_wire(ScanNoticeWire, data, f"scan notice from {device}")
         return cls.from_wire(wire, device)
 
     @classmethod
