@@ -59,8 +59,9 @@ class MqttLink:
             return
         for topic in self._subscriptions:
             client.subscribe(topic, qos=1)
-        client.publish(self.availability_topic, "online", qos=1, retain=True)
+        online = client.publish(self.availability_topic, "online", qos=1, retain=True)
         with self._lock:
+            self._not_a_message(online.mid)
             self.connected = True
 
     def _on_disconnect(self, _client: mqtt.Client, _userdata: object, _flags: object,
@@ -73,6 +74,9 @@ class MqttLink:
     def _lost_note(self) -> str:
         """What to add to the "link lost" warning (caller holds the lock)."""
         return ""
+
+    def _not_a_message(self, mid: int) -> None:
+        """`mid` is the link's own publish, not a kept message (caller holds the lock)."""
 
 
 class MqttOutbox(MqttLink):
@@ -99,6 +103,7 @@ class MqttOutbox(MqttLink):
         self._weight = 0
         self._handed: dict[int, Hashable] = {}                        # paho message id -> key paho holds
         self._acked_early: set[int] = set()
+        self._own: set[int] = set()   # mids of the availability "online", whose PUBACK is not ours to note
 
     @property
     def waiting(self) -> int:
@@ -154,6 +159,12 @@ class MqttOutbox(MqttLink):
         if self._send_on_connect and not reason_code.is_failure:
             threading.Thread(target=self.send_waiting, daemon=True).start()   # not on paho's thread
 
+    def _not_a_message(self, mid: int) -> None:
+        # Its PUBACK comes later on this (paho's) thread. Were it noted as "acked early", the mid would
+        # stay there, and the message that gets it when paho's ids wrap (65535) would count as
+        # acknowledged before the broker had it.
+        self._own.add(mid)
+
     def _lost_note(self) -> str:
         plural = self.noun + ("es" if self.noun.endswith("s") else "s")
         return f"; {len(self._waiting)} {plural} waiting"
@@ -162,9 +173,12 @@ class MqttOutbox(MqttLink):
                     _props: object) -> None:
         with self._lock:
             key = self._handed.pop(mid, None)
+            if key is None and mid in self._own:
+                self._own.discard(mid)   # the availability's
+                return
             if reason_code.is_failure:
                 return   # still waiting: sent again after the next reconnect
             if key is None:
-                self._acked_early.add(mid)   # availability, or a message whose mid is not noted yet
+                self._acked_early.add(mid)   # a message whose mid is not noted yet
             else:
                 self._acknowledged(key)
