@@ -34,7 +34,6 @@ image bytes contradict.
 from __future__ import annotations
 
 import hashlib
-import re
 import struct
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -46,6 +45,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from drivers.bounded_json import load_bounded
+from drivers.iso6346 import CONTAINER, CONTAINER_PATTERN, iso6346_check_digit
 from drivers.modbus_rtu import READ_HOLDING, READ_INPUT, RegisterBlock
 from drivers.wire_common import offset_required, validate_wire
 
@@ -64,8 +64,6 @@ PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 JPEG_MAGIC = b"\xff\xd8\xff"
 ERROR_NAMES = {1: "x-ray source or illumination fault", 2: "detector fault", 3: "camera fault",
                4: "safety interlock open", 5: "calibration due", 6: "image upload failed"}
-CONTAINER_PATTERN = r"^[A-Z]{3}[UJZ][0-9]{7}$"
-_CONTAINER = re.compile(CONTAINER_PATTERN)
 
 
 def image_topic(lane: str, device: str) -> str:
@@ -75,34 +73,14 @@ def image_topic(lane: str, device: str) -> str:
 
 # ---------------------------------------------------------------- ISO 6346 container numbers
 
-def _letter_values() -> dict[str, int]:
-    values, v = {}, 10
-    for letter in "ABCDEFGHIJKLMNOPQRSTUVWXYZ":
-        v += v % 11 == 0          # 11, 22, 33 are skipped
-        values[letter] = v
-        v += 1
-    return values
-
-
-_LETTER = _letter_values()
-
-
-def iso6346_check_digit(first_ten: str) -> int:
-    """The check digit of owner code + category + serial (10 chars): sum of value * 2**i, mod 11, mod 10."""
-    if not re.fullmatch(r"[A-Z]{4}[0-9]{6}", first_ten):
-        raise ValueError(f"{first_ten!r} is not 4 letters and 6 digits")
-    total = sum((_LETTER[c] if c.isalpha() else int(c)) << i for i, c in enumerate(first_ten))
-    return total % 11 % 10
-
-
 def container_check_ok(number: str) -> bool:
     """True when `number` is an ISO 6346 container number whose check digit is right."""
-    return bool(_CONTAINER.match(number)) and iso6346_check_digit(number[:10]) == int(number[10])
+    return bool(CONTAINER.match(number)) and iso6346_check_digit(number[:10]) == int(number[10])
 
 
 def validate_container(number: str) -> str:
     """`number` if it is a well-formed ISO 6346 number with the right check digit; ValueError why not."""
-    if not _CONTAINER.match(number):
+    if not CONTAINER.match(number):
         raise ValueError(f"container number {number!r} is not 3 letters, U/J/Z and 7 digits")
     expected = iso6346_check_digit(number[:10])
     if expected != int(number[10]):
@@ -209,7 +187,7 @@ class EmptyBoxReading:
         except UnicodeDecodeError:
             raise ValueError(f"empty-box detector {device}: container registers 8-13 are not ASCII") from None
         container = container_text or None
-        if container is not None and not _CONTAINER.match(container):
+        if container is not None and not CONTAINER.match(container):
             raise ValueError(f"empty-box detector {device}: container registers hold {container!r}, "
                              "not an ISO 6346 number")
         if regs[16] != NO_CONFIDENCE and regs[16] > 1000:
@@ -231,7 +209,7 @@ class EmptyBoxReading:
 
     def to_registers(self) -> list[int]:
         """Input registers 0-19 holding this reading (what the firmware serves)."""
-        if self.container is not None and not _CONTAINER.match(self.container):
+        if self.container is not None and not CONTAINER.match(self.container):
             raise ValueError(f"container {self.container!r} is not an ISO 6346 number")
         when = int(self.scan_time.timestamp()) if self.scan_time else 0
         confidence = NO_CONFIDENCE if self.confidence is None else round(self.confidence * 1000)

@@ -16,6 +16,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from drivers.bounded_json import load_bounded
+from drivers.iso6346 import CONTAINER, iso6346_check_digit
 from drivers.wire_common import offset_required, validate_wire
 
 NOTICE_CHANNEL = "notice"
@@ -33,7 +34,6 @@ Energy = Literal["single", "dual"]
 EXTENSIONS: dict[str, tuple[str, ...]] = {"tiff": (".tif", ".tiff"), "png": (".png",), "dicos": (".dcm", ".dcs")}
 PART_SUFFIX = ".part"
 
-_ISO6346 = re.compile(r"^[A-Z]{3}[UJZ][0-9]{7}$")
 _FILE_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$")
 
 
@@ -47,34 +47,9 @@ def availability_topic(lane: str, device: str) -> str:
     return f"kouan/{lane}/{device}/{AVAILABILITY_CHANNEL}"
 
 
-def _letter_values() -> dict[str, int]:
-    """ISO 6346 letter values: A=10 upwards, skipping multiples of 11 (11, 22, 33)."""
-    values: dict[str, int] = {}
-    value = 10
-    for letter in "ABCDEFGHIJKLMNOPQRSTUVWXYZ":
-        if value % 11 == 0:
-            value += 1
-        values[letter] = value
-        value += 1
-    return values
-
-
-_LETTER = _letter_values()
-
-
-def iso6346_check_digit(first_ten: str) -> int:
-    """The check digit of owner code + category + serial (10 characters): sum(v * 2**i) mod 11, 10 -> 0."""
-    if len(first_ten) != 10:
-        raise ValueError(f"ISO 6346: need 10 characters before the check digit, got {len(first_ten)}")
-    total = 0
-    for i, char in enumerate(first_ten):
-        total += (int(char) if char.isdigit() else _LETTER[char]) << i
-    return total % 11 % 10
-
-
 def validate_container_number(number: str) -> str:
     """`number` if it is a valid ISO 6346 container number (e.g. CSQU3054383); ValueError saying why."""
-    if not _ISO6346.match(number):
+    if not CONTAINER.match(number):
         raise ValueError(f"container number {number!r} is not ISO 6346 (3 letters, U/J/Z, 6 digits, check digit)")
     expected = iso6346_check_digit(number[:10])
     if int(number[10]) != expected:
