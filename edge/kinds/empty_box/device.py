@@ -107,7 +107,8 @@ class PairingClock:
                 log.info("empty box %s: %s of scan %d waited %.0f s alone", self._id, half, sequence, now - at)
                 key = hashlib.sha256(f"{self._id}:pair-timeout:{sequence}:{half}:{at!r}".encode()).hexdigest()
                 self._ingest.submit(Reading(self._id, "pair_timeout", key, {"sequence": sequence, "waiting": half},
-                                            derive=timeout_deriver(self._timeout_s), kind="empty_box"))
+                                            derive=timeout_deriver(self._timeout_s), kind="empty_box",
+                                            from_device=False))  # a timer's, not the detector speaking
 
 
 class EmptyBoxDevice:

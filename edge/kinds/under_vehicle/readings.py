@@ -88,7 +88,7 @@ def analysis_reading(device_id: str, state: dict[str, Any], payload: dict[str, A
 
     key = analysis_key(image, str(payload.get("model")), str(payload.get("version")))
     return Reading(device_id, ANALYSIS_MESSAGE, key, payload, device_time=state.get("end_time"), state=new_state,
-                   derive=derive, kind=KIND_NAME)
+                   derive=derive, kind=KIND_NAME, from_device=False)  # the edge's own finding, not the camera
 
 
 def summary(state: dict[str, Any]) -> str:
