@@ -221,3 +221,28 @@ def test_missing_model_passes_stored_unanalysed(tmp_path: Path, mosquitto: Broke
     assert device["counters"]["model_unavailable"] == 1 and device["counters"]["analysed"] == 0
     assert device["summary"] == f"{passed['subject']}: pass {device['state']['speed_kmh']:.0f} km/h, not analysed (model not loaded)"
     assert [r["message"] for r in rows(tmp_path / "edge.sqlite3")] == ["pass"]
+
+
+def test_a_pass_stored_but_not_analysed_is_analysed_after_a_restart(tmp_path: Path, mosquitto: Broker) -> None:
+    """The edge stopped before the model's turn (here: analysis off); the next start takes it up."""
+    name = "uv-resume"
+    listener = MqttListener(mosquitto.host, mosquitto.port, f"kouan/{name}/events/under_vehicle")
+    edge = EdgeThread(uv_config(tmp_path, mosquitto, name, analyse=False)).start()
+    try:
+        stub = camera(mosquitto, name, "0.2:pass=新F12345/clean/type=car")
+        try:
+            listener.wait_for(lambda p: p.get("event") == "vehicle_pass", 60)
+        finally:
+            stub.stop()
+        wait_until(lambda: [r["message"] for r in rows(tmp_path / "edge.sqlite3")] == ["pass"], 10, what="the pass")
+    finally:
+        edge.stop()
+    restarted = EdgeThread(uv_config(tmp_path, mosquitto, name)).start()
+    try:
+        _, _, analysed = listener.wait_for(lambda p: p.get("event") in ANALYSIS_EVENTS, 60)
+        assert analysed["subject"] == "新F12345"
+        messages = [r["message"] for r in rows(tmp_path / "edge.sqlite3")]
+        assert messages == ["pass", "analysis"], "analysed once, the pass not stored again"
+    finally:
+        restarted.stop()
+        listener.close()

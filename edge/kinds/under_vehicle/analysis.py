@@ -36,8 +36,10 @@ class Analyser:
     """Loads the model, then scores queued passes one at a time and hands each result to `submit`."""
 
     def __init__(self, device_id: str, model: str, media: MediaStore, status: DeviceStatus, maxsize: int,
-                 submit: Callable[[dict[str, Any], dict[str, Any]], None]) -> None:
+                 submit: Callable[[dict[str, Any], dict[str, Any]], None],
+                 resume: Callable[[], list[tuple[PassHeader, dict[str, Any]]]] | None = None) -> None:
         self._id = device_id
+        self._resume = resume  # the passes a previous run stored but did not analyse
         self._model = model
         self._media = media
         self._status = status
@@ -81,6 +83,17 @@ class Analyser:
     def _run(self) -> None:
         if not self._load():
             return
+        if self._resume is not None:
+            try:
+                left = self._resume()
+            except Exception:  # the store unreadable: new passes are still analysed
+                log.exception("under-vehicle %s: cannot find the passes left unanalysed before the restart", self._id)
+                left = []
+            if left:
+                log.info("under-vehicle %s: %d stored passes not analysed before the restart queued again", self._id,
+                         len(left))
+            for header, state in left:
+                self.offer(Job(header, state))
         while (job := self._queue.get()) is not None:
             payload = self._analyse(job)
             try:

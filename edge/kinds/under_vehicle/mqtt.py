@@ -20,7 +20,7 @@ from drivers.under_vehicle import AVAILABILITY_CHANNEL, PASS_CHANNEL, PassHeader
 from edge.kinds.availability import show_availability
 from edge.kinds.base import DeviceContext
 from edge.kinds.under_vehicle.analysis import Analyser, Job
-from edge.kinds.under_vehicle.readings import analysis_reading, pass_reading
+from edge.kinds.under_vehicle.readings import analysis_reading, pass_reading, unanalysed_passes
 from edge.media import MediaError, MediaStore
 
 log = logging.getLogger(__name__)
@@ -45,8 +45,11 @@ class MqttUnderVehicle:
         self.availability_topic = f"{prefix}/{AVAILABILITY_CHANNEL}"
         self.analyser: Analyser | None = None
         if ctx.config.analyse:
+            read = ctx.read_store
+            resume = None if read is None else (
+                lambda: unanalysed_passes(read, self._id, ctx.defaults.analysis_queue))
             self.analyser = Analyser(self._id, ctx.config.model, ctx.media, status, ctx.defaults.analysis_queue,
-                                     self._submit_analysis)
+                                     self._submit_analysis, resume)
         self._intake: queue.Queue[_Message | None] = queue.Queue(INTAKE_QUEUE)
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None

@@ -8,7 +8,8 @@ inside the reading's store transaction: `vehicle_pass` for a pass; `object_flagg
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+import json
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from drivers.under_vehicle import PassHeader
@@ -106,3 +107,22 @@ def summary(state: dict[str, Any]) -> str:
     verdict = "flagged" if analysis.get("flagged") else "clear"
     regions = f", {analysis.get('regions', 0)} regions" if analysis.get("flagged") else ""
     return f"{head}, {verdict} (score {analysis.get('score', 0):.2g}{regions})"
+
+
+def unanalysed_passes(read: Callable[[str, Sequence[Any]], list[tuple[Any, ...]]], device_id: str,
+                      limit: int) -> list[tuple[PassHeader, dict[str, Any]]]:
+    """The camera's last `limit` stored passes that have no analysis yet (the edge stopped before
+    their turn), oldest first, as (header, state) to queue again."""
+    rows = read("SELECT payload_json FROM readings WHERE device_id=? AND message=? ORDER BY id DESC LIMIT ?",
+                (device_id, PASS_MESSAGE, limit))
+    done = {row[0] for row in read(
+        "SELECT json_extract(payload_json, '$.image_sha256') FROM readings WHERE device_id=? AND message=?",
+        (device_id, ANALYSIS_MESSAGE))}
+    out: list[tuple[PassHeader, dict[str, Any]]] = []
+    for (payload_json,) in reversed(rows):
+        fields = json.loads(payload_json)
+        if fields.pop("media_sha256", None) in done:
+            continue
+        header = PassHeader.model_validate(fields)
+        out.append((header, pass_state(header, "pending")))
+    return out
