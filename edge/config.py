@@ -74,8 +74,9 @@ def _device_union() -> Any:
     from edge.kinds import KINDS
 
     models = tuple(kind.config_model for kind in KINDS.values())
-    union = models[0] if len(models) == 1 else Union[models]  # noqa: UP007 (built at run time)
-    return Annotated[union, Field(discriminator="kind")]
+    if len(models) < 2:
+        raise RuntimeError("the device union needs two kinds or more (a discriminated union of one is a plain model)")
+    return Annotated[Union[models], Field(discriminator="kind")]  # noqa: UP007 (built at run time)
 
 
 def _kinds_model() -> Any:
@@ -125,16 +126,12 @@ def _format_errors(path: Path, error: ValidationError) -> str:
     for item in error.errors():
         parts = list(item["loc"])
         message = item["msg"].removeprefix("Value error, ")
-        unknown_kind = item["type"] in ("union_tag_invalid", "union_tag_not_found") or (
-            item["type"] == "literal_error" and parts[:1] == ["devices"] and parts[-1:] == ["kind"])
-        if unknown_kind:  # the device's kind names no kind we know (one kind: a literal; several: a union)
-            if parts[-1:] != ["kind"]:
-                parts.append("kind")
+        if item["type"] in ("union_tag_invalid", "union_tag_not_found"):  # no kind we know, or none at all
+            parts.append("kind")
             known = ", ".join(sorted(_kind_names()))
-            tag = (item.get("ctx") or {}).get("tag", item.get("input"))
+            tag = (item.get("ctx") or {}).get("tag")
             message = f"unknown kind '{tag}' (known: {known})" if tag is not None else f"missing (known kinds: {known})"
-        elif len(parts) > 2 and parts[0] == "devices" and isinstance(parts[1], int) and isinstance(parts[2], str) \
-                and parts[2] in _kind_names():
+        elif parts[:1] == ["devices"] and len(parts) > 2 and parts[2] in _kind_names():
             del parts[2]  # the union's branch name adds nothing for the operator
         loc = ".".join(str(part) if not isinstance(part, int) else f"[{part}]" for part in parts)
         loc = loc.replace(".[", "[") or "(top level)"

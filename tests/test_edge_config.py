@@ -94,6 +94,26 @@ def test_missing_file(tmp_path: Path) -> None:
         load_config(tmp_path / "nope.toml")
 
 
+def test_a_device_of_an_unknown_kind_or_none_names_the_kinds_there_are(tmp_path: Path) -> None:
+    known = ", ".join(sorted(KINDS))
+    path = write(tmp_path, GOOD.replace('kind = "smart_lock"\ntransport = "mqtt"', 'kind = "toaster"\ntransport = "mqtt"'))
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    assert f"  devices[1].kind: unknown kind 'toaster' (known: {known})" in str(info.value)
+    path = write(tmp_path, GOOD.replace('kind = "smart_lock"\ntransport = "mqtt"', 'transport = "mqtt"'))
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    assert f"  devices[1].kind: missing (known kinds: {known})" in str(info.value)
+
+
+def test_relative_media_folder_is_relative_to_the_config_file(tmp_path: Path) -> None:
+    config = load_config(write(tmp_path, GOOD.replace("[store]\n", '[store]\nmedia = "pictures"\n', 1)))
+    assert config.store.media_dir == (tmp_path / "pictures").resolve()
+    elsewhere = tmp_path / "abs-media"
+    config = load_config(write(tmp_path, GOOD.replace("[store]\n", f'[store]\nmedia = "{elsewhere}"\n', 1)))
+    assert config.store.media_dir == elsewhere
+
+
 def test_unknown_kind_table_is_refused(tmp_path: Path) -> None:
     path = write(tmp_path, GOOD + "\n[kinds.no_such_kind]\noffline_after_s = 5\n")
     with pytest.raises(ConfigError) as info:
