@@ -10,6 +10,7 @@ TIFF uncompressed, one page per plane; PNG 16-bit grey, two planes stacked top (
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 from collections.abc import Sequence
 from datetime import datetime
@@ -20,6 +21,8 @@ import numpy as np
 
 from drivers.scanner.dicos import write_dicos
 from drivers.scanner.notice import EXTENSIONS, PART_SUFFIX
+
+log = logging.getLogger(__name__)
 
 
 def file_name_for(scan_id: str, fmt: str) -> str:
@@ -79,6 +82,7 @@ def write_into_folder(folder: Path, name: str, planes: Sequence[np.ndarray], fmt
             os.fsync(dir_fd)
         finally:
             os.close(dir_fd)
-    except OSError:
-        pass
+    except OSError as exc:
+        log.debug("folder %s could not be fsynced after the rename (%s): the rename may not survive a power cut",
+                  folder, exc)
     return final

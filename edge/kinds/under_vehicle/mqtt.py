@@ -69,8 +69,8 @@ class MqttUnderVehicle:
         self._stopping.set()
         try:
             self._intake.put(None, timeout=5)
-        except queue.Full:
-            pass
+        except queue.Full:  # the intake thread is stuck on a message; it sees _stopping after it
+            log.warning("under-vehicle %s: intake still busy at stop; its messages stay unacknowledged", self._id)
         if self._thread is not None:
             self._thread.join(10)
         if self.analyser is not None:
