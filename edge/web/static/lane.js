@@ -18,7 +18,7 @@ function cell(text, cls) {
 }
 function latestCell(d) {
   // the kind's one-line summary, and the latest image it names, whatever the kind
-  const td = cell(d.summary || "", "summary");
+  const td = clamped(d.summary || "", "summary");
   const sha = (d.state || {}).image_sha256;
   if (sha && /^[0-9a-f]{64}$/.test(sha)) {
     const a = document.createElement("a");
@@ -54,8 +54,27 @@ function eventRow(e, fresh) {
   tr.className = `ev-${e.event}` + (fresh ? " fresh" : "");
   tr.dataset.eventId = e.id;
   tr.append(cell(fmtTime(e.received_at)), cell(e.device_id), cell(e.subject), cell(e.event, "event"),
-            cell(e.detail), cell(e.device_time || "", "muted"));
+            clamped(e.detail, "detail"), deviceTime(e.device_time));
   return tr;
+}
+function clamped(text, cls) {
+  // a long reason shows its first two lines; all of it on hover
+  const td = cell("", cls);
+  const div = document.createElement("div");
+  div.className = "clamp";
+  div.textContent = text || "";
+  td.title = text || "";
+  td.append(div);
+  return td;
+}
+function deviceTime(iso) {
+  // the device's own clock, shown in the terminal's time zone like the arrival time; the raw value on hover
+  const td = cell("", "muted");
+  if (!iso) return td;
+  const at = new Date(iso);
+  td.textContent = Number.isNaN(at.getTime()) ? iso : at.toLocaleTimeString([], { hour12: false });
+  td.title = iso;
+  return td;
 }
 async function loadAll() {
   const [lane, devs, evs] = await Promise.all(
