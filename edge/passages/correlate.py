@@ -1,0 +1,71 @@
+"""Which passage a reading belongs to.
+
+In order: (1) a passage of the last `match_window_s` that shares a key with it (plate, container,
+lock or card, its declaration's keys included); (2) an unused, unexpired declaration that shares
+a key: a new passage held against it; (3) a reading that names a vehicle (a plate) nobody
+declared: a new, undeclared passage; (4) any other reading (a lock, container or card that matches
+nothing) joins the lane's newest undecided passage of the last `join_window_s`, where it becomes a
+mismatch against that vehicle's declaration; (5) else a new, undeclared passage.
+A lane serves one vehicle after another, which is what makes (4) right.
+"""
+
+from __future__ import annotations
+
+from edge.passages.config import PassagesConfig
+from edge.passages.observation import Observation, norm
+from edge.passages.rows import bind, timeline
+from edge.store import Txn
+
+
+def find_passage(txn: Txn, observation: Observation, now: float, config: PassagesConfig) -> int | None:
+    """The existing passage this observation joins, or None (open a new one)."""
+    keys = observation.keys()
+    if keys:
+        marks = ",".join("?" * len(keys))
+        row = txn.execute(
+            f"SELECT p.id FROM passages p JOIN passage_keys k ON k.passage_id=p.id WHERE k.key IN ({marks}) "
+            "AND p.arrived_at >= ? ORDER BY p.id DESC LIMIT 1", (*keys, now - config.match_window_s)).fetchone()
+        if row is not None:
+            return int(row[0])
+        if _declaration_for(txn, keys, now, config) is not None or observation.plate:
+            return None
+    row = txn.execute(
+        "SELECT id FROM passages WHERE state IN ('open', 'analysing') AND arrived_at >= ? ORDER BY id DESC LIMIT 1",
+        (now - config.join_window_s,)).fetchone()
+    return int(row[0]) if row is not None else None
+
+
+def open_passage(txn: Txn, observation: Observation, now: float, config: PassagesConfig, deadline_s: float) -> int:
+    """A new passage from its first observation, held against a declaration its keys match, if any."""
+    cur = txn.execute(
+        "INSERT INTO passages (state, plate, containers, arrived_at, deadline_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)",
+        ("open", norm(observation.plate), ",".join(norm(c) for c in observation.containers), now, now + deadline_s, now))
+    passage_id = int(cur.lastrowid or 0)
+    timeline(txn, passage_id, now, "arrival", f"first reading from {observation.device_id}")
+    declaration_id = _declaration_for(txn, observation.keys(), now, config)
+    if declaration_id is not None:
+        bind(txn, passage_id, declaration_id, now)
+    return passage_id
+
+
+def _declaration_for(txn: Txn, keys: list[str], now: float, config: PassagesConfig) -> str | None:
+    """The newest unused, unexpired declaration sharing a key."""
+    if not keys:
+        return None
+    marks = ",".join("?" * len(keys))
+    row = txn.execute(
+        f"SELECT d.id FROM declarations d JOIN declaration_keys k ON k.declaration_id=d.id WHERE k.key IN ({marks}) "
+        "AND d.passage_id IS NULL AND d.declared_at >= ? ORDER BY d.received_at DESC LIMIT 1",
+        (*keys, now - config.declaration_valid_h * 3600)).fetchone()
+    return str(row[0]) if row is not None else None
+
+
+def adopt_declaration(txn: Txn, passage_id: int, observation: Observation, now: float, config: PassagesConfig) -> bool:
+    """A passage opened without a declaration takes the one a later reading's keys match."""
+    if txn.execute("SELECT declaration_id FROM passages WHERE id=?", (passage_id,)).fetchone()[0] is not None:
+        return False
+    declaration_id = _declaration_for(txn, observation.keys(), now, config)
+    if declaration_id is None:
+        return False
+    bind(txn, passage_id, declaration_id, now)
+    return True

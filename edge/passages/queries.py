@@ -1,0 +1,88 @@
+"""Reads of the passage tables for the lane terminal and the MQTT topic: a page of the list,
+one passage whole, the day's figures. Run on the store thread (through `Store.transact` or a
+`Txn`), like everything else that touches the store."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from edge.passages.rows import declaration_of, seen_in
+from edge.store import Txn
+
+_ROW = ("id, state, plate, containers, declaration_id, arrived_at, deadline_at, decided_at, acted_at, acted_by, "
+        "note, reason_word, reasons_json, verdict_json, version, updated_at")
+
+
+def _summary(row: tuple[Any, ...]) -> dict[str, Any]:
+    (pid, state, plate, containers, declaration_id, arrived_at, deadline_at, decided_at, acted_at, acted_by, note,
+     word, reasons_json, verdict_json, version, updated_at) = row
+    reasons = json.loads(reasons_json)
+    return {
+        "id": pid, "state": state, "plate": plate, "containers": [c for c in containers.split(",") if c],
+        "declaration_id": declaration_id, "arrived_at": arrived_at, "deadline_at": deadline_at,
+        "decided_at": decided_at, "acted_at": acted_at, "acted_by": acted_by, "note": note, "reason": word,
+        "holding": sum(1 for r in reasons if r["holds"]), "reasons": len(reasons),
+        "verdict": json.loads(verdict_json) if verdict_json else None, "version": version, "updated_at": updated_at,
+    }
+
+
+def page(txn: Txn, before: int | None, limit: int, state: str | None = None) -> dict[str, Any]:
+    """Newest first, `limit` passages older than id `before` (keyset paging: as fast on page 200
+    as on page 1), optionally of one state; `next` is the cursor of the page after."""
+    where, params = [], []
+    if before is not None:
+        where.append("id < ?")
+        params.append(before)
+    if state is not None:
+        where.append("state = ?")
+        params.append(state)
+    sql = f"SELECT {_ROW} FROM passages" + (f" WHERE {' AND '.join(where)}" if where else "") + " ORDER BY id DESC LIMIT ?"
+    rows = txn.execute(sql, (*params, limit + 1)).fetchall()
+    items = [_summary(row) for row in rows[:limit]]
+    return {"items": items, "next": items[-1]["id"] if len(rows) > limit else None}
+
+
+def summaries(txn: Txn, ids: list[int]) -> list[dict[str, Any]]:
+    marks = ",".join("?" * len(ids))
+    return [_summary(row) for row in txn.execute(f"SELECT {_ROW} FROM passages WHERE id IN ({marks}) ORDER BY id", ids)]
+
+
+def detail(txn: Txn, passage_id: int, names: dict[str, str]) -> dict[str, Any] | None:
+    """One passage whole: what each device said, the declaration beside it, reasons, timeline."""
+    row = txn.execute(f"SELECT {_ROW} FROM passages WHERE id=?", (passage_id,)).fetchone()
+    if row is None:
+        return None
+    out = _summary(row)
+    out["reasons"] = json.loads(row[12])
+    declaration = declaration_of(txn, row[4])
+    out["declaration"] = declaration.model_dump(mode="json") if declaration else None
+    out["observations"] = [
+        {**s.observation.as_dict(), "at": s.at, "late": s.late,
+         "device_name": names.get(s.observation.device_id, s.observation.device_id)}
+        for s in seen_in(txn, passage_id)]
+    out["timeline"] = [{"at": at, "what": what, "detail": detail_, "by": by} for at, what, detail_, by in txn.execute(
+        "SELECT at, what, detail, by FROM passage_timeline WHERE passage_id=? ORDER BY id", (passage_id,))]
+    return out
+
+
+def stats(txn: Txn, since: float) -> dict[str, Any]:
+    """The numbers the port is judged by, since `since`: passages, share released directly after
+    machine inspection, time from arrival to decision (median, p95)."""
+    counts = dict(txn.execute("SELECT state, COUNT(*) FROM passages WHERE arrived_at >= ? GROUP BY state", (since,)).fetchall())
+    direct = txn.execute("SELECT COUNT(*) FROM passages WHERE arrived_at >= ? AND acted_by='machine' "
+                         "AND state='released'", (since,)).fetchone()[0]
+    times = [r[0] for r in txn.execute("SELECT decided_at - arrived_at FROM passages WHERE arrived_at >= ? AND "
+                                       "decided_at IS NOT NULL ORDER BY 1", (since,))]
+    decided = sum(n for s, n in counts.items() if s not in ("open", "analysing"))
+    return {
+        "since": since, "passages": sum(counts.values()), "by_state": counts, "decided": decided,
+        "released_directly": direct, "released_directly_share": round(direct / decided, 4) if decided else None,
+        "decision_s_p50": _quantile(times, 0.5), "decision_s_p95": _quantile(times, 0.95),
+    }
+
+
+def _quantile(values: list[float], q: float) -> float | None:
+    if not values:
+        return None
+    return round(values[min(len(values) - 1, int(q * len(values)))], 3)

@@ -1,0 +1,285 @@
+"""The passage book on a real SQLite store: correlation, declarations, deadlines, decisions,
+officers' actions, late and repeated readings, a restart. Observations come from a stand-in
+kind that reads them from the reading's payload, so each rule is driven directly."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from edge.passages import queries
+from edge.passages.book import ActionRefused, LaneDeviceRole, PassageBook
+from edge.passages.config import PassagesConfig
+from edge.passages.declarations import DeclarationError, parse
+from edge.passages.observation import Finding, Observation, ReadingView
+from edge.store import Derived, Store, Txn
+from edge.store_schema import store_migrations
+
+T0 = 1_790_000_000.0
+DECLARATION = {"id": "D-1", "plate": "新F 12345", "driver_card": "CARD123", "cargo": "empty containers",
+               "containers": [{"number": "CSQU3054383", "lock_id": "SEAL-0001", "declared_empty": True}]}
+
+
+def _observe(txn: Txn, view: ReadingView) -> list[Observation]:
+    return [Observation.from_dict({"device_id": view.device_id, "kind": "test", **o}) for o in view.payload["obs"]]
+
+
+def _check(observation: Observation, declared: Any) -> list[Finding]:
+    if observation.facts.get("verdict") == "not empty" and declared.containers.get(observation.containers[0]):
+        return [Finding("not_empty", "declared empty, not empty")]
+    return []
+
+
+class Lane:
+    """A store, a book with devices uvss/lock/iris/box, and a clock."""
+
+    def __init__(self, path: Path, **config: Any) -> None:
+        self.path = path
+        config.setdefault("deadlines", {"uvss": 10, "lock": 10, "iris": 10, "box": 10})
+        self.config = PassagesConfig(**config)
+        self.store = Store(path, store_migrations())
+        roles = {d: LaneDeviceRole(d.upper(), _observe, _check if d == "box" else None) for d in ("uvss", "lock", "iris", "box")}
+        self.book = PassageBook(self.config, roles)
+        self.changed: list[int] = []
+        self.now = T0
+
+    def declare(self, data: dict[str, Any] = DECLARATION) -> str:
+        outcome, changed = self.store.transact(self.book.load_declaration, parse(data, "test"), "test", self.now)
+        self.changed += changed
+        return outcome
+
+    def reading(self, device: str, at: float, message: str = "r", **obs: Any) -> int | None:
+        """Store one reading at T0 + at whose observation is `obs`; the passages it changed."""
+        self.now = T0 + at
+        payload = {"obs": [{"ref": device, "said": "ok", **obs}]}
+        sha = hashlib.sha256(json.dumps([device, payload], sort_keys=True).encode()).hexdigest()
+
+        def derive(txn: Txn, reading_id: int) -> Derived:
+            view = ReadingView(reading_id, device, "test", message, payload, {}, (), None, self.now, True)
+            self.changed += self.book.follow(txn, view)
+            return Derived()
+
+        return self.store.record_reading(device, self.now, None, message, sha, payload, {}, derive).reading_id
+
+    def tick(self, at: float) -> list[int]:
+        self.now = T0 + at
+        return self.store.transact(self.book.tick, self.now)
+
+    def passage(self, passage_id: int | None = None) -> dict[str, Any]:
+        if passage_id is None:
+            passage_id = self.store.transact(queries.page, None, 1, None)["items"][0]["id"]
+        found = self.store.transact(queries.detail, passage_id, {})
+        assert found is not None
+        return found
+
+    def count(self) -> int:
+        return self.store.count("passages")
+
+    def codes(self, passage: dict[str, Any] | None = None) -> list[str]:
+        return [r["code"] for r in (passage or self.passage())["reasons"]]
+
+
+@pytest.fixture
+def lane(tmp_path: Path) -> Lane:
+    return Lane(tmp_path / "edge.sqlite3")
+
+
+def _clean_vehicle(lane: Lane, start: float = 0.0, plate: str = "新F12345", card: str = "CARD123",
+                   lock: str = "SEAL-0001", container: str = "CSQU3054383", verdict: str = "empty") -> None:
+    lane.reading("uvss", start, plate=plate)
+    lane.reading("iris", start + 1, card_id=card)
+    lane.reading("lock", start + 2, lock_id=lock)
+    lane.reading("box", start + 3, containers=[container], facts={"verdict": verdict})
+
+
+def test_a_declared_vehicle_whose_devices_all_agree_is_released_directly(lane: Lane) -> None:
+    assert lane.declare() == "new"
+    _clean_vehicle(lane)
+    passage = lane.passage()
+    assert passage["state"] == "released" and passage["acted_by"] == "machine"
+    assert passage["declaration_id"] == "D-1" and passage["plate"] == "新F12345"
+    assert passage["reasons"] == [] and passage["decided_at"] == T0 + 3
+    assert [o["device_id"] for o in passage["observations"]] == ["uvss", "iris", "lock", "box"]
+    assert [t["what"] for t in passage["timeline"]][:2] == ["arrival", "declaration"]
+    assert lane.count() == 1
+
+
+def test_the_passage_waits_open_for_every_expected_device(lane: Lane) -> None:
+    lane.declare()
+    lane.reading("uvss", 0, plate="新F12345")
+    lane.reading("iris", 1, card_id="CARD123")
+    assert lane.passage()["state"] == "open"
+    lane.reading("lock", 2, lock_id="SEAL-0001")
+    lane.reading("box", 3, containers=["CSQU3054383"], pending=True)
+    assert lane.passage()["state"] == "analysing"  # every device spoke, one result still coming
+    lane.reading("box", 4, containers=["CSQU3054383"], facts={"verdict": "empty"})
+    assert lane.passage()["state"] == "released"
+
+
+def test_a_device_that_misses_its_deadline_is_the_reason(lane: Lane) -> None:
+    lane.declare()
+    lane.reading("uvss", 0, plate="新F12345")
+    lane.reading("iris", 1, card_id="CARD123")
+    lane.reading("box", 2, containers=["CSQU3054383"], facts={"verdict": "empty"})
+    assert lane.tick(9.9) == []
+    assert lane.tick(10.0) == [1]
+    passage = lane.passage()
+    assert passage["state"] == "flagged" and passage["reason"] == "device silent"
+    assert lane.codes(passage) == ["device_missing"]
+    assert "LOCK did not report within 10 s" in passage["reasons"][0]["words"]
+    assert passage["decided_at"] == T0 + 10
+
+
+def test_a_vehicle_nobody_declared_is_held(lane: Lane) -> None:
+    _clean_vehicle(lane, plate="苏E88888")
+    passage = lane.passage()
+    assert passage["state"] == "flagged" and passage["declaration_id"] is None
+    assert "vehicle_not_declared" in lane.codes(passage)
+    assert "苏E88888 has no advance declaration" in passage["reasons"][0]["words"]
+
+
+def test_the_wrong_lock_driver_and_container_are_each_a_reason(lane: Lane) -> None:
+    lane.declare()
+    _clean_vehicle(lane, card="CARD999", lock="SEAL-0666", container="MSKU1234565")
+    assert lane.count() == 1  # the unknown keys joined the vehicle at the lane, not a passage of their own
+    codes = lane.codes()
+    assert {"driver_not_declared", "lock_not_declared", "container_not_declared", "declared_lock_missing"} <= set(codes)
+    assert lane.passage()["state"] == "flagged"
+
+
+def test_a_kind_check_against_the_declaration(lane: Lane) -> None:
+    lane.declare()
+    _clean_vehicle(lane, verdict="not empty")
+    assert lane.codes() == ["not_empty"]
+
+
+def test_a_reading_stored_twice_is_followed_once(lane: Lane) -> None:
+    lane.declare()
+    lane.reading("uvss", 0, plate="新F12345")
+    assert lane.reading("uvss", 0, plate="新F12345") is None  # the same bytes: a duplicate
+    assert len(lane.passage()["observations"]) == 1
+    assert [t["what"] for t in lane.passage()["timeline"]].count("reading") == 1
+
+
+def test_an_analysis_replaces_its_pass_and_a_resent_pass_does_not_undo_it(lane: Lane) -> None:
+    lane.declare()
+    lane.reading("uvss", 0, plate="新F12345", ref="pass-1", pending=True, said="analysing")
+    lane.reading("uvss", 1, message="analysis", plate="新F12345", ref="pass-1", said="object",
+                 findings=[{"code": "foreign_object", "words": "object under the vehicle", "evidence": {}}])
+    lane.reading("uvss", 2, message="again", plate="新F12345", ref="pass-1", pending=True, said="analysing again")
+    observations = lane.passage()["observations"]
+    assert len(observations) == 1 and observations[0]["said"] == "object" and not observations[0]["pending"]
+
+
+def test_release_and_hold_record_the_officer_and_a_flagged_release_needs_a_note(lane: Lane) -> None:
+    _clean_vehicle(lane, plate="苏E88888")
+    passage_id = lane.passage()["id"]
+    with pytest.raises(ActionRefused, match="confirmation and a note"):
+        lane.store.transact(lane.book.act, passage_id, "release", "officer7", "", True, T0 + 20)
+    with pytest.raises(ActionRefused, match="confirmation and a note"):
+        lane.store.transact(lane.book.act, passage_id, "release", "officer7", "checked papers", False, T0 + 20)
+    lane.store.transact(lane.book.act, passage_id, "release", "officer7", "checked papers", True, T0 + 20)
+    passage = lane.passage(passage_id)
+    assert (passage["state"], passage["acted_by"], passage["note"]) == ("released", "officer7", "checked papers")
+    assert passage["timeline"][-1] == {"at": T0 + 20, "what": "released", "detail": "checked papers", "by": "officer7"}
+    lane.store.transact(lane.book.act, passage_id, "hold", "supervisor1", "", False, T0 + 21)
+    assert lane.passage(passage_id)["state"] == "held"
+    with pytest.raises(ActionRefused, match="already held"):
+        lane.store.transact(lane.book.act, passage_id, "hold", "supervisor1", "", False, T0 + 22)
+
+
+def test_an_open_passage_cannot_be_released_only_held(lane: Lane) -> None:
+    lane.declare()
+    lane.reading("uvss", 0, plate="新F12345")
+    with pytest.raises(ActionRefused, match="still open"):
+        lane.store.transact(lane.book.act, 1, "release", "officer7", "", False, T0 + 1)
+    lane.store.transact(lane.book.act, 1, "hold", "officer7", "", False, T0 + 1)
+    assert lane.passage()["state"] == "held"
+    assert lane.tick(30) == []  # held: the deadline decides nothing more
+
+
+def test_without_auto_release_a_clear_vehicle_waits_for_the_officer(tmp_path: Path) -> None:
+    lane = Lane(tmp_path / "edge.sqlite3", auto_release=False)
+    lane.declare()
+    _clean_vehicle(lane)
+    assert lane.passage()["state"] == "clear"
+    lane.store.transact(lane.book.act, 1, "release", "officer7", "", False, T0 + 5)  # no note for a clear vehicle
+    assert lane.passage()["state"] == "released"
+
+
+def test_a_reading_after_the_release_is_recorded_late_and_changes_no_state(lane: Lane) -> None:
+    lane.declare()
+    _clean_vehicle(lane)
+    lane.reading("box", 30, ref="again", containers=["CSQU3054383"], facts={"verdict": "not empty"})
+    passage = lane.passage()
+    assert passage["state"] == "released" and lane.count() == 1
+    late = [r for r in passage["reasons"] if r["late"]]
+    assert [r["code"] for r in late] == ["not_empty"] and not late[0]["holds"]
+    assert passage["timeline"][-1]["what"] == "late reading"
+
+
+def test_the_next_vehicle_makes_a_passage_of_its_own(lane: Lane) -> None:
+    lane.declare()
+    lane.declare({**DECLARATION, "id": "D-2", "plate": "苏E88888", "driver_card": "CARD777",
+                  "containers": [{"number": "MSKU1234565", "lock_id": "SEAL-0002"}]})
+    _clean_vehicle(lane)
+    _clean_vehicle(lane, start=20, plate="苏E88888", card="CARD777", lock="SEAL-0002", container="MSKU1234565")
+    first, second = lane.passage(1), lane.passage(2)
+    assert (first["declaration_id"], second["declaration_id"]) == ("D-1", "D-2")
+    assert first["state"] == second["state"] == "released"
+
+
+def test_a_declaration_arriving_after_the_vehicle_is_taken_up(lane: Lane) -> None:
+    lane.reading("uvss", 0, plate="新F12345")
+    assert lane.passage()["declaration_id"] is None
+    lane.declare()
+    assert lane.passage()["declaration_id"] == "D-1" and lane.changed[-1] == 1
+
+
+def test_declarations_resent_replaced_and_refused(lane: Lane) -> None:
+    assert lane.declare() == "new"
+    assert lane.declare() == "same"
+    assert lane.declare({**DECLARATION, "cargo": "changed"}) == "replaced"
+    _clean_vehicle(lane)
+    assert lane.declare({**DECLARATION, "cargo": "too late"}) == "in use"
+    with pytest.raises(DeclarationError, match=r"containers\.0\.number: .*check digit"):
+        parse({**DECLARATION, "containers": [{"number": "CSQU3054384"}]}, "test")
+    with pytest.raises(DeclarationError, match="surprise: Extra inputs are not permitted"):
+        parse({**DECLARATION, "surprise": 1}, "test")
+
+
+def test_a_half_built_passage_carries_on_after_a_restart(tmp_path: Path) -> None:
+    lane = Lane(tmp_path / "edge.sqlite3")
+    lane.declare()
+    lane.reading("uvss", 0, plate="新F12345")
+    lane.reading("iris", 1, card_id="CARD123")
+    lane.store.close()
+    again = Lane(tmp_path / "edge.sqlite3")
+    again.reading("lock", 5, lock_id="SEAL-0001")
+    again.reading("box", 6, containers=["CSQU3054383"], facts={"verdict": "empty"})
+    passage = again.passage()
+    assert again.count() == 1 and passage["state"] == "released"
+    assert len(passage["observations"]) == 4
+
+
+def test_reason_codes_can_be_moved_between_hold_and_inform(tmp_path: Path) -> None:
+    lane = Lane(tmp_path / "edge.sqlite3", inform=["vehicle_not_declared"])
+    _clean_vehicle(lane, plate="苏E88888")
+    passage = lane.passage()
+    assert passage["state"] == "released" and lane.codes(passage) == ["vehicle_not_declared"]
+    assert passage["reasons"][0]["holds"] is False
+
+
+def test_a_page_of_the_list_is_newest_first_with_a_cursor(lane: Lane) -> None:
+    for n in range(7):
+        lane.reading("uvss", n * 100, plate=f"P{n}")
+    first = lane.store.transact(queries.page, None, 3, None)
+    assert [p["id"] for p in first["items"]] == [7, 6, 5] and first["next"] == 5
+    second = lane.store.transact(queries.page, first["next"], 3, None)
+    assert [p["id"] for p in second["items"]] == [4, 3, 2]
+    last = lane.store.transact(queries.page, second["next"], 3, None)
+    assert [p["id"] for p in last["items"]] == [1] and last["next"] is None
