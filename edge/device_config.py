@@ -15,7 +15,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validat
 
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 # Topic levels the edge publishes under kouan/<lane>/...; a device may not take these names.
-RESERVED_DEVICE_IDS = frozenset({"edge", "events", "passages", "verdicts"})
+RESERVED_DEVICE_IDS = frozenset({"edge", "events", "passages", "verdicts", "declarations"})
 
 
 def _topic_id(value: str) -> str:

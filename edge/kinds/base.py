@@ -2,8 +2,9 @@
 
 A kind brings its config model (a member of the union discriminated on `kind`), its site-wide
 defaults (`[kinds.<name>]`), its store migrations, an adapter per channel (built by `build`),
-the events it derives (through the `Deriver` its readings carry into the store) and what the
-lane terminal shows of it (`summary`). Ingest, store, runtime and web know only this.
+the events it derives (through the `Deriver` its readings carry into the store), what its
+readings mean for a vehicle's passage (`observe`, `check`) and what the lane terminal shows of
+it (`summary`). Ingest, store, runtime and web know only this.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from edge.device_status import DeviceStatus
 from edge.ingest import Ingest
 from edge.media import MediaStore
 from edge.migrations import Migration
+from edge.passages.observation import Declared, Finding, Observation, ReadingView
+from edge.store import Txn
 
 
 class LaneDevice(Protocol):
@@ -72,6 +75,10 @@ class DeviceKind:
     summary: Callable[[dict[str, Any]], str] = lambda state: ""
     event_topic: str = ""  # events go out on kouan/<lane>/events/<event_topic or name>
     migrations: tuple[Migration, ...] = field(default_factory=tuple)
+    # What a stored reading means for the vehicle's passage, inside the reading's transaction
+    # (config, txn, reading) -> observations; and the kind's checks against the declaration.
+    observe: Callable[[Any, Txn, ReadingView], list[Observation]] = lambda config, txn, view: []
+    check: Callable[[Observation, Declared], list[Finding]] | None = None
 
     @property
     def events_level(self) -> str:

@@ -7,6 +7,7 @@ from edge.kinds.base import DeviceContext, DeviceKind, LaneDevice
 from edge.kinds.empty_box.config import EmptyBoxConfig, EmptyBoxDefaults
 from edge.kinds.empty_box.pairing import MIGRATIONS
 from edge.kinds.empty_box.state import summary
+from edge.kinds.empty_box import passage
 
 
 def build(ctx: DeviceContext) -> LaneDevice:
@@ -31,4 +32,6 @@ KIND = DeviceKind(
     summary=summary,
     event_topic="empty_box",
     migrations=MIGRATIONS,
+    observe=passage.observe,
+    check=passage.check,
 )

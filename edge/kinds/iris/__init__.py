@@ -10,6 +10,7 @@ from edge.kinds.base import DeviceContext, DeviceKind, LaneDevice
 from edge.kinds.iris.config import IrisConfig, IrisDefaults
 from edge.kinds.iris.outcome import summary
 from edge.kinds.iris.templates import MIGRATIONS
+from edge.kinds.iris import passage
 
 
 def build(ctx: DeviceContext) -> LaneDevice:
@@ -39,4 +40,5 @@ KIND = DeviceKind(
     summary=summary,
     event_topic="iris",
     migrations=MIGRATIONS,
+    observe=passage.observe,
 )

@@ -85,7 +85,7 @@ def _enrolment(result: EnrolResult, count: int, media: MediaStore, rule: MatchCo
 def enrol_card(config: EdgeConfig, card_id: str, count: int, device_id: str | None = None,
                who: str = "") -> EnrolResult:
     """Enrol `card_id` from its last `count` good captures in the edge's store; EnrolError says why not."""
-    from edge.kinds import KINDS
+    from edge.store_schema import store_migrations
 
     if count < 2:
         raise EnrolError("enrolment needs at least 2 captures (--from-captures 2 or more)")
@@ -95,7 +95,7 @@ def enrol_card(config: EdgeConfig, card_id: str, count: int, device_id: str | No
     result = EnrolResult(card_id, device)
     request = {"card_id": card_id, "from_captures": count, "by": who, "at": at}
     digest = hashlib.sha256(json.dumps(request, sort_keys=True).encode()).hexdigest()
-    store = Store(config.store.path, [m for kind in KINDS.values() for m in kind.migrations])
+    store = Store(config.store.path, store_migrations())
     try:
         store.record_reading(device, at, None, "enrol", digest, request, None,
                              _enrolment(result, count, MediaStore(config.store.media_dir), defaults.match_config(),

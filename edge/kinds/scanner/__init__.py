@@ -7,6 +7,7 @@ from typing import Any
 from edge.kinds.base import DeviceContext, DeviceKind, LaneDevice
 from edge.kinds.scanner.config import ScannerConfig, ScannerDefaults
 from edge.kinds.scanner.pending import MIGRATIONS
+from edge.kinds.scanner import passage
 
 
 def build(ctx: DeviceContext) -> LaneDevice:
@@ -49,4 +50,6 @@ KIND = DeviceKind(
     summary=summary,
     event_topic="scanner",
     migrations=MIGRATIONS,
+    observe=passage.observe,
+    check=passage.check,
 )

@@ -20,6 +20,9 @@ class ScannerConfig(DeviceBase):
                           "(default kouan/<lane>/<id>).",
     )
     folder: Path = Field(description="The watched folder the scanner writes its scan files into (an absolute path).")
+    refer: Literal["loaded", "all", "none"] = Field(
+        "loaded", description="Which scans the lane refers to central image review: those of containers not declared "
+        "empty (loaded), every scan (all), or none.")
     poll_period_s: float = Field(0.5, gt=0, le=60, description="How often the folder is listed, in seconds.")
     max_side: int = Field(DEFAULT_MAX_SIDE, ge=1, le=100_000,
                           description="Largest width or height of one image plane accepted, in pixels (a bigger "

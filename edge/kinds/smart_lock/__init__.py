@@ -7,6 +7,7 @@ from typing import Any
 from edge.kinds.base import DeviceContext, DeviceKind, LaneDevice
 from edge.kinds.smart_lock.config import SmartLockConfig, SmartLockDefaults
 from edge.kinds.smart_lock.history import MIGRATIONS
+from edge.kinds.smart_lock import passage
 
 
 def build(ctx: DeviceContext) -> LaneDevice:
@@ -44,4 +45,6 @@ KIND = DeviceKind(
     summary=summary,
     event_topic="lock",
     migrations=MIGRATIONS,
+    observe=passage.observe,
+    check=passage.check,
 )

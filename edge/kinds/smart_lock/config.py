@@ -20,6 +20,9 @@ class SmartLockConfig(DeviceBase):
         "mqtt: the topic prefix the lock publishes under (default kouan/<lane>/<id>).",
     )
     baudrate: int = Field(115200, gt=0, description="Serial baud rate (ignored for MQTT).")
+    transit_window_h: float = Field(
+        72.0, gt=0, description="How far back a lock's openings and tampering count for the passage it arrives in "
+        "(only those after the vehicle's declaration are reasons).")
 
     @model_validator(mode="after")
     def _serial_needs_address(self) -> "SmartLockConfig":

@@ -10,6 +10,7 @@ from __future__ import annotations
 from edge.kinds.base import DeviceContext, DeviceKind, LaneDevice
 from edge.kinds.under_vehicle.config import UnderVehicleConfig, UnderVehicleDefaults
 from edge.kinds.under_vehicle.readings import KIND_NAME, summary
+from edge.kinds.under_vehicle import passage
 
 
 def build(ctx: DeviceContext) -> LaneDevice:
@@ -33,4 +34,5 @@ KIND = DeviceKind(
     channels=channels,
     summary=summary,
     event_topic="under_vehicle",
+    observe=passage.observe,
 )
