@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from edge.live import LiveBus
-from edge.store import AsyncStore, Deriver, EventRow, Store
+from edge.store import AsyncStore, Derived, Deriver, EventRow, Store, Txn
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +54,12 @@ class IngestStats:
     events: int = 0
     events_moved: int = 0
     late: int = 0  # readings older, in their device's own order, than one already stored
+    follow_errors: int = 0  # readings stored whose follower (passages) failed on them
+
+
+# Runs inside a stored reading's transaction after its kind's deriver (the passages); returns
+# what it changed, handed to `on_followed` after the commit.
+Follower = Callable[[Txn, "Reading", int, Derived], list[Any]]
 
 
 class Ingest:
@@ -67,6 +73,8 @@ class Ingest:
         publish_event: Callable[[EventRow], None],
         on_device_seen: Callable[[str, float | None, dict[str, Any] | None], None],  # (device, seen at, state)
         maxsize: int = 1000,
+        follow: Follower | None = None,
+        on_followed: Callable[[list[Any]], None] | None = None,
     ) -> None:
         self._loop = loop
         self._store = store
@@ -74,6 +82,8 @@ class Ingest:
         self._publish_event = publish_event
         self._on_device_seen = on_device_seen
         self._queue: asyncio.Queue[Reading] = asyncio.Queue(maxsize)
+        self._follow = follow
+        self._on_followed = on_followed
         self.stats = IngestStats()
 
     @property
@@ -110,11 +120,33 @@ class Ingest:
         await asyncio.sleep(0)  # let hand-overs already scheduled by submit() reach the queue
         await self._queue.join()  # the reading taken off the queue last is handled too, not just taken
 
+    def _derive_and_follow(self, reading: Reading, followed: list[Any]) -> Deriver | None:
+        """The reading's deriver, then the follower, in one transaction. A failing follower is
+        rolled back to a savepoint and counted: the reading itself is still stored and acknowledged."""
+        follow = self._follow
+        if follow is None:
+            return reading.derive
+
+        def derive(txn: Txn, reading_id: int) -> Derived:
+            derived = reading.derive(txn, reading_id) if reading.derive is not None else Derived()
+            txn.execute("SAVEPOINT follow")
+            try:
+                followed.extend(follow(txn, reading, reading_id, derived))
+            except Exception:
+                txn.execute("ROLLBACK TO follow")
+                self.stats.follow_errors += 1
+                log.exception("reading from %s stored, but following it into its passage failed", reading.device_id)
+            txn.execute("RELEASE follow")
+            return derived
+
+        return derive
+
     async def _handle(self, reading: Reading) -> None:
+        followed: list[Any] = []
         recorded = await self._store.call(
             Store.record_reading, reading.device_id, reading.received_at, reading.device_time,
-            reading.message, reading.sha256, reading.payload, reading.state, reading.derive, reading.kind,
-            reading.from_device,
+            reading.message, reading.sha256, reading.payload, reading.state, self._derive_and_follow(reading, followed),
+            reading.kind, reading.from_device,
         )
         stored, derived = recorded.reading_id is not None, recorded.derived
         self._on_device_seen(reading.device_id, reading.received_at if reading.from_device else None,
@@ -136,6 +168,8 @@ class Ingest:
             self._announce(row)
             log.info("event %s %s moved back to %s (an earlier reading showed it)", row.device_id, row.event,
                      row.device_time)
+        if followed and self._on_followed is not None:
+            self._on_followed(followed)
         if reading.on_stored is not None:
             reading.on_stored()
 
