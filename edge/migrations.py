@@ -83,6 +83,27 @@ INSERT INTO events (id, device_id, kind, subject, event, detail, device_time, re
     SELECT id, device_id, 'smart_lock', lock_id, event, detail, device_time, received_at, reading_id FROM lock_events;
 DROP TABLE lock_events;
 """),
+    # Who may use the lane terminal (edge/users.py), and their sessions: a session's token is
+    # kept only as its SHA-256, so a copy of the database logs nobody in.
+    Migration("core:3", """
+CREATE TABLE users (
+    id INTEGER PRIMARY KEY,
+    name TEXT UNIQUE NOT NULL,
+    role TEXT NOT NULL CHECK (role IN ('officer','supervisor')),
+    password_hash TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    disabled INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE sessions (
+    token_sha256 TEXT PRIMARY KEY,
+    user_id INTEGER NOT NULL REFERENCES users(id),
+    csrf TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    last_used REAL NOT NULL,
+    expires_at REAL NOT NULL
+);
+CREATE INDEX sessions_user ON sessions (user_id);
+"""),
 )
 
 

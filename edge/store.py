@@ -210,6 +210,19 @@ class Store:
             raise ValueError("Store.read runs SELECT statements only")
         return self._db.execute(sql, params).fetchall()
 
+    def execute_write(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Cursor:
+        """One INSERT, UPDATE or DELETE on a module's own tables, committed on its own (for the
+        modules that keep state beside the readings, e.g. edge/users.py)."""
+        if sql.lstrip().upper().startswith("SELECT"):
+            raise ValueError("Store.execute_write writes; use Store.read for a SELECT")
+        return self._db.execute(sql, params)
+
+    def execute_writes(self, statements: Sequence[tuple[str, Sequence[Any]]]) -> None:
+        """Several writes in one transaction: all of them, or none if one fails."""
+        with self._transaction():
+            for sql, params in statements:
+                self._db.execute(sql, params)
+
     def count(self, table: str) -> int:
         known = {row[0] for row in self._db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
         if table not in known:

@@ -80,7 +80,7 @@ def test_a_store_from_before_migrations_is_migrated_with_its_data(tmp_path: Path
         con.executescript(CORE[0].sql + OLD_SCHEMA_ROWS)
     kind_table = Migration("smart_lock:1", "CREATE TABLE IF NOT EXISTS lock_history (reading_id INTEGER PRIMARY KEY);")
     store = Store(path, [kind_table])
-    assert store.applied == ["core:1", "core:2", "smart_lock:1"]
+    assert store.applied == ["core:1", "core:2", "core:3", "smart_lock:1"]
     assert [(e.id, e.kind, e.subject, e.event, e.device_time) for e in store.recent_events()] == [
         (7, "smart_lock", "SEAL-1", "opened", "2026-11-30T09:00:00+08:00")]
     assert store.last_states() == {"lock-a": {"state": "opened"}} and store.count("readings") == 1
