@@ -17,6 +17,7 @@ SUBCOMMANDS: dict[str, str] = {
     "sim": "sim",
     "decode": "decode",
     "iris": "iris",
+    "user": "user",
 }
 
 
