@@ -42,7 +42,7 @@ class Lane:
         config.setdefault("deadlines", {"uvss": 10, "lock": 10, "iris": 10, "box": 10})
         self.config = PassagesConfig(**config)
         self.store = Store(path, store_migrations())
-        roles = {d: LaneDeviceRole(d.upper(), _observe, _check if d == "box" else None) for d in ("uvss", "lock", "iris", "box")}
+        roles = {d: LaneDeviceRole(d.upper(), _observe, _check if d == "box" else None) for d in ("uvss", "lock", "iris", "box", "uplink")}
         self.book = PassageBook(self.config, roles)
         self.changed: list[int] = []
         self.now = T0
@@ -56,7 +56,7 @@ class Lane:
         """Store one reading at T0 + at whose observation is `obs`; the passages it changed."""
         self.now = T0 + at
         payload = {"obs": [{"ref": device, "said": "ok", **obs}]}
-        sha = hashlib.sha256(json.dumps([device, payload], sort_keys=True).encode()).hexdigest()
+        sha = hashlib.sha256(json.dumps([device, message, payload], sort_keys=True).encode()).hexdigest()
 
         def derive(txn: Txn, reading_id: int) -> Derived:
             view = ReadingView(reading_id, device, "test", message, payload, {}, (), None, self.now, True)
@@ -283,3 +283,26 @@ def test_a_page_of_the_list_is_newest_first_with_a_cursor(lane: Lane) -> None:
     assert [p["id"] for p in second["items"]] == [4, 3, 2]
     last = lane.store.transact(queries.page, second["next"], 3, None)
     assert [p["id"] for p in last["items"]] == [1] and last["next"] is None
+
+
+def test_a_device_not_at_the_lane_joins_by_key_only_and_never_opens_a_passage(lane: Lane) -> None:
+    lane.declare()
+    lane.reading("uplink", 0, lock_id="SEAL-0001", said="opened on the road")  # transit: the truck is not here
+    assert lane.count() == 0
+    lane.reading("uvss", 10, plate="新F12345")
+    lane.reading("uplink", 11, lock_id="SEAL-0777", said="another truck's lock")  # no shared key: not this vehicle
+    lane.reading("uplink", 12, lock_id="SEAL-0001", said="sealed")
+    passage = lane.passage()
+    assert lane.count() == 1
+    assert [(o["device_id"], o["lock_id"]) for o in passage["observations"]] == [("uvss", None), ("uplink", "SEAL-0001")]
+
+
+def test_the_same_report_again_adds_nothing(lane: Lane) -> None:
+    lane.declare()
+    lane.reading("uvss", 0, plate="新F12345")
+    lane.reading("lock", 1, lock_id="SEAL-0001", facts={"serial": 1})
+    before = lane.passage()
+    lane.changed.clear()
+    lane.reading("lock", 2, lock_id="SEAL-0001", facts={"serial": 1}, message="report 2")  # a new reading, same meaning
+    assert lane.changed == []
+    assert lane.passage()["timeline"] == before["timeline"]

@@ -66,33 +66,43 @@ class PassageBook:
         changed: list[int] = []
         for observation in role.observe(txn, view):
             passage_id = self._place(txn, observation, view)
-            if passage_id not in changed:
+            if passage_id is not None and passage_id not in changed:
                 changed.append(passage_id)
         for passage_id in changed:
             self.evaluate(txn, passage_id, view.received_at)
         return changed
 
-    def _place(self, txn: Txn, observation: Observation, view: ReadingView) -> int:
+    def arrives_with(self, device_id: str) -> bool:
+        """Whether this device is at the lane (it is waited for), so its reading can open a passage and
+        join the vehicle there; any other (a lock's transit uplink) only joins a passage by its keys."""
+        return not self.config.deadlines or device_id in self.config.deadlines
+
+    def _place(self, txn: Txn, observation: Observation, view: ReadingView) -> int | None:
+        """The passage the observation went into (None: it changed nothing, or has no passage)."""
         now = view.received_at
-        passage_id = find_passage(txn, observation, now, self.config)
+        at_lane = self.arrives_with(observation.device_id)
+        passage_id = find_passage(txn, observation, now, self.config, by_lane_order=at_lane)
         if passage_id is None:
+            if not at_lane:
+                return None
             passage_id = open_passage(txn, observation, now, self.config, self.latest_deadline_s)
         else:
             adopt_declaration(txn, passage_id, observation, now, self.config)
         state = txn.execute("SELECT state FROM passages WHERE id=?", (passage_id,)).fetchone()[0]
         late = state in FINAL
+        data = json.dumps(observation.as_dict(), default=str)
         previous = txn.execute(
-            "SELECT pending FROM passage_observations WHERE passage_id=? AND device_id=? AND ref=?",
+            "SELECT pending, observation_json FROM passage_observations WHERE passage_id=? AND device_id=? AND ref=?",
             (passage_id, observation.device_id, observation.ref)).fetchone()
-        if previous is not None and not previous[0] and observation.pending:
-            return passage_id  # a re-sent pass does not undo its analysis
+        if previous is not None and (previous[1] == data or (not previous[0] and observation.pending)):
+            return None  # the same again (a lock reporting every 30 s), or a re-sent pass after its analysis
         txn.execute(
             "INSERT INTO passage_observations (passage_id, device_id, ref, reading_id, at, pending, late, observation_json) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (passage_id, device_id, ref) DO UPDATE SET "
             "reading_id=excluded.reading_id, at=excluded.at, pending=excluded.pending, late=excluded.late, "
             "observation_json=excluded.observation_json",
             (passage_id, observation.device_id, observation.ref, view.reading_id, now, int(observation.pending),
-             int(late), json.dumps(observation.as_dict(), default=str)))
+             int(late), data))
         for key in observation.keys():
             txn.execute("INSERT OR IGNORE INTO passage_keys (key, passage_id) VALUES (?, ?)", (key, passage_id))
         name = self.rules.names.get(observation.device_id, observation.device_id)

@@ -6,7 +6,9 @@ a key: a new passage held against it; (3) a reading that names a vehicle (a plat
 declared: a new, undeclared passage; (4) any other reading (a lock, container or card that matches
 nothing) joins the lane's newest undecided passage of the last `join_window_s`, where it becomes a
 mismatch against that vehicle's declaration; (5) else a new, undeclared passage.
-A lane serves one vehicle after another, which is what makes (4) right.
+A lane serves one vehicle after another, which is what makes (4) right. Only the devices at the
+lane (those a passage waits for) open passages and join by lane order; another (a lock's transit
+uplink, reporting from the road) joins a passage by a shared key only.
 """
 
 from __future__ import annotations
@@ -17,8 +19,10 @@ from edge.passages.rows import bind, timeline
 from edge.store import Txn
 
 
-def find_passage(txn: Txn, observation: Observation, now: float, config: PassagesConfig) -> int | None:
-    """The existing passage this observation joins, or None (open a new one)."""
+def find_passage(txn: Txn, observation: Observation, now: float, config: PassagesConfig,
+                 by_lane_order: bool = True) -> int | None:
+    """The existing passage this observation joins, or None. Without `by_lane_order` (a device
+    that is not at the lane) only a shared key joins it to a passage."""
     keys = observation.keys()
     if keys:
         marks = ",".join("?" * len(keys))
@@ -27,8 +31,10 @@ def find_passage(txn: Txn, observation: Observation, now: float, config: Passage
             "AND p.arrived_at >= ? ORDER BY p.id DESC LIMIT 1", (*keys, now - config.match_window_s)).fetchone()
         if row is not None:
             return int(row[0])
-        if _declaration_for(txn, keys, now, config) is not None or observation.plate:
+        if not by_lane_order or _declaration_for(txn, keys, now, config) is not None or observation.plate:
             return None
+    if not by_lane_order:
+        return None
     row = txn.execute(
         "SELECT id FROM passages WHERE state IN ('open', 'analysing') AND arrived_at >= ? ORDER BY id DESC LIMIT 1",
         (now - config.join_window_s,)).fetchone()
