@@ -54,7 +54,6 @@ class PassageBook:
             deadlines={d: s for d, s in config.deadlines.items()}, holds=config.holds,
             names={d: role.name or d for d, role in self.devices.items()},
             checks={d: role.check for d, role in self.devices.items() if role.check is not None})
-        self.latest_deadline_s = max(config.deadlines.values(), default=0.0)
 
     # ------------------------------------------------------------ inside a reading's transaction
 
@@ -85,7 +84,7 @@ class PassageBook:
         if passage_id is None:
             if not at_lane:
                 return None
-            passage_id = open_passage(txn, observation, now, self.config, self.latest_deadline_s)
+            passage_id = open_passage(txn, observation, now, self.config)
         else:
             adopt_declaration(txn, passage_id, observation, now, self.config)
         state = txn.execute("SELECT state FROM passages WHERE id=?", (passage_id,)).fetchone()[0]
@@ -125,7 +124,8 @@ class PassageBook:
                             (reasons_json, now, passage_id))
             return reasons_json != old_reasons
         new_state = decision.state
-        fields: dict[str, Any] = {"state": new_state, "reasons_json": reasons_json, "reason_word": decision.word}
+        fields: dict[str, Any] = {"state": new_state, "reasons_json": reasons_json, "reason_word": decision.word,
+                                  "deadline_at": decision.next_deadline}
         if new_state in DECIDED and state not in DECIDED:
             fields["decided_at"] = now
             words = "; ".join(r["words"] for r in decision.reasons if r["holds"]) or "no reason to hold"
@@ -136,6 +136,7 @@ class PassageBook:
             fields.update(state="released", acted_at=now, acted_by="machine")
             timeline(txn, passage_id, now, "released", "released directly after machine inspection", "machine")
         if fields["state"] == state and reasons_json == old_reasons:
+            txn.execute("UPDATE passages SET deadline_at=? WHERE id=?", (decision.next_deadline, passage_id))
             return False
         sets = ", ".join(f"{k}=?" for k in fields)
         txn.execute(f"UPDATE passages SET {sets}, version=version+1, updated_at=? WHERE id=?",

@@ -41,11 +41,11 @@ def find_passage(txn: Txn, observation: Observation, now: float, config: Passage
     return int(row[0]) if row is not None else None
 
 
-def open_passage(txn: Txn, observation: Observation, now: float, config: PassagesConfig, deadline_s: float) -> int:
+def open_passage(txn: Txn, observation: Observation, now: float, config: PassagesConfig) -> int:
     """A new passage from its first observation, held against a declaration its keys match, if any."""
     cur = txn.execute(
         "INSERT INTO passages (state, plate, containers, arrived_at, deadline_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)",
-        ("open", norm(observation.plate), ",".join(norm(c) for c in observation.containers), now, now + deadline_s, now))
+        ("open", norm(observation.plate), ",".join(norm(c) for c in observation.containers), now, now, now))
     passage_id = int(cur.lastrowid or 0)
     timeline(txn, passage_id, now, "arrival", f"first reading from {observation.device_id}")
     declaration_id = _declaration_for(txn, observation.keys(), now, config)

@@ -44,6 +44,7 @@ class Decision:
     state: str  # open | analysing | clear | flagged
     reasons: list[dict[str, Any]]
     waiting_for: list[str]
+    next_deadline: float | None = None  # when a device waited for runs out of time
 
     @property
     def word(self) -> str:
@@ -105,6 +106,7 @@ def decide(declaration: Declaration | None, seen: Sequence[Seen], arrived_at: fl
             reasons += [_reason(f, rules, s.observation.device_id, s.late) for f in check(s.observation, declared)]
     reasons += [_reason(f, rules, device) for f, device in declaration_findings(declaration, seen)]
     waiting: list[str] = []
+    deadlines: list[float] = []
     for device_id, deadline_s in rules.deadlines.items():
         mine = [s for s in seen if s.observation.device_id == device_id]
         done = any(not s.observation.pending for s in mine)
@@ -113,6 +115,7 @@ def decide(declaration: Declaration | None, seen: Sequence[Seen], arrived_at: fl
         name = rules.names.get(device_id) or device_id
         if now < arrived_at + deadline_s:
             waiting.append(device_id)
+            deadlines.append(arrived_at + deadline_s)
         elif mine:
             reasons.append(_reason(Finding("image_not_analysed", f"{name}: image not analysed within {deadline_s:g} s",
                                            {"device_id": device_id}), rules, device_id))
@@ -122,7 +125,7 @@ def decide(declaration: Declaration | None, seen: Sequence[Seen], arrived_at: fl
     reasons = _unique(reasons)
     if waiting:
         state = "analysing" if all(any(s.observation.device_id == d for s in seen) for d in waiting) else "open"
-        return Decision(state, reasons, waiting)
+        return Decision(state, reasons, waiting, min(deadlines))
     return Decision("flagged" if any(r["holds"] for r in reasons) else "clear", reasons, [])
 
 
