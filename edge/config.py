@@ -13,9 +13,10 @@ import tomllib
 from pathlib import Path
 from typing import Annotated, Any, Union
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from edge.device_config import TopicId
+from edge.passages.config import PassagesConfig
 
 
 class ConfigError(ValueError):
@@ -67,6 +68,9 @@ class WebConfig(BaseModel):
 
     host: str = Field("127.0.0.1", description="Address the lane terminal listens on.")
     port: int = Field(8080, ge=0, le=65535, description="TCP port of the lane terminal; 0 picks a free one.")
+    session_lifetime_s: float = Field(12 * 3600.0, gt=0, description="A login lasts at most this long (default 12 h, a shift), however busy.")
+    session_idle_s: float = Field(30 * 60.0, gt=0, description="A login ends after this long without a request from it (default 30 min).")
+    metrics_token: str | None = Field(None, min_length=16, description="Bearer token that lets a machine (Prometheus) read /metrics without a login: `Authorization: Bearer <token>`; at least 16 characters. Unset: only a logged-in user may read /metrics.")
 
 
 def _device_union() -> Any:
@@ -101,6 +105,7 @@ class EdgeConfig(BaseModel):
     web: WebConfig = Field(default_factory=WebConfig)
     kinds: KindsConfig = Field(default_factory=KindsConfig, description="Site-wide settings per device kind ([kinds.<kind>]).")
     devices: list[DeviceConfig] = Field(default_factory=list, description="The lane's device instances, each with its kind's own fields.")
+    passages: PassagesConfig = Field(default_factory=PassagesConfig, description="How readings become passages and decisions ([passages]).")
 
     @field_validator("devices")
     @classmethod
@@ -111,6 +116,15 @@ class EdgeConfig(BaseModel):
                 raise ValueError(f"device id '{device.id}' is used twice")
             seen.add(device.id)
         return devices
+
+    @model_validator(mode="after")
+    def _deadlines_name_devices(self) -> EdgeConfig:
+        known = {device.id for device in self.devices}
+        for device_id in self.passages.deadlines:
+            if device_id not in known:
+                raise ValueError(f"passages.deadlines names device '{device_id}', which is not in devices "
+                                 f"(known: {', '.join(sorted(known)) or 'none'})")
+        return self
 
     @property
     def mqtt_client_id(self) -> str:
@@ -162,4 +176,7 @@ def load_config(path: Path | str) -> EdgeConfig:
         config.store.path = (path.parent / config.store.path).resolve()
     if config.store.media is not None and not config.store.media.is_absolute():
         config.store.media = (path.parent / config.store.media).resolve()
+    declarations = config.passages.declarations_file
+    if declarations is not None and not declarations.is_absolute():
+        config.passages.declarations_file = (path.parent / declarations).resolve()
     return config

@@ -10,6 +10,7 @@ Will. The runtime names no device kind.
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
 import time
@@ -25,7 +26,10 @@ from edge.kinds.base import DeviceContext, LaneDevice
 from edge.live import LiveBus
 from edge.media import MediaStore
 from edge.metrics import registry_for
+from edge.passages.book import LaneDeviceRole
+from edge.passages.service import PassageService
 from edge.store import AsyncStore, EventRow, Store
+from edge.store_schema import store_migrations
 
 log = logging.getLogger(__name__)
 WATCHDOG_PERIOD_S = 1.0
@@ -38,11 +42,13 @@ class EdgeRuntime:
         self.config = config
         self.lane_id = config.lane.id
         self.lane_name = config.lane.name or config.lane.id
+        self.web = config.web  # LaneView: session lifetimes and the metrics token for the terminal's logins
         self.bus = LiveBus()
         self.store: AsyncStore | None = None
         self.mqtt: MqttTransport | None = None
         self.media: MediaStore | None = None
         self.ingest: Ingest | None = None
+        self.passages: PassageService | None = None
         self.devices: dict[str, LaneDevice] = {}
         self.status: dict[str, DeviceStatus] = {}
         self.web_url: str | None = None
@@ -66,7 +72,7 @@ class EdgeRuntime:
     async def start(self) -> None:
         """Open the store, connect MQTT, start devices, the ingest consumer, the watchdog and the web."""
         loop = asyncio.get_running_loop()
-        self.store = AsyncStore(self.config.store.path, [m for kind in KINDS.values() for m in kind.migrations])
+        self.store = AsyncStore(self.config.store.path, store_migrations())
         saved = await self.store.call(Store.last_states)
         self.mqtt = MqttTransport(
             self.config.mqtt.url, client_id=self.config.mqtt_client_id,
@@ -74,7 +80,13 @@ class EdgeRuntime:
             on_state=self._on_mqtt_state, manual_ack=True,
         )
         self.media = MediaStore(self.config.store.media_dir)
-        self.ingest = Ingest(loop, self.store, self.bus, publish_event=self._publish_event, on_device_seen=self._seen)
+        self.passages = PassageService(self.config.passages, self.lane_id, self.store, self.bus, self._publish_passage, {
+            device.id: LaneDeviceRole(device.name or device.id, functools.partial(KINDS[device.kind].observe, device),
+                                      KINDS[device.kind].check)
+            for device in self.config.devices})
+        self.passages.bind_loop(loop)
+        self.ingest = Ingest(loop, self.store, self.bus, publish_event=self._publish_event, on_device_seen=self._seen,
+                             follow=self.passages.follow, on_followed=self.passages.changed)
         for device_config in self.config.devices:
             kind = KINDS[device_config.kind]
             defaults = self.config.kind_defaults(kind.name)
@@ -91,9 +103,13 @@ class EdgeRuntime:
             ))
         self._tasks.append(asyncio.create_task(self.ingest.run(), name="ingest"))
         self._tasks.append(asyncio.create_task(self._watchdog(), name="watchdog"))
+        self._tasks.append(asyncio.create_task(self.passages.run(), name="passages"))
         for device in self.devices.values():
             device.start()  # MQTT devices register their subscriptions before the connect
+        self.mqtt.subscribe(self.passages.declarations_topic, qos=1)
         self.mqtt.start()
+        if self.config.passages.declarations_file is not None:
+            await self.passages.load_file(self.config.passages.declarations_file)
         await self._start_web()
         log.info("lane %s running: %s devices, lane terminal at %s", self.lane_id, len(self.devices), self.web_url)
 
@@ -133,6 +149,8 @@ class EdgeRuntime:
                 await asyncio.wait_for(self.ingest.drain(), 5)
             except TimeoutError:
                 log.warning("ingest not drained at shutdown: %s readings left", self.ingest.depth)
+        if self.passages is not None:
+            await self.passages.stop()
         self.bus.close()
         if self._server is not None:
             self._server.should_exit = True
@@ -178,6 +196,9 @@ class EdgeRuntime:
             log.info("device %s online", device_id)
 
     def _on_mqtt_message(self, topic: str, payload: bytes, ack: Callable[[], None]) -> None:
+        if self.passages is not None and topic == self.passages.declarations_topic:
+            self.passages.on_mqtt_declaration(payload, ack)
+            return
         for device in self.devices.values():
             if device.handles_topic(topic):
                 device.on_mqtt_message(topic, payload, ack)
@@ -187,6 +208,10 @@ class EdgeRuntime:
 
     def _on_mqtt_state(self, connected: bool, reason: str) -> None:
         log.info("site broker %s: %s", "connected" if connected else "disconnected", reason)
+
+    def _publish_passage(self, topic: str, payload: bytes) -> None:
+        if self.mqtt is not None:
+            self.mqtt.publish(topic, payload, qos=1)
 
     def _publish_event(self, event: EventRow) -> None:
         if self.mqtt is not None:

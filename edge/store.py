@@ -18,6 +18,7 @@ import json
 import logging
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -178,6 +179,12 @@ class Store:
             if from_device:
                 self._db.execute("UPDATE devices SET last_seen=? WHERE id=?", (received_at, device_id))
             return Recorded(reading_id, derived)
+
+    def transact(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run `fn(txn, *args)` in one transaction of its own (for work that is not a device's
+        reading: a timer, an officer's action); all of it is stored, or none."""
+        with self._transaction():
+            return fn(Txn(self._db, "", "", time.time()), *args)
 
     def touch(self, device_id: str, seen_at: float) -> None:
         """Mark a device as heard from (heartbeats and other non-reading traffic)."""
