@@ -1,7 +1,8 @@
 """Test harness: an edge runtime on its own event loop thread, and an MQTT listener.
 
 Used by the end-to-end lane tests and the browser test; everything is real (Mosquitto, ptys,
-HTTP, SQLite).
+HTTP, SQLite). The edge gets a user, TEST_USER (an officer), before it starts; `EdgeThread.client`
+is logged in as that user and sends the session's CSRF token.
 """
 
 from __future__ import annotations
@@ -20,6 +21,37 @@ import paho.mqtt.client as mqtt
 
 from edge.config import EdgeConfig
 from edge.runtime import EdgeRuntime
+from edge.store import Store
+from edge.store_schema import store_migrations
+from edge.users import UserExists, add_user, set_password
+
+TEST_USER = "test-officer"
+TEST_PASSWORD = "test-officer-password"
+
+
+def ensure_user(store_path: Path, name: str, role: str, password: str) -> None:
+    """Make `name` a user with `password` in the store at `store_path` (as `kouan user add` does)."""
+    store = Store(store_path, store_migrations())
+    try:
+        add_user(store, name, role, password)
+    except UserExists:
+        set_password(store, name, password)
+    finally:
+        store.close()
+
+
+def log_in(client: httpx.Client, name: str = TEST_USER, password: str = TEST_PASSWORD) -> httpx.Client:
+    """Log `client` (whose base_url is a lane terminal) in; it then sends the session's CSRF token too."""
+    response = client.post("/api/login", json={"name": name, "password": password})
+    response.raise_for_status()
+    client.headers["X-CSRF-Token"] = response.json()["csrf"]
+    return client
+
+
+def login_client(base_url: str, name: str = TEST_USER, password: str = TEST_PASSWORD,
+                 timeout: float = 5.0) -> httpx.Client:
+    """A new HTTP client logged in to the lane terminal at `base_url` (close it when done)."""
+    return log_in(httpx.Client(base_url=base_url, timeout=timeout), name, password)
 
 
 class EdgeThread:
@@ -28,17 +60,20 @@ class EdgeThread:
     def __init__(self, config: EdgeConfig) -> None:
         self.config = config
         self.runtime: EdgeRuntime | None = None
+        self.client: httpx.Client | None = None  # logged in as TEST_USER once started
         self._loop: asyncio.AbstractEventLoop | None = None
         self._ready = threading.Event()
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._main, name="edge-under-test", daemon=True)
 
     def start(self, timeout: float = 15.0) -> "EdgeThread":
+        ensure_user(self.config.store.path, TEST_USER, "officer", TEST_PASSWORD)
         self._thread.start()
         if not self._ready.wait(timeout):
             raise TimeoutError("edge runtime did not start")
         if self._error is not None:
             raise self._error
+        self.client = login_client(self.url)
         return self
 
     def _main(self) -> None:
@@ -67,12 +102,16 @@ class EdgeThread:
         return self.runtime.web_url
 
     def get(self, path: str) -> Any:
-        response = httpx.get(self.url.rstrip("/") + path, timeout=5)
+        """GET `path` as TEST_USER; its JSON."""
+        assert self.client is not None, "the edge is not started"
+        response = self.client.get(path)
         response.raise_for_status()
         return response.json()
 
     def stop(self) -> None:
         """Stop the runtime and wait for it; stopping twice is harmless."""
+        if self.client is not None:
+            self.client.close()
         if self.runtime is not None and self._loop is not None and not self._loop.is_closed():
             self._loop.call_soon_threadsafe(self.runtime.request_stop)
         self._thread.join(15)

@@ -1,8 +1,11 @@
 """The lane terminal in a real browser (Debian chromium driven by Playwright).
 
+The page sends a caller without a session to the login page, and after the login comes back.
 Both locks appear online; a tamper scripted in the serial stub shows on the page without a reload,
 pushed over the live stream when the page was up before it happened. (Waits are generous; how fast
-it shows is printed, not asserted: a loaded machine says nothing about the page.)
+it shows is printed, not asserted: a loaded machine says nothing about the page.) Logging out with
+the page helper (api.js, which sends the CSRF token) sends the page back to the login; the login
+form fits a 360 px phone and says when the password is wrong.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from firmware_stubs.lock_events import parse_events
 from firmware_stubs.smart_lock import LockConfig, SerialSmartLock
 from firmware_stubs.smart_lock_mqtt import MqttSmartLock
 from tests.conftest import Broker
-from tests.lane_harness import EdgeThread, lane_config
+from tests.lane_harness import TEST_PASSWORD, TEST_USER, EdgeThread, lane_config
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 TAMPER_AT_S = 6.0
@@ -57,6 +60,11 @@ def test_lane_page_shows_devices_and_tamper_live(tmp_path: Path, mosquitto: Brok
     try:
         page = browser.new_page()  # type: ignore[attr-defined]
         page.goto(edge.url)
+        page.wait_for_url("**/login", timeout=30_000)  # no session: lane.js met a 401
+        page.fill("#name", TEST_USER)
+        page.fill("#password", TEST_PASSWORD)
+        page.click("#login-form button[type=submit]")
+        page.wait_for_url(edge.url, timeout=30_000)
         page.evaluate("window.kouanTestNoReload = true")   # gone if anything reloads the page
         page.wait_for_selector("#link.up", timeout=30_000)
         # #link.up is set when the stream opens, before the lists it then loads have arrived
@@ -77,6 +85,21 @@ def test_lane_page_shows_devices_and_tamper_live(tmp_path: Path, mosquitto: Brok
         assert (page.text_content('tr[data-device="lock-s"] .summary') or "").startswith("SEAL-S1: tampered, battery ")
         page.screenshot(path=str(tmp_path / "lane.png"), full_page=True)
         shutil.copy(tmp_path / "lane.png", Path(tempfile.gettempdir()) / "kouan-lane-page.png")  # to look at
+
+        page.add_script_tag(url="/static/api.js")
+        assert page.evaluate("kouanApi.post('/api/logout', {})") == {"status": "logged out"}
+        page.evaluate("() => { kouanApi.get('/api/devices'); }")  # the session is gone: off to the login
+        page.wait_for_url("**/login", timeout=30_000)
+
+        phone = browser.new_page(viewport={"width": 360, "height": 640})  # type: ignore[attr-defined]
+        phone.goto(edge.url + "login")
+        assert phone.evaluate("document.documentElement.scrollWidth") <= 360, "the form is wider than a phone"
+        phone.fill("#name", TEST_USER)
+        phone.fill("#password", "not-the-password")
+        phone.click("#login-form button[type=submit]")
+        phone.wait_for_function("document.getElementById('message').textContent === 'Wrong name or password.'",
+                                timeout=30_000)
+        phone.screenshot(path=str(Path(tempfile.gettempdir()) / "kouan-login-phone.png"))  # to look at
     finally:
         edge.stop()
         s_stub.stop()

@@ -18,6 +18,7 @@ import uvicorn
 
 from prometheus_client import CollectorRegistry
 
+from edge.config import WebConfig
 from edge.live import LiveBus
 from edge.web.app import create_app
 from tests.conftest import free_port
@@ -33,6 +34,8 @@ class FakeLane:
         self.bus = LiveBus()
         self.registry = CollectorRegistry()
         self.media = None
+        self.store = None  # no users: nobody logs in, and the static files need no login
+        self.web = WebConfig()
 
     async def device_list(self) -> list[dict[str, Any]]:
         return []

@@ -11,8 +11,6 @@ import re
 from pathlib import Path
 from typing import Any
 
-import httpx
-
 from drivers.jt808 import HEARTBEAT, Deframer, Header, Heartbeat, Reason, encode_frame
 from tests.conftest import Broker
 from tests.lane_harness import EdgeThread, lane_config, wait_until
@@ -95,7 +93,8 @@ def test_bad_bytes_are_the_deframers_count_summed_over_reconnects(tmp_path: Path
             assert got[f"bad_frames_{reason.value}"] == reference.stats.bad_frames[reason.value], reason
         assert got["bad_frames_oversize"] == 1 and got["bad_frames_truncated"] >= 1
 
-        metrics = httpx.get(edge.url.rstrip("/") + "/metrics", timeout=5).text
+        assert edge.client is not None
+        metrics = edge.client.get("/metrics").text  # logged in (tests/lane_harness.py)
         line = re.search(rf'^kouan_device_bad_bytes_total\{{device="{DEVICE}",kind="smart_lock"\}} (\S+)$', metrics, re.M)
         assert line is not None and float(line.group(1)) == expected_bad  # exposition writes 1.01984e+06
     finally:

@@ -76,9 +76,10 @@ function deviceTime(iso) {
   td.title = iso;
   return td;
 }
+const toLoginOn401 = (r) => { if (r.status === 401) location.assign("/login"); return r; };
 async function loadAll() {
   const [lane, devs, evs] = await Promise.all(
-    ["/api/lane", "/api/devices", "/api/events?limit=100"].map((u) => fetch(u).then((r) => r.json())));
+    ["/api/lane", "/api/devices", "/api/events?limit=100"].map((u) => fetch(u).then(toLoginOn401).then((r) => r.json())));
   document.getElementById("lane-name").textContent = lane.name || lane.id;
   document.getElementById("lane-id").textContent = lane.id;
   document.title = `Kouan ${lane.name || lane.id}`;
@@ -90,7 +91,7 @@ async function loadAll() {
 function follow() {
   const source = new EventSource("/api/live");
   source.onopen = () => { link.textContent = "live"; link.className = "link up"; loadAll(); };
-  source.onerror = () => { link.textContent = "reconnecting…"; link.className = "link down"; };
+  source.onerror = () => { link.textContent = "reconnecting…"; link.className = "link down"; if (source.readyState === EventSource.CLOSED) fetch("/api/me").then(toLoginOn401); };
   source.addEventListener("device", (m) => { const d = JSON.parse(m.data); devices.set(d.id, d); renderDevices(); });
   source.addEventListener("event", (m) => {
     const e = JSON.parse(m.data);
