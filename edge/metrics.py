@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from prometheus_client import CollectorRegistry
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 if TYPE_CHECKING:
@@ -60,6 +60,7 @@ class RuntimeCollector(Collector):
         yield CounterMetricFamily("kouan_live_resyncs", "Live pages that fell behind and were told to reload.",
                                   value=runtime.bus.resyncs)
         yield from self._devices()
+        yield from self._passages()
         if runtime.mqtt is not None:
             mqtt = runtime.mqtt.stats()
             yield GaugeMetricFamily("kouan_mqtt_connected", "1 while connected to the site broker.", value=int(mqtt.connected))
@@ -83,6 +84,37 @@ class RuntimeCollector(Collector):
                 family.add_metric([device_id, status.kind], value)
         yield online
         yield from counters.values()
+
+
+    def _passages(self) -> Iterator[Metric]:
+        service, ingest = self._runtime.passages, self._runtime.ingest
+        if service is None:
+            return
+        from edge.passages.service import DECISION_BUCKETS_S
+
+        stats = service.stats
+        decided = CounterMetricFamily("kouan_passages_decided", "Passages decided by the machine, by outcome "
+                                      "(clear: released directly unless the lane waits for the officer).",
+                                      labels=["outcome"])
+        for outcome, count in stats.decided.items():
+            decided.add_metric([outcome], count)
+        yield decided
+        cumulative, buckets = 0, []
+        for bound, count in zip((*map(str, DECISION_BUCKETS_S), "+Inf"), stats.decision_buckets):
+            cumulative += count
+            buckets.append((bound, cumulative))
+        yield HistogramMetricFamily("kouan_passage_decision_seconds", "Time from a vehicle's arrival (its first "
+                                    "reading) to the machine's decision.", buckets=buckets,
+                                    sum_value=stats.decision_sum_s)
+        yield CounterMetricFamily("kouan_declarations_accepted", "Advance declarations stored (file, MQTT, HTTP).",
+                                  value=stats.declarations_accepted)
+        yield CounterMetricFamily("kouan_declarations_refused", "Advance declarations refused (the reason is logged).",
+                                  value=stats.declarations_refused)
+        yield CounterMetricFamily("kouan_passages_published", "Passage changes published to the page and MQTT.",
+                                  value=stats.published)
+        if ingest is not None:
+            yield CounterMetricFamily("kouan_passage_follow_errors", "Readings stored whose placing into a passage "
+                                      "failed (logged; the reading is kept).", value=ingest.stats.follow_errors)
 
 
 def registry_for(runtime: EdgeRuntime) -> CollectorRegistry:
