@@ -2,13 +2,16 @@
 smart locks, one on a serial pty and one on MQTT; an empty-box detector on Modbus RTU over a pty
 with its images on MQTT; an under-vehicle camera on MQTT; an iris reader on a pty; a container
 scanner with its watched folder), each playing a script, and the edge node with its lane
-terminal. URLs printed."""
+terminal. URLs printed, and the login of the demo's officer (user `officer`, its password made
+once per workdir and kept in <workdir>/officer-password)."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 import logging
+import os
+import secrets
 import shutil
 import socket
 import subprocess
@@ -113,6 +116,31 @@ def _start_broker(workdir: Path) -> tuple[subprocess.Popen[bytes], str]:
     raise SystemExit(f"kouan demo: mosquitto did not start on port {port}; see {workdir / 'mosquitto.log'}")
 
 
+def _officer_password(workdir: Path, store_path: Path) -> str:
+    """The demo officer's password, made once per workdir; user `officer` in the store has it."""
+    from edge.store import Store
+    from edge.store_schema import store_migrations
+    from edge.users import MIN_PASSWORD_LEN, add_user, set_password, verify_password
+
+    kept = workdir / "officer-password"
+    password = kept.read_text(encoding="utf-8").strip() if kept.is_file() else ""
+    if len(password) < MIN_PASSWORD_LEN:
+        password = secrets.token_urlsafe(12)
+        fd = os.open(kept, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(password + "\n")
+    store = Store(store_path, store_migrations())
+    try:
+        rows = store.read("SELECT password_hash FROM users WHERE name='officer'")
+        if not rows:
+            add_user(store, "officer", "officer", password)
+        elif not verify_password(rows[0][0], password):  # changed by hand: the kept one wins
+            set_password(store, "officer", password)
+    finally:
+        store.close()
+    return password
+
+
 def _start_stub(device: str, args: list[str], log_path: Path) -> subprocess.Popen[bytes]:
     command = [sys.executable, "-m", "edge.cli", "sim", device, *args]
     return subprocess.Popen(command, stdout=log_path.open("wb"), stderr=subprocess.STDOUT)
@@ -155,6 +183,7 @@ def run(args: argparse.Namespace) -> int:
         (workdir / "edge.toml").write_text(text, encoding="utf-8")
         config = EdgeConfig.model_validate(tomllib.loads(text))
         config.store.path = workdir / "edge.sqlite3"
+        print(f"officer login: officer / {_officer_password(workdir, config.store.path)}", flush=True)
         print(f"kouan demo: broker {mqtt_url}; {len(stubs)} device stubs logging to {workdir}/stub-*.log", flush=True)
         print(f"kouan demo: events on MQTT topics kouan/{LANE}/events/<kind>", flush=True)
         print("kouan demo: scripted (s from start): " + "; ".join(
