@@ -23,10 +23,12 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from edge.config import WebConfig
 from edge.live import CLOSE, LiveBus
 from edge.media import MediaStore
+from edge.passages.service import PassageService
 from edge.store import AsyncStore
 from edge.users import Session, SessionPolicy
 from edge.web.auth import Auth, current_session, current_user, install_auth, metrics_reader
 from edge.web.media_routes import media_router
+from edge.web.passage_routes import declaration_router, passage_router
 
 STATIC = Path(__file__).parent / "static"
 KEEPALIVE_S = 15.0
@@ -48,6 +50,7 @@ class LaneView(Protocol):
     media: MediaStore | None
     store: AsyncStore | None  # users and sessions (edge/users.py); None: nobody can log in
     web: WebConfig  # session lifetimes, the metrics token
+    passages: PassageService | None  # passages, declarations, officers' actions
 
 
 def static_file(name: str) -> Path | None:
@@ -133,6 +136,9 @@ def create_app(view: LaneView) -> FastAPI:
         return StreamingResponse(stream(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
 
     app.include_router(data)
+    passages = lambda: getattr(view, "passages", None)  # noqa: E731 (the runtime's, once started)
+    app.include_router(passage_router(passages))
+    app.include_router(declaration_router(passages))
 
     @app.get("/metrics", dependencies=[Depends(metrics_reader)])
     async def metrics() -> Response:
