@@ -1,106 +1,369 @@
-// Lane terminal: loads devices and events, then follows the edge's live stream.
+// The officer's lane terminal: the live passage list, one passage's view, release and hold (one
+// key each; a flagged or held vehicle's release asks for a note), the device strip and the day's
+// figures. Everything goes through kouanApi (api.js: the CSRF token, and /login on a 401); the
+// live stream (/api/live) pushes passages and devices, and on (re)connecting the lists are
+// loaded again, so nothing missed while it was away stays missing.
 "use strict";
-const devicesBody = document.querySelector("#devices tbody");
-const eventsBody = document.querySelector("#events tbody");
-const link = document.getElementById("link");
-const devices = new Map();
-const MAX_EVENTS = 200;
 
-function fmtTime(epoch) {
-  if (epoch === null || epoch === undefined) return "never";
-  return new Date(epoch * 1000).toLocaleTimeString([], { hour12: false });
+import { DeviceStrip } from "/static/devices.js";
+import { actedText, PassageView } from "/static/passage-view.js";
+import { localTime, PassageList } from "/static/passages.js";
+
+const api = window.kouanApi;
+const $ = (id) => document.getElementById(id);
+const NEEDS_NOTE = ["flagged", "held", "reviewed"];
+const STATS_EVERY_MS = 10_000;
+const narrow = window.matchMedia("(max-width: 899px)");
+
+const view = new PassageView($("view"));
+const devices = new DeviceStrip($("device-strip"), $("devices-toggle"), $("devices-summary"));
+const list = new PassageList($("passages"), $("older"), $("list-empty"), api, {
+  onSelect: (id) => selected(id),
+  onOpen: (id) => open(id),
+});
+const known = new Map();  // passage id -> last state seen, to announce a passage newly flagged
+let shownId = null;       // the passage in the view
+let detailTimer = null;
+let busy = false;
+let pushedView = false;
+
+// ------------------------------------------------------------ the header
+
+async function loadMe() {
+  const me = await api.get("/api/me");
+  $("user-name").textContent = me.name;
+  $("user-name").title = `${me.name} (${me.role})`;
 }
-function cell(text, cls) {
-  const td = document.createElement("td");
-  td.textContent = text === null || text === undefined ? "" : String(text);
-  if (cls) td.className = cls;
-  return td;
-}
-function latestCell(d) {
-  // the kind's one-line summary, and the latest image it names, whatever the kind
-  const td = clamped(d.summary || "", "summary");
-  const sha = (d.state || {}).image_sha256;
-  if (sha && /^[0-9a-f]{64}$/.test(sha)) {
-    const a = document.createElement("a");
-    a.href = `/api/media/${sha}/preview?max_px=2048`;
-    a.target = "_blank";
-    const img = document.createElement("img");
-    img.src = `/api/media/${sha}/preview?max_px=240`;
-    img.alt = `latest image of ${d.id}`;
-    img.className = "thumb";
-    img.loading = "lazy";
-    a.append(img);
-    td.append(document.createElement("br"), a);
-  }
-  return td;
-}
-function renderDevices() {
-  devicesBody.replaceChildren();
-  for (const d of [...devices.values()].sort((a, b) => a.id.localeCompare(b.id))) {
-    const tr = document.createElement("tr");
-    tr.dataset.device = d.id;
-    tr.append(
-      cell(d.name ? `${d.name} (${d.id})` : d.id), cell(d.kind), cell(`${d.transport} ${d.address}`),
-      cell(d.online ? "online" : "offline", `status ${d.online ? "online" : "offline"}`),
-      cell(fmtTime(d.last_seen)),
-      latestCell(d),
-    );
-    if (!d.online && d.last_error) tr.title = d.last_error;
-    devicesBody.append(tr);
-  }
-}
-function eventRow(e, fresh) {
-  const tr = document.createElement("tr");
-  tr.className = `ev-${e.event}` + (fresh ? " fresh" : "");
-  tr.dataset.eventId = e.id;
-  tr.append(cell(fmtTime(e.received_at)), cell(e.device_id), cell(e.subject), cell(e.event, "event"),
-            clamped(e.detail, "detail"), deviceTime(e.device_time));
-  return tr;
-}
-function clamped(text, cls) {
-  // a long reason shows its first two lines; all of it on hover
-  const td = cell("", cls);
-  const div = document.createElement("div");
-  div.className = "clamp";
-  div.textContent = text || "";
-  td.title = text || "";
-  td.append(div);
-  return td;
-}
-function deviceTime(iso) {
-  // the device's own clock, shown in the terminal's time zone like the arrival time; the raw value on hover
-  const td = cell("", "muted");
-  if (!iso) return td;
-  const at = new Date(iso);
-  td.textContent = Number.isNaN(at.getTime()) ? iso : at.toLocaleTimeString([], { hour12: false });
-  td.title = iso;
-  return td;
-}
-const toLoginOn401 = (r) => { if (r.status === 401) location.assign("/login"); return r; };
-async function loadAll() {
-  const [lane, devs, evs] = await Promise.all(
-    ["/api/lane", "/api/devices", "/api/events?limit=100"].map((u) => fetch(u).then(toLoginOn401).then((r) => r.json())));
-  document.getElementById("lane-name").textContent = lane.name || lane.id;
-  document.getElementById("lane-id").textContent = lane.id;
+
+async function loadLane() {
+  const lane = await api.get("/api/lane");
+  $("lane-name").textContent = lane.name || lane.id;
+  $("lane-id").textContent = lane.name && lane.name !== lane.id ? lane.id : "";
   document.title = `Kouan ${lane.name || lane.id}`;
-  devices.clear();
-  for (const d of devs) devices.set(d.id, d);
-  renderDevices();
-  eventsBody.replaceChildren(...evs.map((e) => eventRow(e, false)));
 }
+
+async function loadStats() {
+  const midnight = new Date();
+  midnight.setHours(0, 0, 0, 0);
+  const hours = Math.max((Date.now() - midnight.getTime()) / 3_600_000, 1 / 60);
+  const s = await api.get(`/api/stats?hours=${hours.toFixed(4)}`);
+  $("fig-passages").textContent = String(s.passages);
+  $("fig-direct").textContent = s.released_directly_share === null || s.released_directly_share === undefined
+    ? "–" : `${Math.round(s.released_directly_share * 100)} %`;
+  $("fig-direct").title = `${s.released_directly} of ${s.decided} decided passages released directly after machine inspection`;
+  $("fig-median").textContent = s.decision_s_p50 === null || s.decision_s_p50 === undefined
+    ? "–" : `${s.decision_s_p50.toFixed(1)} s`;
+  $("fig-median").title = s.decision_s_p95 === null || s.decision_s_p95 === undefined
+    ? "" : `95 % decided within ${s.decision_s_p95.toFixed(1)} s of arrival`;
+}
+
+$("logout").addEventListener("click", async () => {
+  $("logout").disabled = true;
+  try {
+    await api.post("/api/logout", {});
+  } finally {
+    location.assign("/login");
+  }
+});
+
+// ------------------------------------------------------------ the list and the view
+
+function summaryOf(id) {
+  if (view.detail && view.detail.id === id) return view.detail;
+  return list.summary(id);
+}
+
+/** The selection moved (J/K, a click): on a desk the view follows it. */
+function selected(id) {
+  if (!narrow.matches) {
+    clearTimeout(detailTimer);
+    detailTimer = setTimeout(() => show(id), 120);
+  }
+  actionBar(id);
+}
+
+/** Open a passage: on a phone, full screen with a way back. */
+function open(id) {
+  clearTimeout(detailTimer);
+  show(id);
+  if (narrow.matches && !document.body.classList.contains("viewing")) {
+    document.body.classList.add("viewing");
+    $("list-pane").inert = true;
+    history.pushState({ passage: id }, "");
+    pushedView = true;
+    $("back").focus({ preventScroll: true });
+  }
+}
+
+function close() {
+  if (document.body.classList.contains("viewing")) {
+    if (pushedView) {
+      history.back();  // popstate closes it
+      return;
+    }
+    leaveFullScreen();
+  } else {
+    shownId = null;
+    view.clear("Select a passage (J/K or tap a row) to see what the lane saw.");
+    $("view-title").textContent = "Passage";
+    actionBar(list.selected);
+  }
+  focusSelectedRow();
+}
+
+function leaveFullScreen() {
+  document.body.classList.remove("viewing");
+  $("list-pane").inert = false;
+  pushedView = false;
+  focusSelectedRow();
+}
+
+function focusSelectedRow() {
+  const row = list.rows.get(list.selected);
+  if (row) row.li.querySelector("button.row").focus({ preventScroll: false });
+}
+
+window.addEventListener("popstate", () => {
+  if (document.body.classList.contains("viewing")) {
+    pushedView = false;
+    leaveFullScreen();
+  }
+});
+$("back").addEventListener("click", () => close());
+narrow.addEventListener("change", () => {
+  if (!narrow.matches && document.body.classList.contains("viewing")) leaveFullScreen();
+});
+
+async function show(id) {
+  if (id === null || id === undefined) return;
+  shownId = id;
+  view.loading(id);
+  $("view-title").textContent = `Passage ${id}`;
+  actionBar(id);
+  try {
+    const detail = await api.get(`/api/passages/${id}`);
+    if (shownId !== id) return;  // another was selected meanwhile
+    view.render(detail);
+    actionBar(id);
+  } catch (err) {
+    if (shownId === id) view.clear(`Passage ${id} could not be loaded: ${err.message}`);
+  }
+}
+
+let refreshTimer = null;
+function refreshShown(id) {
+  clearTimeout(refreshTimer);
+  refreshTimer = setTimeout(async () => {
+    if (shownId !== id) return;
+    try {
+      const detail = await api.get(`/api/passages/${id}`);
+      if (shownId === id && (!view.detail || detail.version >= view.detail.version)) {
+        view.render(detail);
+        actionBar(id);
+      }
+    } catch { /* the next update tries again */ }
+  }, 150);
+}
+
+function setFilter(filter) {
+  for (const b of document.querySelectorAll("button.filter")) {
+    b.setAttribute("aria-pressed", String(b.dataset.filter === filter));
+  }
+  return list.setFilter(filter).then(() => countFlagged());
+}
+for (const b of document.querySelectorAll("button.filter")) {
+  b.addEventListener("click", () => setFilter(b.dataset.filter));
+}
+
+function countFlagged() {
+  const n = list.list.querySelectorAll("li.st-flagged").length;
+  const base = document.title.replace(/^\(\d+ flagged\) /, "");
+  document.title = n ? `(${n} flagged) ${base}` : base;
+}
+
+// ------------------------------------------------------------ release and hold
+
+function actionBar(id) {
+  const s = id === null || id === undefined ? null : summaryOf(id);
+  $("actions").hidden = !s;
+  if (!s) return;
+  $("release").disabled = busy || ["released", "open", "analysing"].includes(s.state);
+  $("hold").disabled = busy || s.state === "held";
+  $("release").querySelector("span").textContent = NEEDS_NOTE.includes(s.state) ? "Release…" : "Release";
+  $("release").title = NEEDS_NOTE.includes(s.state) ? "Release this vehicle: a note is asked for (R)" : "Release (R)";
+  $("hold").title = "Hold this vehicle (H)";
+}
+
+function result(text, kind) {
+  const line = $("action-result");
+  line.textContent = text;
+  line.className = `action-result ${kind || ""}`;
+}
+
+async function act(action) {
+  const id = list.selected ?? shownId;
+  if (id === null || id === undefined || busy) return;
+  const s = summaryOf(id);
+  if (action === "release" && s && NEEDS_NOTE.includes(s.state)) {
+    confirmRelease(id, s);
+    return;
+  }
+  await send(id, action, { note: "", confirmed: false });
+}
+
+async function send(id, action, body) {
+  busy = true;
+  actionBar(id);
+  result(`${action === "release" ? "Releasing" : "Holding"} passage ${id}…`, "pending");
+  try {
+    const detail = await api.post(`/api/passages/${id}/${action}`, body);
+    applyDetail(detail);
+    result(`Passage ${id} (${detail.plate || "no plate"}): ${actedText(detail)}`, "done");
+  } catch (err) {
+    result(`Refused: ${err.message}`, "error");
+  } finally {
+    busy = false;
+    actionBar(id);
+  }
+}
+
+function applyDetail(detail) {
+  const summary = { ...detail, reasons: Array.isArray(detail.reasons) ? detail.reasons.length : detail.reasons };
+  list.upsert(summary, true);
+  known.set(detail.id, detail.state);
+  if (shownId === detail.id) view.render(detail);
+  countFlagged();
+}
+
+$("release").addEventListener("click", () => act("release"));
+$("hold").addEventListener("click", () => act("hold"));
+
+const confirmDialog = $("confirm");
+let confirming = null;
+function confirmRelease(id, s) {
+  confirming = id;
+  $("confirm-title").textContent = `Release a ${s.state} vehicle?`;
+  $("confirm-what").textContent = `Passage ${id}, ${s.plate || "no plate read"}${s.reason ? `: ${s.reason}` : ""}. `
+    + "A note is needed to release it.";
+  $("confirm-note").value = "";
+  $("confirm-error").textContent = "";
+  confirmDialog.showModal();
+  $("confirm-note").focus();
+}
+$("confirm-form").addEventListener("submit", (e) => {
+  e.preventDefault();
+  const note = $("confirm-note").value.trim();
+  if (!note) {
+    $("confirm-error").textContent = "Write why this vehicle may go.";
+    $("confirm-note").focus();
+    return;
+  }
+  const id = confirming;
+  confirming = null;
+  confirmDialog.close("ok");
+  send(id, "release", { note, confirmed: true });
+});
+$("confirm-cancel").addEventListener("click", () => confirmDialog.close("cancel"));
+confirmDialog.addEventListener("close", () => {
+  if (confirmDialog.returnValue !== "ok" && confirming !== null) result("Release cancelled.", "");
+  confirming = null;
+  focusSelectedRow();
+});
+
+const keysDialog = $("keys");
+$("keys-button").addEventListener("click", () => keysDialog.showModal());
+
+// ------------------------------------------------------------ keys
+
+function typing(target) {
+  return target instanceof HTMLElement
+    && (target.isContentEditable || ["INPUT", "TEXTAREA", "SELECT"].includes(target.tagName));
+}
+
+document.addEventListener("keydown", (e) => {
+  if (e.ctrlKey || e.metaKey || e.altKey || typing(e.target)) return;
+  if (document.querySelector("dialog[open]")) return;  // a dialog takes its own keys (Enter, Esc)
+  const key = e.key.length === 1 ? e.key.toLowerCase() : e.key;
+  const onButton = e.target instanceof HTMLElement && ["BUTTON", "A"].includes(e.target.tagName);
+  const actions = {
+    j: () => list.move(1), ArrowDown: () => list.move(1),
+    k: () => list.move(-1), ArrowUp: () => list.move(-1),
+    Enter: () => { if (!onButton && list.selected !== null) open(list.selected); },
+    Escape: () => close(),
+    r: () => { if (!e.repeat) act("release"); },
+    h: () => { if (!e.repeat) act("hold"); },
+    "?": () => keysDialog.showModal(),
+    "+": () => view.viewer.zoomBy(1.5), "=": () => view.viewer.zoomBy(1.5),
+    "-": () => view.viewer.zoomBy(1 / 1.5), f: () => view.viewer.fit(),
+    n: () => setFilter("needs"), a: () => setFilter("all"),
+  };
+  const fn = actions[key];
+  if (!fn) return;
+  if (key === "Enter" && onButton) return;  // the focused button (a row too) does its own click
+  e.preventDefault();
+  fn();
+});
+
+// ------------------------------------------------------------ live
+
+function announce(text) {
+  const region = $("announce");
+  region.textContent = "";
+  setTimeout(() => { region.textContent = text; }, 50);
+}
+
+function onPassage(summary) {
+  const before = known.get(summary.id);
+  known.set(summary.id, summary.state);
+  if (known.size > 5000) known.delete(known.keys().next().value);
+  list.upsert(summary, true);
+  if (summary.state === "flagged" && before !== "flagged") {
+    announce(`Flagged: ${summary.plate || "no plate read"}${summary.reason ? `, ${summary.reason}` : ""} (passage ${summary.id}, ${localTime(summary.arrived_at)})`);
+  }
+  if (summary.id === shownId && (!view.detail || summary.version > view.detail.version)) refreshShown(summary.id);
+  if (summary.id === list.selected) actionBar(summary.id);
+  countFlagged();
+}
+
+async function loadAll() {
+  const [devs] = await Promise.all([api.get("/api/devices"), loadLane(), list.reload(), loadStats()]);
+  devices.replaceAll(devs);
+  for (const { summary } of list.rows.values()) known.set(summary.id, summary.state);
+  countFlagged();
+  if (shownId !== null) refreshShown(shownId);
+}
+
+function setLink(up, text) {
+  const link = $("link");
+  link.textContent = text;
+  link.className = `link ${up ? "up" : "down"}`;
+}
+
+let everLoaded = false;
 function follow() {
   const source = new EventSource("/api/live");
-  source.onopen = () => { link.textContent = "live"; link.className = "link up"; loadAll(); };
-  source.onerror = () => { link.textContent = "reconnecting…"; link.className = "link down"; if (source.readyState === EventSource.CLOSED) fetch("/api/me").then(toLoginOn401); };
-  source.addEventListener("device", (m) => { const d = JSON.parse(m.data); devices.set(d.id, d); renderDevices(); });
-  source.addEventListener("event", (m) => {
-    const e = JSON.parse(m.data);
-    const known = eventsBody.querySelector(`tr[data-event-id="${e.id}"]`);
-    if (known) { known.replaceWith(eventRow(e, true)); return; }  // re-sent: an earlier report moved its time
-    eventsBody.prepend(eventRow(e, true));
-    while (eventsBody.children.length > MAX_EVENTS) eventsBody.lastChild.remove();
+  source.onopen = () => {
+    setLink(true, "live");
+    loadAll().then(() => { everLoaded = true; }).catch((err) => result(`Could not load: ${err.message}`, "error"));
+  };
+  source.onerror = () => {
+    setLink(false, "reconnecting…");
+    if (source.readyState === EventSource.CLOSED) {
+      // refused (a 401 after a logout or an expired session: kouanApi goes to /login), or the edge is away
+      api.get("/api/me").then(() => setTimeout(follow, 2000), () => setTimeout(follow, 2000));
+    }
+  };
+  source.addEventListener("passage", (m) => onPassage(JSON.parse(m.data)));
+  source.addEventListener("device", (m) => devices.update(JSON.parse(m.data)));
+  source.addEventListener("resync", () => { loadAll().catch(() => {}); });
+  source.addEventListener("close", () => {
+    source.close();
+    setLink(false, "reconnecting…");
+    api.get("/api/me").then(() => setTimeout(follow, 1000), () => setTimeout(follow, 2000));
   });
-  source.addEventListener("resync", () => loadAll());
 }
-loadAll().catch(() => {});
+
+loadMe().catch(() => {});
 follow();
+setTimeout(() => { if (!everLoaded) loadAll().then(() => { everLoaded = true; }).catch(() => {}); }, 3000);
+setInterval(() => { loadStats().catch(() => {}); }, STATS_EVERY_MS);

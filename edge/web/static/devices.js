@@ -1,0 +1,111 @@
+// The device health strip: each device's name, online or offline (in words, not colour alone),
+// how long ago it was last heard (ticking), and its bad frames. Updated from `device` events on
+// the live stream. On a phone the strip folds into one summary line that opens it.
+"use strict";
+
+const KIND_WORDS = {
+  smart_lock: "lock", empty_box: "empty box", under_vehicle: "under vehicle", iris: "iris", scanner: "scanner",
+};
+
+/** The sum of a device's counters that count bad input: names starting "bad_" or naming an error. */
+export function badCount(counters) {
+  let sum = 0;
+  for (const [name, value] of Object.entries(counters || {})) {
+    if ((name.startsWith("bad_") || name.includes("error")) && Number.isFinite(value)) sum += value;
+  }
+  return sum;
+}
+
+/** "12 s ago", "5 min ago", "3 h ago", "2 d ago"; "never" for null. */
+export function ago(epoch, now = Date.now() / 1000) {
+  if (epoch === null || epoch === undefined) return "never";
+  const s = Math.max(0, Math.round(now - epoch));
+  if (s < 60) return `${s} s ago`;
+  if (s < 3600) return `${Math.floor(s / 60)} min ago`;
+  if (s < 86400) return `${Math.floor(s / 3600)} h ago`;
+  return `${Math.floor(s / 86400)} d ago`;
+}
+
+function el(tag, cls, text) {
+  const node = document.createElement(tag);
+  if (cls) node.className = cls;
+  if (text !== undefined) node.textContent = text;
+  return node;
+}
+
+export class DeviceStrip {
+  constructor(strip, toggle, summary) {
+    this.strip = strip;
+    this.toggle = toggle;
+    this.summary = summary;
+    this.devices = new Map();
+    toggle.addEventListener("click", () => {
+      const open = toggle.getAttribute("aria-expanded") !== "true";
+      toggle.setAttribute("aria-expanded", String(open));
+      strip.classList.toggle("open", open);
+    });
+    setInterval(() => this.tick(), 1000);
+  }
+
+  replaceAll(list) {
+    this.devices.clear();
+    for (const d of list) this.devices.set(d.id, d);
+    this.render();
+  }
+
+  update(d) {
+    this.devices.set(d.id, d);
+    const known = this.strip.querySelector(`li[data-device="${CSS.escape(d.id)}"]`);
+    if (known) known.replaceWith(this.item(d));
+    else this.render();
+    this.summarise();
+  }
+
+  render() {
+    const sorted = [...this.devices.values()].sort((a, b) => a.id.localeCompare(b.id));
+    this.strip.replaceChildren(...sorted.map((d) => this.item(d)));
+    this.summarise();
+  }
+
+  item(d) {
+    const li = el("li", `device ${d.online ? "online" : "offline"}`);
+    li.dataset.device = d.id;
+    const name = el("span", "device-name", d.name || d.id);
+    const kind = el("span", "device-kind", KIND_WORDS[d.kind] || d.kind);
+    const status = el("span", `status ${d.online ? "online" : "offline"}`);
+    status.append(el("span", "status-mark", d.online ? "●" : "✕"), ` ${d.online ? "online" : "offline"}`);
+    status.firstChild.setAttribute("aria-hidden", "true");
+    const seen = el("span", "seen");
+    seen.dataset.lastSeen = d.last_seen ?? "";
+    seen.textContent = d.last_seen ? `seen ${ago(d.last_seen)}` : "never seen";
+    if (d.last_seen) seen.title = new Date(d.last_seen * 1000).toLocaleString([], { hour12: false });
+    const bad = badCount(d.counters);
+    const frames = el("span", `bad${bad ? " some" : ""}`, `${bad} bad frame${bad === 1 ? "" : "s"}`);
+    const summary = el("span", "summary", d.summary || "");
+    li.append(name, kind, status, seen, frames, summary);
+    const hover = [`${d.name || d.id} (${d.id}), ${d.transport} ${d.address}`];
+    if (d.summary) hover.push(d.summary);
+    if (d.last_error) hover.push(`last error: ${d.last_error}`);
+    li.title = hover.join("\n");
+    return li;
+  }
+
+  tick() {
+    const now = Date.now() / 1000;
+    for (const span of this.strip.querySelectorAll(".seen")) {
+      const at = parseFloat(span.dataset.lastSeen);
+      if (Number.isFinite(at)) span.textContent = `seen ${ago(at, now)}`;
+    }
+  }
+
+  summarise() {
+    const all = [...this.devices.values()];
+    const offline = all.filter((d) => !d.online);
+    const bad = all.reduce((n, d) => n + badCount(d.counters), 0);
+    let text = `Devices: ${all.length - offline.length} of ${all.length} online`;
+    if (offline.length) text += ` · offline: ${offline.map((d) => d.name || d.id).join(", ")}`;
+    if (bad) text += ` · ${bad} bad frames`;
+    this.summary.textContent = text;
+    this.toggle.classList.toggle("trouble", offline.length > 0);
+  }
+}

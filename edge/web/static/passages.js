@@ -1,0 +1,281 @@
+// The passage list: newest first, one page at a time from the API's keyset cursor ("older" asks
+// for the next page), live rows from the stream inserted in id order, an update replacing its
+// row only when its `version` is newer. A filter of several states ("needs the officer": flagged,
+// open, analysing) merges one keyset-paged source per state, so it still never loads everything.
+"use strict";
+
+export const PAGE = 50;
+const MAX_ROWS = 600;  // a day's live rows are trimmed from the old end (they stay one "older" away)
+export const FILTERS = {
+  needs: ["flagged", "open", "analysing"],
+  flagged: ["flagged"],
+  held: ["held"],
+  all: [null],
+};
+const STATE_MARK = {
+  open: "○", analysing: "◔", clear: "✓", flagged: "⚠", released: "➜", held: "■", reviewed: "☑",
+};
+
+export function stateMark(state) {
+  return STATE_MARK[state] || "·";
+}
+
+export function stateWord(summary) {
+  if (summary.state === "released" && summary.acted_by === "machine") return "released (machine)";
+  return summary.state;
+}
+
+/** Local time of the terminal; the date too when it is not today. */
+export function localTime(epoch, withDate = false) {
+  if (epoch === null || epoch === undefined) return "";
+  const at = new Date(epoch * 1000);
+  const time = at.toLocaleTimeString([], { hour12: false });
+  const today = new Date().toDateString() === at.toDateString();
+  if (today && !withDate) return time;
+  return `${at.toLocaleDateString([], { month: "2-digit", day: "2-digit" })} ${time}`;
+}
+
+function el(tag, cls, text) {
+  const node = document.createElement(tag);
+  if (cls) node.className = cls;
+  if (text !== undefined) node.textContent = text;
+  return node;
+}
+
+/** Keyset pages of several states merged newest first: only what every source has loaded past is shown. */
+class MergedPager {
+  constructor(states, before = null) {
+    this.sources = states.map((state) => ({ state, cursor: before, started: false, buffer: [] }));
+  }
+
+  get more() {
+    return this.sources.some((s) => s.buffer.length || s.cursor !== null || !s.started);
+  }
+
+  async next(api) {
+    await Promise.all(this.sources.map(async (s) => {
+      if (s.buffer.length >= PAGE || (s.started && s.cursor === null)) return;
+      const q = new URLSearchParams({ limit: String(PAGE) });
+      if (s.cursor !== null) q.set("before", String(s.cursor));
+      if (s.state) q.set("state", s.state);
+      const page = await api.get(`/api/passages?${q}`);
+      s.started = true;
+      s.buffer.push(...page.items);
+      s.cursor = page.next;
+    }));
+    // Every source with more to load has given everything newer than its last loaded id.
+    const open = this.sources.filter((s) => s.cursor !== null && s.buffer.length);
+    const floor = open.length ? Math.max(...open.map((s) => s.buffer[s.buffer.length - 1].id)) : -Infinity;
+    const merged = this.sources.flatMap((s) => s.buffer).filter((p) => p.id >= floor).sort((a, b) => b.id - a.id)
+      .slice(0, PAGE);
+    const taken = new Set(merged.map((p) => p.id));
+    for (const s of this.sources) s.buffer = s.buffer.filter((p) => !taken.has(p.id));
+    return merged;
+  }
+}
+
+export class PassageList {
+  /** `onSelect(id)` when the selection moves, `onOpen(id)` when a row is opened (tap, click, Enter). */
+  constructor(list, olderButton, emptyNote, api, { onSelect, onOpen }) {
+    this.list = list;
+    this.olderButton = olderButton;
+    this.emptyNote = emptyNote;
+    this.api = api;
+    this.onSelect = onSelect;
+    this.onOpen = onOpen;
+    this.filter = "needs";
+    this.rows = new Map();  // id -> {summary, li}
+    this.selected = null;
+    this.pager = null;
+    this.loading = null;
+    this.generation = 0;
+    olderButton.addEventListener("click", () => this.older());
+  }
+
+  states() {
+    return FILTERS[this.filter] || [this.filter];
+  }
+
+  matches(summary) {
+    const states = this.states();
+    return states.includes(null) || states.includes(summary.state);
+  }
+
+  /** Load the first page again (a new filter, a resync, a reconnect); the selection stays if still shown. */
+  async reload() {
+    const generation = ++this.generation;
+    const pager = new MergedPager(this.states());
+    const items = await pager.next(this.api);
+    if (generation !== this.generation) return;  // a newer reload won
+    this.pager = pager;
+    this.rows.clear();
+    this.list.replaceChildren();
+    for (const p of items) this.append(p);
+    this.refreshChrome();
+    if (this.selected !== null && this.rows.has(this.selected)) this.mark(this.selected);
+  }
+
+  async older() {
+    if (!this.pager || !this.pager.more) return;
+    if (this.loading) return this.loading;
+    const generation = this.generation;
+    this.olderButton.disabled = true;
+    this.olderButton.textContent = "loading…";
+    this.loading = (async () => {
+      try {
+        const items = await this.pager.next(this.api);
+        if (generation !== this.generation) return;
+        for (const p of items) if (!this.rows.has(p.id)) this.append(p);
+      } finally {
+        this.loading = null;
+        this.olderButton.disabled = false;
+        this.olderButton.textContent = "Older passages";
+        this.refreshChrome();
+      }
+    })();
+    return this.loading;
+  }
+
+  refreshChrome() {
+    this.olderButton.hidden = !(this.pager && this.pager.more);
+    this.emptyNote.hidden = this.rows.size > 0;
+  }
+
+  setFilter(filter) {
+    this.filter = filter;
+    return this.reload();
+  }
+
+  // ------------------------------------------------------------ rows
+
+  row(summary) {
+    const li = el("li", `passage st-${summary.state}`);
+    li.dataset.id = summary.id;
+    li.dataset.state = summary.state;
+    const button = el("button", "row");
+    button.type = "button";
+    const state = el("span", `state st-${summary.state}`);
+    const mark = el("span", "mark", stateMark(summary.state));
+    mark.setAttribute("aria-hidden", "true");
+    state.append(mark, el("span", "word", stateWord(summary)));
+    const plate = el("span", "plate", summary.plate || "no plate read");
+    if (!summary.plate) plate.classList.add("none");
+    const containers = el("span", "containers", (summary.containers || []).join(" "));
+    const time = el("time", "time", localTime(summary.arrived_at));
+    time.dateTime = new Date(summary.arrived_at * 1000).toISOString();
+    const reason = el("span", "reason", summary.reason || (summary.state === "flagged" ? "flagged" : ""));
+    if (!summary.reason && summary.acted_by && summary.acted_by !== "machine") {
+      reason.textContent = `by ${summary.acted_by}`;
+      reason.classList.add("by");
+    }
+    if (summary.holding > 1) reason.append(el("span", "more", ` +${summary.holding - 1}`));
+    button.append(state, plate, containers, time, reason);
+    button.addEventListener("click", () => { this.select(summary.id, false); this.onOpen(summary.id); });
+    li.append(button);
+    if (summary.id === this.selected) this.markRow(li, true);
+    return li;
+  }
+
+  append(summary) {
+    const li = this.row(summary);
+    this.rows.set(summary.id, { summary, li });
+    this.list.append(li);
+  }
+
+  /** A summary from the live stream (or an action's answer): a new row, a newer version of one, or nothing. */
+  upsert(summary, fresh = true) {
+    const known = this.rows.get(summary.id);
+    if (known) {
+      if (summary.version <= known.summary.version) return { changed: false };
+      if (!this.matches(summary) && summary.id !== this.selected) {
+        known.li.remove();
+        this.rows.delete(summary.id);
+        this.refreshChrome();
+        return { changed: true, before: known.summary };
+      }
+      const li = this.row(summary);
+      if (fresh) li.classList.add("fresh");
+      known.li.replaceWith(li);
+      this.rows.set(summary.id, { summary, li });
+      return { changed: true, before: known.summary };
+    }
+    if (!this.matches(summary)) return { changed: false };
+    // Older than everything loaded while older pages remain: it belongs to a page not yet asked for.
+    const oldest = this.oldestId();
+    if (oldest !== null && summary.id < oldest && this.pager && this.pager.more) return { changed: false };
+    const li = this.row(summary);
+    if (fresh) li.classList.add("fresh");
+    let after = null;
+    for (const child of this.list.children) {
+      if (Number(child.dataset.id) < summary.id) { after = child; break; }
+    }
+    this.list.insertBefore(li, after);
+    this.rows.set(summary.id, { summary, li });
+    this.trim();
+    this.refreshChrome();
+    return { changed: true, before: null };
+  }
+
+  oldestId() {
+    const last = this.list.lastElementChild;
+    return last ? Number(last.dataset.id) : null;
+  }
+
+  /** A long day: drop the oldest rows past MAX_ROWS; the pager goes on below the oldest kept. */
+  trim() {
+    if (this.rows.size <= MAX_ROWS) return;
+    while (this.rows.size > MAX_ROWS) {
+      const last = this.list.lastElementChild;
+      if (!last || Number(last.dataset.id) === this.selected) break;
+      this.rows.delete(Number(last.dataset.id));
+      last.remove();
+    }
+    this.pager = new MergedPager(this.states(), this.oldestId());
+  }
+
+  summary(id) {
+    const known = this.rows.get(id);
+    return known ? known.summary : null;
+  }
+
+  // ------------------------------------------------------------ selection
+
+  markRow(li, on) {
+    li.classList.toggle("selected", on);
+    const button = li.querySelector("button.row");
+    if (on) button.setAttribute("aria-current", "true");
+    else button.removeAttribute("aria-current");
+  }
+
+  mark(id) {
+    for (const li of this.list.querySelectorAll("li.selected")) this.markRow(li, false);
+    const known = this.rows.get(id);
+    if (known) this.markRow(known.li, true);
+  }
+
+  select(id, focus = true) {
+    this.selected = id;
+    this.mark(id);
+    const known = this.rows.get(id);
+    if (known && focus) {
+      known.li.querySelector("button.row").focus({ preventScroll: true });
+      known.li.scrollIntoView({ block: "nearest" });
+    }
+    this.onSelect(id);
+  }
+
+  /** J/K: the next older (+1) or newer (-1) row; past the last row, the next page. */
+  async move(delta) {
+    const items = [...this.list.children];
+    if (!items.length) return;
+    let index = items.findIndex((li) => Number(li.dataset.id) === this.selected);
+    if (index < 0) index = delta > 0 ? -1 : items.length;
+    let next = index + delta;
+    if (next >= items.length && this.pager && this.pager.more) {
+      await this.older();
+      return this.move(delta);
+    }
+    next = Math.min(Math.max(next, 0), this.list.children.length - 1);
+    this.select(Number(this.list.children[next].dataset.id));
+  }
+}
