@@ -26,6 +26,8 @@ from typing import Any
 
 import paho.mqtt.client as mqtt
 
+PROBE_METRICS_TOKEN = "fault-probe-metrics-token"  # /metrics needs a login or this bearer token
+
 LANE = "probe"
 PY = [sys.executable, "-m", "edge.cli"]
 
@@ -58,6 +60,7 @@ path = "{work / 'edge.sqlite3'}"
 url = "mqtt://127.0.0.1:{self.mqtt_port}"
 [web]
 port = {self.web_port}
+metrics_token = "{PROBE_METRICS_TOKEN}"
 [[devices]]
 id = "lock-serial"
 kind = "smart_lock"
@@ -236,7 +239,9 @@ def probe_poison(lane: Lane) -> dict[str, Any]:
     client.loop_stop()
     import urllib.request
 
-    metrics = urllib.request.urlopen(f"http://127.0.0.1:{lane.web_port}/metrics", timeout=5).read().decode()
+    request = urllib.request.Request(f"http://127.0.0.1:{lane.web_port}/metrics",
+                                     headers={"Authorization": f"Bearer {PROBE_METRICS_TOKEN}"})
+    metrics = urllib.request.urlopen(request, timeout=5).read().decode()
     bad = [line for line in metrics.splitlines() if "bad_messages" in line and "lock-mqtt" in line]
     return {"probe": "25 nested-JSON payloads, then 5 valid reports", "valid_stored": len(mqtt_serials(lane)),
             "all_5_stored_after_s": stored_after, "bad_messages_metric": bad}

@@ -142,7 +142,8 @@ def test_a_result_is_acknowledged_only_after_it_is_stored(lane: Callable[..., di
     gate = threading.Event()
     held = asyncio.run_coroutine_threadsafe(edge.runtime.store.call(lambda _store: gate.wait(60)), edge._loop)
     try:
-        wait_until(lambda: device(edge)["counters"]["scans"] >= 1, 15, what="the scan submitted")
+        # the runtime's own status: the API's login needs the store, which this test holds on purpose
+        wait_until(lambda: edge.runtime.status[DEVICE].counters["scans"] >= 1, 15, what="the scan submitted")
         wait_until(lambda: stub.counters["fc_0x04"] > 20, 10, what="more polls while the store is held")
         assert stub.reading().scan_state is ScanState.RESULT_READY and stub.counters["acks"] == 0
     finally:
