@@ -86,6 +86,13 @@ def test_a_16_bit_scan_is_served_whole_and_previewed_in_8_bits(lane: tuple[httpx
     image = cv2.imdecode(np.frombuffer(preview.content, np.uint8), cv2.IMREAD_UNCHANGED)
     assert image.dtype == np.uint8 and image.shape == (60, 300)
     assert image.min() < 20 and image.max() > 235, "windowed to the data's range"
+    # content-addressed: the hash is the ETag, and a browser holding it gets 304 without the bytes
+    assert whole.headers["etag"] == f'"{sha}"' and "immutable" in whole.headers["cache-control"]
+    again = client.get(f"/api/media/{sha}", headers={"If-None-Match": f'"{sha}"'})
+    assert again.status_code == 304 and again.content == b""
+    tag = preview.headers["etag"]
+    assert client.get(f"/api/media/{sha}/preview?max_px=300", headers={"If-None-Match": tag}).status_code == 304
+    assert client.get(f"/api/media/{sha}/preview?max_px=200", headers={"If-None-Match": tag}).status_code == 200
 
 
 def test_what_is_not_stored_or_not_an_image(lane: tuple[httpx.Client, MediaStore]) -> None:

@@ -13,7 +13,7 @@ import asyncio
 
 import cv2
 import numpy as np
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import FileResponse, Response
 
 from edge.media import MediaError, MediaStore
@@ -49,6 +49,9 @@ def preview_png(data: bytes, max_px: int) -> bytes | None:
     return encoded.tobytes() if ok else None
 
 
+CACHE = "private, max-age=31536000, immutable"  # content-addressed: a hash's bytes never change
+
+
 def media_router(media: MediaStore | None) -> APIRouter:
     router = APIRouter()
 
@@ -62,21 +65,34 @@ def media_router(media: MediaStore | None) -> APIRouter:
             raise HTTPException(404, str(exc)) from None
         return media
 
-    @router.get("/api/media/{sha256}")
-    async def file(sha256: str) -> FileResponse:
+    def cached(request: Request, tag: str) -> dict[str, str] | None:
+        """The caching headers; None when the browser already holds this exact content (304)."""
+        if request.headers.get("if-none-match") == tag:
+            return None
+        return {"Cache-Control": CACHE, "ETag": tag}
+
+    @router.get("/api/media/{sha256}", response_model=None)
+    async def file(sha256: str, request: Request) -> Response:
         store = stored(sha256)
+        headers = cached(request, f'"{sha256.lower()}"')
+        if headers is None:
+            return Response(status_code=304, headers={"ETag": f'"{sha256.lower()}"', "Cache-Control": CACHE})
         path = store.path(sha256)
         with path.open("rb") as handle:
             kind = _sniff(handle.read(8))
-        return FileResponse(path, media_type=kind, headers={"Cache-Control": "private, max-age=86400, immutable"})
+        return FileResponse(path, media_type=kind, headers=headers)
 
     @router.get("/api/media/{sha256}/preview")
-    async def preview(sha256: str, max_px: int = Query(1024, ge=16, le=MAX_PREVIEW_PX)) -> Response:
+    async def preview(sha256: str, request: Request, max_px: int = Query(1024, ge=16, le=MAX_PREVIEW_PX)) -> Response:
         store = stored(sha256)
+        tag = f'"{sha256.lower()}-{max_px}"'
+        headers = cached(request, tag)
+        if headers is None:
+            return Response(status_code=304, headers={"ETag": tag, "Cache-Control": CACHE})
         data = await asyncio.to_thread(store.path(sha256).read_bytes)
         png = await asyncio.to_thread(preview_png, data, max_px)
         if png is None:
             raise HTTPException(415, "the stored file is not an image this terminal can preview")
-        return Response(png, media_type="image/png", headers={"Cache-Control": "private, max-age=86400, immutable"})
+        return Response(png, media_type="image/png", headers=headers)
 
     return router
