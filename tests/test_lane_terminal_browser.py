@@ -30,12 +30,15 @@ import cv2
 import numpy as np
 import pytest
 
+from drivers.iso6346 import iso6346_check_digit
 from drivers.under_vehicle import PassHeader
 from edge.config import EdgeConfig
 from edge.ingest import Reading
 from edge.kinds.under_vehicle.readings import analysis_reading, pass_reading, pass_state
 from tests.conftest import Broker
 from tests.lane_harness import TEST_PASSWORD, TEST_USER, EdgeThread, wait_until
+
+PAGE = 50  # the page's page size (passages.js)
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 DOCS = Path(__file__).resolve().parent.parent / "docs"
@@ -190,6 +193,10 @@ class Lane:
         return last
 
 
+def container(first_ten: str) -> str:
+    return f"{first_ten}{iso6346_check_digit(first_ten)}"
+
+
 HISTORY = [
     Vehicle("新F10231", "C-660231", "SEAL-20231", "CSQU3054383"),
     Vehicle("新F10877", "C-660877", "SEAL-20877", "MSKU1234565"),
@@ -201,12 +208,16 @@ HISTORY = [
     Vehicle("新F12790", "C-662790", "SEAL-22790", "BMOU5521003"),
 ]
 WAITING = Vehicle("新F13004", "C-663004", "SEAL-23004", "SEGU3141594", analysed=False)  # the pass alone, just now
+EARLIER = [Vehicle(f"新F0{n:04d}", f"C-65{n:04d}", f"SEAL-1{n:04d}", container(f"TEMU{n:06d}"))
+           for n in range(101, 151)]  # the early morning, all clear: with the rest, more than one page
 
 
 def seed_lane(lane: Lane) -> dict[str, int]:
     """The morning so far: vehicles four minutes apart; the officer held one. Plate -> passage id."""
     now = time.time()
     last = None
+    for i, v in enumerate(EARLIER):  # 05:00 to 07:00 or so
+        last = lane.vehicle(v, now - 3 * 3600 + 150 * i, 1000 + i, undercarriage(256, 128, 1000 + i, None))
     for i, v in enumerate(HISTORY):  # each pass its own image: a pass is stored once per image
         last = lane.vehicle(v, now - 60 * (4 * (len(HISTORY) - i) + 1), i + 1, undercarriage(1024, 512, i, None))
     assert last is not None and last.wait(10), "the history's readings were not stored"
@@ -214,13 +225,14 @@ def seed_lane(lane: Lane) -> dict[str, int]:
     assert lane.submit(waiting).wait(10)
     ids = wait_until(lambda: _ids(lane.edge) if len(_ids(lane.edge)) == len(HISTORY) + 1 else None, 10,
                      what="the history's passages")
+    assert lane.edge.get("/api/stats?hours=24")["passages"] == len(EARLIER) + len(HISTORY) + 1
     held = lane.edge.client.post(f"/api/passages/{ids['新F12018']}/hold", json={"note": "papers to check"})
     held.raise_for_status()
     return ids
 
 
 def _ids(edge: EdgeThread) -> dict[str, int]:
-    return {p["plate"]: p["id"] for p in edge.get("/api/passages?limit=50")["items"]}
+    return {p["plate"]: p["id"] for p in edge.get("/api/passages?limit=50")["items"] if not p["plate"].startswith("新F0")}
 
 
 @pytest.fixture(scope="module")
@@ -229,7 +241,7 @@ def flagged_image() -> bytes:
 
 
 def start_lane(tmp: Path, broker: Broker, auto_release: bool) -> tuple[EdgeThread, Lane, dict[str, int]]:
-    write_declarations(tmp, [*HISTORY, WAITING, FOREIGN_OBJECT])
+    write_declarations(tmp, [*EARLIER, *HISTORY, WAITING, FOREIGN_OBJECT])
     edge = EdgeThread(lane_config(tmp, broker, auto_release)).start()
     lane = Lane(edge)
     return edge, lane, seed_lane(lane)
@@ -267,6 +279,11 @@ def arrive_and_measure(lane: Lane, page: Any, image: bytes) -> tuple[int, float]
     return int(row.get_attribute("data-id")), took
 
 
+def wait_fitted(page: Any) -> None:
+    page.wait_for_function("!document.querySelector('.viewer').classList.contains('zoomed') "
+                           "&& document.querySelector('.zoom-text').textContent === '100 %'", timeout=5_000)
+
+
 def check_region_box(page: Any) -> None:
     """The region's box sits over the region of the displayed image (scaled from the original)."""
     page.wait_for_selector(".viewer.ready .region", timeout=15_000)
@@ -298,6 +315,43 @@ def release_flagged(page: Any, edge: EdgeThread, passage_id: int) -> None:
     assert detail["note"] == "object is a spare wheel bag, checked by hand"
     assert page.locator(f'li.passage[data-id="{passage_id}"].st-released').count() == 1 or \
         page.locator(f'li.passage[data-id="{passage_id}"]').count() == 0  # "needs officer" may drop it
+
+
+def pinch_and_drag(context: Any, page: Any) -> None:
+    """Two fingers spread on the image zoom it; one finger drags it (real touches, through CDP)."""
+    cdp = context.new_cdp_session(page)
+    frame = page.locator(".viewer-frame").bounding_box()
+    cx, cy = frame["x"] + frame["width"] / 2, frame["y"] + frame["height"] / 2
+
+    def touch(kind: str, points: list[tuple[float, float]]) -> None:
+        cdp.send("Input.dispatchTouchEvent", {"type": kind, "touchPoints": [
+            {"x": x, "y": y, "id": i, "radiusX": 4, "radiusY": 4, "force": 1} for i, (x, y) in enumerate(points)]})
+
+    def transform() -> str:
+        return page.eval_on_selector(".viewer-stage", "e => e.style.transform")
+
+    before = transform()
+    touch("touchStart", [(cx - 20, cy), (cx + 20, cy)])
+    for step in range(1, 7):
+        touch("touchMove", [(cx - 20 - 12 * step, cy), (cx + 20 + 12 * step, cy)])
+    page.wait_for_timeout(150)
+    touch("touchMove", [(cx - 92, cy), (cx + 92, cy)])
+    touch("touchEnd", [])
+    page.wait_for_timeout(100)
+    zoom = page.text_content(".zoom-text") or ""
+    assert page.locator(".viewer.zoomed").count() == 1 and int(zoom.split()[0]) > 200, zoom
+    zoomed = transform()
+    assert zoomed != before
+    touch("touchStart", [(cx, cy)])
+    for step in range(1, 5):
+        touch("touchMove", [(cx - 15 * step, cy + 5 * step)])
+    page.wait_for_timeout(150)  # the finger rests before it lifts: a flick would fling, and Chrome
+    touch("touchMove", [(cx - 60, cy + 20)])  # drops a tap that lands during a fling
+    page.wait_for_timeout(50)
+    touch("touchEnd", [])
+    page.wait_for_timeout(100)
+    assert transform() != zoomed and int((page.text_content(".zoom-text") or "").split()[0]) == int(zoom.split()[0])
+    cdp.detach()
 
 
 def log_out_and_refused(page: Any) -> None:
@@ -332,6 +386,7 @@ def test_desk_terminal(tmp_path: Path, mosquitto: Broker, browser: Any, flagged_
         assert took < LIST_WITHIN_S, f"{took:.3f} s from the last reading to the row"
         assert int(page.locator("#passages li").first.get_attribute("data-id")) == passage_id  # newest first
         assert "object" in page.locator(f'li[data-id="{passage_id}"] .reason').text_content()
+        page.wait_for_function("document.getElementById('announce').textContent.includes('新F12345')")  # aria-live
 
         page.keyboard.press("Escape")
         page.keyboard.press("j")  # the newest row
@@ -347,7 +402,7 @@ def test_desk_terminal(tmp_path: Path, mosquitto: Broker, browser: Any, flagged_
         page.wait_for_timeout(100)
         assert page.locator(".viewer.zoomed").count() == 1
         page.click(".viewer-tools button[aria-label='Fit the image']")
-        page.wait_for_timeout(100)
+        wait_fitted(page)
         check_region_box(page)
 
         release_flagged(page, edge, passage_id)
@@ -369,6 +424,16 @@ def test_desk_terminal(tmp_path: Path, mosquitto: Broker, browser: Any, flagged_
         page.keyboard.press("?")
         page.locator("#keys").wait_for(state="visible")
         page.keyboard.press("Escape")
+
+        # paged: the newest 50, then the next page from the cursor
+        total = len(EARLIER) + len(HISTORY) + 2
+        page.click('button.filter[data-filter="all"]')
+        page.wait_for_function(f"document.querySelectorAll('#passages li').length === {PAGE}")
+        page.click("#older")
+        page.wait_for_function(f"document.querySelectorAll('#passages li').length === {total}")
+        assert page.locator("#older").is_hidden()
+        ids_shown = [int(i) for i in page.eval_on_selector_all("#passages li", "els => els.map((e) => e.dataset.id)")]
+        assert ids_shown == sorted(ids_shown, reverse=True) and len(set(ids_shown)) == total
         log_out_and_refused(page)
         context.close()
     finally:
@@ -398,6 +463,10 @@ def test_phone_terminal(tmp_path: Path, mosquitto: Broker, browser: Any, flagged
         assert took < LIST_WITHIN_S, f"{took:.3f} s from the last reading to the row"
         page.locator(f'li.passage[data-id="{passage_id}"] button.row').tap()
         page.wait_for_selector("body.viewing #view-pane", state="visible")
+        check_region_box(page)
+        pinch_and_drag(context, page)
+        page.locator(".viewer-tools button[aria-label='Fit the image']").tap()
+        wait_fitted(page)
         check_region_box(page)
         no_horizontal_scroll(page)
         for button in ("#release", "#hold", "#back"):

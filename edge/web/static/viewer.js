@@ -195,7 +195,9 @@ export class ImageViewer {
 
   down(e) {
     if (e.button !== undefined && e.button !== 0 && e.pointerType === "mouse") return;
-    this.frame.setPointerCapture(e.pointerId);
+    try {
+      this.frame.setPointerCapture(e.pointerId);
+    } catch { /* a pointer already gone: the gesture still works inside the frame */ }
     this.pointers.set(e.pointerId, this.point(e));
     this.startGesture();
     this.root.classList.add("grabbing");
