@@ -102,7 +102,7 @@ class LockStubBase:
         while self._events and self._events[0].at_s <= now - self._t0:
             event = self._events.pop(0)
             log.info("scripted event at %.1f s: %s%s", event.at_s, event.action,
-                     "" if event.value is None else f"={event.value}")
+                     f"={event.lock_id}" if event.lock_id else "" if event.value is None else f"={event.value}")
             self.counters[f"event_{event.action}"] += 1
             if self.lock.apply(event):
                 self._report_due = now   # report at once on a state change

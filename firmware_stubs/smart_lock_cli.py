@@ -1,7 +1,8 @@
 """`kouan sim smart-lock`: a JT/T 808 smart lock on a pty (`--serial [--link PATH]`, its path
 printed) or publishing JSON reports on MQTT (`--mqtt mqtt://host:1883 --lane L --device D`).
 
-Events: --events "5:tamper,8:battery=10,12:silent,20:resume,25:open,30:sealed". Ctrl-C and
+Events: --events "5:tamper,8:battery=10,12:silent,20:resume,25:open,30:sealed,40:lock=SEAL-0042"
+(`lock=ID`: report as that lock from then on, a fresh sealed one, at once). Ctrl-C and
 SIGTERM both end it cleanly: the stub stops (its --link symlink is removed), the counters are
 printed on stderr and the exit status is 0.
 """
@@ -26,9 +27,9 @@ def configure(lock: argparse.ArgumentParser) -> None:
     lock.add_argument("--lane", default="lane1", help="lane id for the MQTT topics (default lane1)")
     lock.add_argument("--device", default="lock1", help="device id for the MQTT topics (default lock1)")
     lock.add_argument("--terminal", default="013800138000", help="JT/T 808 terminal number, digits")
-    lock.add_argument("--lock-id", default="KL-0001", help="lock id carried in the 0xE0 item")
+    lock.add_argument("--lock-id", default="KL-0001", help="lock id carried in the 0xE0 item (until a scripted lock=ID)")
     lock.add_argument("--header", choices=["2013", "2019"], default="2013", help="JT/T 808 header layout")
-    lock.add_argument("--events", default="", help='scripted events, e.g. "5:tamper,8:battery=10,12:silent"')
+    lock.add_argument("--events", default="", help='scripted events, e.g. "5:tamper,8:battery=10,12:silent,20:lock=SEAL-0042"')
     lock.add_argument("--report-period", type=float, default=10.0, help="seconds between reports")
     lock.add_argument("--heartbeat-period", type=float, default=30.0, help="seconds between heartbeats")
     lock.add_argument("--response-timeout", type=float, default=5.0, help="T: seconds to wait for 0x8001")

@@ -69,6 +69,26 @@ def test_mqtt_lock_reports_and_availability(mosquitto) -> None:
     late.close()
 
 
+def test_mqtt_lock_plays_successive_locks(mosquitto) -> None:
+    # silent from the start, then one truck's lock opened and sealed again, then the next truck's lock
+    listener = Listener(mosquitto.host, mosquitto.port, "kouan/lane8/#")
+    script = "0:silent,0.5:lock=SEAL-0101,0.5:resume,0.9:opened,1.3:sealed,1.7:lock=SEAL-0102"
+    stub = MqttSmartLock(LockConfig(terminal="013800138008", lock_id="KL-IDLE", report_period_s=100.0,
+                                    events=parse_events(script)), mosquitto.url, "lane8", "lock8")
+    stub.start()
+    try:
+        def seen() -> list[tuple[str, LockState]]:
+            return [(r.lock_id, r.state) for r in (LockReading.from_json(p, "lock8") for t, p, _ in listener.messages
+                                                  if t == "kouan/lane8/lock8/report")]
+
+        assert listener.wait(lambda: ("SEAL-0102", LockState.SEALED) in seen())
+        assert seen() == [("SEAL-0101", LockState.SEALED), ("SEAL-0101", LockState.OPENED),
+                          ("SEAL-0101", LockState.SEALED), ("SEAL-0102", LockState.SEALED)]   # never KL-IDLE
+    finally:
+        stub.stop()
+        listener.close()
+
+
 def test_mqtt_url_parsing() -> None:
     assert parse_mqtt_url("mqtt://broker.lan:1884") == ("broker.lan", 1884)
     assert parse_mqtt_url("127.0.0.1") == ("127.0.0.1", 1883)

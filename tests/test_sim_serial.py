@@ -168,6 +168,22 @@ def test_2019_header_and_silent_resume(make_stub) -> None:
     assert got_a_resumed_report()                            # back after resume, and the platform got it
 
 
+def test_lock_action_reports_the_next_lock_at_once(make_stub) -> None:
+    # With a 100 s period, each report after the first was sent at once on the scripted lock change.
+    stub = make_stub("0.6:opened,1.2:lock=SEAL-0042,1.8:lock=SEAL-0043", report_period_s=100.0,
+                     heartbeat_period_s=100.0, response_timeout_s=0.5)
+    platform = Platform(stub.name)
+    stub.start()
+
+    def seen() -> list[tuple[str, LockStateCode]]:
+        return [(s.lock_id, s.state) for _, m in platform.of(LOCATION_REPORT) if (s := find_lock_status(m.body))]
+
+    platform.pump(30.0, until=lambda: ("SEAL-0043", LockStateCode.SEALED) in seen())
+    assert seen() == [("KL-T1", LockStateCode.SEALED), ("KL-T1", LockStateCode.OPENED),
+                      ("SEAL-0042", LockStateCode.SEALED), ("SEAL-0043", LockStateCode.SEALED)]
+    assert stub.counters["event_lock"] == 2
+
+
 def test_link_follows_a_restarted_stub(make_stub, tmp_path: Path) -> None:
     link = tmp_path / "lock0"
     first = make_stub(link=link)
