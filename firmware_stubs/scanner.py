@@ -10,6 +10,7 @@ with `offline` as the Last Will.
 Scripted events, "SECONDS:ACTION" separated by commas:
   scan=CSQU3054383/empty     one scan; containers joined by '+', cargo empty|cargo|cartons|drums|pallets,
   scan=TGHU1234567/cargo/dual   '/dual' for dual energy ("cargo" picks cartons, drums or pallets)
+  scan=TGHU1234567/cargo/plate=新F12345   '/plate=PLATE': the plate read for this truck (default --plate)
   corrupt[=...]              a scan whose file no longer matches its notice (a byte flipped after hashing)
   silent / resume            the scanner stops publishing (scans still land in the folder, their notices
                              wait) / publishes again, what waited first
@@ -21,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import re
 import sys
 import threading
 import time
@@ -41,6 +43,7 @@ log = logging.getLogger(__name__)
 
 BUFFER_LIMIT = 1_000  # notices kept while the broker has not acknowledged them
 ACTIONS = ("scan", "corrupt", "silent", "resume")
+_PLATE = re.compile(r"^[\w·\- ]{1,16}$")  # what a notice accepts (drivers/scanner/notice.py)
 LANE_TZ = timezone(timedelta(hours=8))
 
 
@@ -53,10 +56,11 @@ class ScannerEvent:
     containers: tuple[str, ...] = ("CSQU3054383",)
     cargo: str = "cartons"
     dual: bool = False
+    plate: str | None = None  # the plate read for this scan; None: the scanner's --plate
 
 
 def parse_scanner_events(text: str) -> list[ScannerEvent]:
-    """Parse `SECONDS:ACTION[=CONTAINERS/CARGO[/dual]]` entries; ValueError naming the bad one."""
+    """Parse `SECONDS:ACTION[=CONTAINERS/CARGO[/dual][/plate=PLATE]]` entries; ValueError naming the bad one."""
     events: list[ScannerEvent] = []
     for entry in filter(None, (part.strip() for part in text.split(","))):
         at, sep, action = entry.partition(":")
@@ -79,7 +83,8 @@ def parse_scanner_events(text: str) -> list[ScannerEvent]:
         parts = spec.split("/") if eq else ["CSQU3054383", "cartons"]
         containers = tuple(filter(None, parts[0].split("+")))
         cargo = parts[1] if len(parts) > 1 else "cartons"
-        flags = parts[2:]
+        plates = [flag.removeprefix("plate=") for flag in parts[2:] if flag.startswith("plate=")]
+        flags = [flag for flag in parts[2:] if not flag.startswith("plate=")]
         try:
             for number in containers:
                 validate_container_number(number)
@@ -87,8 +92,11 @@ def parse_scanner_events(text: str) -> list[ScannerEvent]:
             raise ValueError(f"event {entry!r}: {exc}") from None
         if cargo not in (*CARGO_KINDS, "cargo") or any(flag != "dual" for flag in flags):
             raise ValueError(f"event {entry!r}: cargo is one of {', '.join((*CARGO_KINDS, 'cargo'))}, "
-                             "optionally followed by /dual")
-        events.append(ScannerEvent(at_s, name, containers, cargo, "dual" in flags))
+                             "optionally followed by /dual and /plate=PLATE")
+        if len(plates) > 1 or (plates and not _PLATE.match(plates[0])):
+            raise ValueError(f"event {entry!r}: /plate=PLATE takes one plate of 1-16 letters, digits, '·', '-' "
+                             "or spaces, e.g. plate=新F12345")
+        events.append(ScannerEvent(at_s, name, containers, cargo, "dual" in flags, plates[0] if plates else None))
     return sorted(events, key=lambda e: e.at_s)
 
 
@@ -169,17 +177,17 @@ class MqttScanner:
         self.counters["scans"] += 1
         moment = datetime.now(LANE_TZ).replace(microsecond=0)
         scan_id = f"{self.device}-{moment:%Y%m%d%H%M%S}-{number:04d}"
-        cargo = event.cargo
+        cargo, plate = event.cargo, event.plate or self.plate
         if cargo == "cargo":
             cargo = ("cartons", "drums", "pallets")[(self.seed + number) % 3]
         started = time.perf_counter()
         planes = render_scan(RenderRequest(cargo, event.dual, self.scale, self.seed * 7919 + number))
         name = file_name_for(scan_id, self.format)
         path = write_into_folder(self.folder, name, planes, self.format, scan_id=scan_id, scan_time=moment,
-                                 device=self.device, containers=event.containers, plate=self.plate)
+                                 device=self.device, containers=event.containers, plate=plate)
         sha, size = sha256_path(path)
         height, width = planes[0].shape
-        notice = ScanNotice(self.device, scan_id, event.containers, self.plate, moment, name, self.format, size,
+        notice = ScanNotice(self.device, scan_id, event.containers, plate, moment, name, self.format, size,
                             sha, "dual" if event.dual else "single", width, height)
         payload = notice.to_json()  # validated: the stub never announces what the edge must refuse
         if event.action == "corrupt":

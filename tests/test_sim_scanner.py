@@ -174,3 +174,16 @@ def test_cli_refuses_bad_events(tmp_path: Path) -> None:
                             cwd=REPO, capture_output=True, text=True, timeout=30)
     assert result.returncode == 2
     assert "check digit is 0, should be 7" in result.stderr
+
+
+def test_scan_names_the_plate_read_for_its_truck(tmp_path: Path) -> None:
+    first, second = parse_scanner_events("1:scan=CSQU3054383/empty/plate=新F12345,2:scan=MSKU1234565/cargo/dual")
+    assert (first.containers, first.cargo, first.dual, first.plate) == (("CSQU3054383",), "empty", False, "新F12345")
+    assert (second.dual, second.plate) == (True, None)   # None: the scanner's --plate
+    stub = MqttScanner("mqtt://127.0.0.1:1", "lane1", "scanner1", tmp_path, "png", [], scale=0.01, plate="XJF12345")
+    assert [stub.scan(first).plate, stub.scan(second).plate] == ["新F12345", "XJF12345"]   # kept, not yet sent
+    assert parse_scanner_events("1:scan=CSQU3054383/cargo/plate=苏E88888/dual")[0].dual
+    for bad in ("1:scan=CSQU3054383/empty/plate=", "1:scan=CSQU3054383/empty/plate=A/plate=B",
+                "1:scan=CSQU3054383/empty/plate=A,B/x"):
+        with pytest.raises(ValueError):
+            parse_scanner_events(bad)
