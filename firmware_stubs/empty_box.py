@@ -45,6 +45,7 @@ from drivers.empty_box import (
 from firmware_stubs.empty_box_image import render_interior
 from firmware_stubs.empty_box_mqtt import ImagePublisher
 from firmware_stubs.pty_port import PtyPort
+from firmware_stubs.script_clock import script_origin
 
 log = logging.getLogger(__name__)
 
@@ -159,7 +160,7 @@ class EmptyBoxStub:
         self._sock.setblocking(False)
         if self.publisher is not None:
             self.publisher.start()
-        self._t0 = self._boot = time.monotonic()
+        self._boot, self._t0 = time.monotonic(), script_origin()
         firmware = threading.Thread(target=self._run, name="empty-box-firmware", daemon=True)
         firmware.start()
         self._threads.append(firmware)

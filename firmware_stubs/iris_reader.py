@@ -32,6 +32,7 @@ from drivers.iris.messages import CARD_ID
 from firmware_stubs.cli_runner import run_stub
 from firmware_stubs.iris_codes import IrisSimulator
 from firmware_stubs.pty_port import PtyPort
+from firmware_stubs.script_clock import script_origin
 
 log = logging.getLogger(__name__)
 
@@ -110,7 +111,7 @@ class IrisReaderBase:
         self._impostors = 0
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self._t0 = self._next_heartbeat = 0.0
+        self._t0 = self._next_heartbeat = self._script_t0 = 0.0
 
     def start(self) -> None:
         self._stop.clear()
@@ -127,7 +128,7 @@ class IrisReaderBase:
 
     def run(self) -> None:
         """The firmware loop (blocks until stop())."""
-        self._t0 = time.monotonic()
+        self._t0, self._script_t0 = time.monotonic(), script_origin()
         self._open()
         try:
             while not self._stop.is_set():
@@ -154,7 +155,7 @@ class IrisReaderBase:
                        pack_bits(sim.code), pack_bits(sim.mask))
 
     def _apply_events(self, now: float) -> None:
-        while self._events and self._events[0].at_s <= now - self._t0:
+        while self._events and self._events[0].at_s <= now - self._script_t0:
             event = self._events.pop(0)
             log.info("scripted event at %.1f s: %s %s %s", event.at_s, event.action, event.card_id, event.kind)
             self.counters[f"event_{event.action}" + (f"_{event.kind}" if event.kind else "")] += 1

@@ -38,6 +38,7 @@ from drivers.scanner.notice import validate_container_number
 from firmware_stubs.cli_runner import run_stub
 from firmware_stubs.mqtt_outbox import MqttOutbox
 from firmware_stubs.scanner_render import CARGO_KINDS, RenderRequest, render_scan
+from firmware_stubs.script_clock import script_origin
 
 log = logging.getLogger(__name__)
 
@@ -150,7 +151,7 @@ class MqttScanner:
         """The firmware loop: connect, run the script, keep sending what waits; blocks until stop()."""
         self.folder.mkdir(parents=True, exist_ok=True)
         self.outbox.start()
-        t0 = time.monotonic()
+        t0 = script_origin()
         try:
             while not self._stop.is_set():
                 while self._events and self._events[0].at_s <= time.monotonic() - t0:

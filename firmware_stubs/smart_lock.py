@@ -26,6 +26,7 @@ from drivers.jt808 import (
 )
 from firmware_stubs.lock_events import ScriptedEvent, SimLock
 from firmware_stubs.pty_port import PtyPort
+from firmware_stubs.script_clock import script_origin
 
 log = logging.getLogger(__name__)
 
@@ -86,7 +87,7 @@ class LockStubBase:
 
     def run(self) -> None:
         """The firmware main loop (blocks until stop())."""
-        self._t0 = time.monotonic()
+        self._t0 = script_origin()
         self._open()
         try:
             while not self._stop.is_set():

@@ -34,6 +34,7 @@ from drivers.under_vehicle import availability_topic, check_plate, encode_pass, 
 from firmware_stubs.cli_runner import run_stub
 from firmware_stubs.line_scan import NOMINAL_MM_PER_LINE, PassConditions, scan
 from firmware_stubs.mqtt_outbox import MqttOutbox
+from firmware_stubs.script_clock import script_origin
 from firmware_stubs.undercarriage import OBJECT_KINDS, VehicleType, add_object, draw_vehicle, plate_rng, vehicle_for
 
 log = logging.getLogger(__name__)
@@ -199,7 +200,7 @@ class UnderVehicleCamera:
 
     def run(self) -> None:
         """The firmware main loop (blocks until stop())."""
-        t0 = time.monotonic()
+        t0 = script_origin()
         events = list(self.config.events)
         self.outbox.start()
         try:

@@ -1,12 +1,16 @@
 """The lock stub's script grammar and state, without a transport: `lock=ID` makes one stub play
-successive locks (the demo's lane reader and transit uplink), and the older actions are unchanged."""
+successive locks (the demo's lane reader and transit uplink), and the older actions are unchanged;
+and the script clock that several stubs share (KOUAN_SIM_EPOCH)."""
 
 from __future__ import annotations
+
+import time
 
 import pytest
 
 from drivers.jt808.lock_items import LockStateCode
 from firmware_stubs.lock_events import ScriptedEvent, SimLock, parse_events
+from firmware_stubs.script_clock import ENV, script_origin
 
 
 def test_lock_action_parses_with_its_id_beside_the_older_actions() -> None:
@@ -42,3 +46,13 @@ def test_lock_change_is_a_fresh_sealed_lock_and_always_reports() -> None:
     assert lock.status() == status
     assert not lock.apply(ScriptedEvent(4.0, "sealed"))      # older actions: a report only on a change
 
+
+def test_script_time_counts_from_the_shared_epoch_when_one_is_given(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(ENV, raising=False)
+    assert abs(script_origin() - time.monotonic()) < 0.05   # alone: from the stub's own start
+    monkeypatch.setenv(ENV, f"{time.time() - 5:.3f}")       # started 5 s after the shared time 0
+    assert abs(time.monotonic() - script_origin() - 5) < 0.05
+    monkeypatch.setenv(ENV, f"{time.time() + 3:.3f}")       # time 0 still to come: nothing due for 3 s
+    assert abs(script_origin() - time.monotonic() - 3) < 0.05
+    monkeypatch.setenv(ENV, "soon")
+    assert abs(script_origin() - time.monotonic()) < 0.05   # unreadable: logged, from its own start
