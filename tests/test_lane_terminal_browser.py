@@ -223,8 +223,12 @@ def seed_lane(lane: Lane) -> dict[str, int]:
     assert last is not None and last.wait(10), "the history's readings were not stored"
     waiting, _ = lane.pass_of(WAITING, now - 20, undercarriage(1024, 512, 99, None), 99)
     assert lane.submit(waiting).wait(10)
-    ids = wait_until(lambda: _ids(lane.edge) if len(_ids(lane.edge)) == len(HISTORY) + 1 else None, 10,
-                     what="the history's passages")
+    try:
+        ids = wait_until(lambda: _ids(lane.edge) if len(_ids(lane.edge)) == len(HISTORY) + 1 else None, 10,
+                         what="the history's passages")
+    except TimeoutError:
+        seen = [(p["id"], p["plate"], p["state"], p["reason"]) for p in lane.edge.get("/api/passages?limit=200")["items"]]
+        raise AssertionError(f"the history's passages: {seen}") from None
     assert lane.edge.get("/api/stats?hours=24")["passages"] == len(EARLIER) + len(HISTORY) + 1
     held = lane.edge.client.post(f"/api/passages/{ids['新F12018']}/hold", json={"note": "papers to check"})
     held.raise_for_status()

@@ -59,6 +59,9 @@ async function loadStats() {
 
 $("logout").addEventListener("click", async () => {
   $("logout").disabled = true;
+  leaving = true;  // no more requests: one would meet a 401 and send the page to /login a second time
+  if (live) live.close();
+  clearInterval(statsTimer);
   try {
     await api.post("/api/logout", {});
   } finally {
@@ -340,8 +343,12 @@ function setLink(up, text) {
 }
 
 let everLoaded = false;
+let leaving = false;
+let live = null;
 function follow() {
+  if (leaving) return;
   const source = new EventSource("/api/live");
+  live = source;
   source.onopen = () => {
     setLink(true, "live");
     loadAll().then(() => { everLoaded = true; }).catch((err) => result(`Could not load: ${err.message}`, "error"));
@@ -363,7 +370,16 @@ function follow() {
   });
 }
 
-loadMe().catch(() => {});
-follow();
-setTimeout(() => { if (!everLoaded) loadAll().then(() => { everLoaded = true; }).catch(() => {}); }, 3000);
-setInterval(() => { loadStats().catch(() => {}); }, STATS_EVERY_MS);
+// Who is logged in first: without a session kouanApi goes to /login (once) and this never goes on.
+let statsTimer = null;
+function start() {
+  loadMe().then(() => {
+    follow();
+    setTimeout(() => { if (!everLoaded && !leaving) loadAll().then(() => { everLoaded = true; }).catch(() => {}); }, 3000);
+    statsTimer = setInterval(() => { if (!leaving) loadStats().catch(() => {}); }, STATS_EVERY_MS);
+  }, () => {
+    setLink(false, "the edge does not answer…");
+    setTimeout(start, 3000);
+  });
+}
+start();
