@@ -1,5 +1,6 @@
 """A lock's reports in the lock's own order (device time, then serial), and the events each
-report's place in that order implies (`events.place_report`).
+report's place in that order implies (`events.place_report`). Each lock a device reports has
+its own order: a reader at the lane sees one lock after another.
 
 It runs as the reading's `Deriver`, inside the store transaction that stores the reading, so
 the reading, its place in the history and its events are stored together or not at all.
@@ -29,6 +30,12 @@ CREATE TABLE IF NOT EXISTS lock_history (
 );
 CREATE INDEX IF NOT EXISTS lock_history_order ON lock_history (device_id, order_time, serial, reading_id);
 """),
+    # A reader at the lane sees one lock after another: each lock has its own order.
+    Migration("smart_lock:2", """
+ALTER TABLE lock_history ADD COLUMN lock_id TEXT NOT NULL DEFAULT '';
+UPDATE lock_history SET lock_id = COALESCE(json_extract(state_json, '$.lock_id'), '');
+CREATE INDEX lock_history_lock_order ON lock_history (device_id, lock_id, order_time, serial, reading_id);
+"""),
 )
 
 
@@ -52,23 +59,23 @@ def in_lock_order(state: dict[str, Any], device_time: str | None, low_battery_pc
 
     def derive(txn: Txn, reading_id: int) -> Derived:
         order = lock_order(device_time, state.get("serial"), txn.received_at, txn.device_id)
-        key = (txn.device_id, order[0], order[1], reading_id)
+        lock_id = str(state.get("lock_id", ""))
+        key = (txn.device_id, lock_id, order[0], order[1], reading_id)
         before = txn.execute(
-            "SELECT state_json FROM lock_history WHERE device_id=? AND (order_time, serial, reading_id) < (?, ?, ?) "
-            "ORDER BY order_time DESC, serial DESC, reading_id DESC LIMIT 1", key,
+            "SELECT state_json FROM lock_history WHERE device_id=? AND lock_id=? AND (order_time, serial, reading_id) "
+            "< (?, ?, ?) ORDER BY order_time DESC, serial DESC, reading_id DESC LIMIT 1", key,
         ).fetchone()
         after = txn.execute(
-            "SELECT reading_id, state_json FROM lock_history WHERE device_id=? AND (order_time, serial, reading_id) > (?, ?, ?) "
-            "ORDER BY order_time, serial, reading_id LIMIT 1", key,
+            "SELECT reading_id, state_json FROM lock_history WHERE device_id=? AND lock_id=? AND (order_time, serial, "
+            "reading_id) > (?, ?, ?) ORDER BY order_time, serial, reading_id LIMIT 1", key,
         ).fetchone()
-        previous = json.loads(before[0]) if before else _state_before_history(txn)
+        previous = json.loads(before[0]) if before else _state_before_history(txn, lock_id)
         following = json.loads(after[1]) if after else None
         txn.execute(
-            "INSERT INTO lock_history (reading_id, device_id, order_time, serial, state_json) VALUES (?, ?, ?, ?, ?)",
-            (reading_id, txn.device_id, order[0], order[1], json.dumps(state, default=str)),
+            "INSERT INTO lock_history (reading_id, device_id, lock_id, order_time, serial, state_json) "
+            "VALUES (?, ?, ?, ?, ?, ?)", (reading_id, txn.device_id, lock_id, order[0], order[1], json.dumps(state, default=str)),
         )
         placed = place_report(previous, state, following, low_battery_pct)
-        lock_id = str(state.get("lock_id", ""))
         derived = Derived(newest=after is None)
         derived.events = [txn.add_event(lock_id, e.event, e.detail, device_time, reading_id) for e in placed.at_report]
         if after is not None:
@@ -83,9 +90,11 @@ def in_lock_order(state: dict[str, Any], device_time: str | None, low_battery_pc
     return derive
 
 
-def _state_before_history(txn: Txn) -> dict[str, Any] | None:
+def _state_before_history(txn: Txn, lock_id: str) -> dict[str, Any] | None:
     """A lock with no history yet may still have a last state (a store from before the history
     was kept): it stands before every report, so an upgrade re-announces nothing."""
-    if txn.execute("SELECT 1 FROM lock_history WHERE device_id=? LIMIT 1", (txn.device_id,)).fetchone():
+    if txn.execute("SELECT 1 FROM lock_history WHERE device_id=? AND lock_id=? LIMIT 1",
+                   (txn.device_id, lock_id)).fetchone():
         return None
-    return txn.device_state() or None
+    state = txn.device_state()
+    return state if state and str(state.get("lock_id", "")) == lock_id else None
