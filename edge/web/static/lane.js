@@ -91,7 +91,7 @@ function open(id) {
   show(id);
   if (narrow.matches && !document.body.classList.contains("viewing")) {
     document.body.classList.add("viewing");
-    $("list-pane").inert = true;
+    behind(true);
     history.pushState({ passage: id }, "");
     pushedView = true;
     $("back").focus({ preventScroll: true });
@@ -116,9 +116,14 @@ function close() {
 
 function leaveFullScreen() {
   document.body.classList.remove("viewing");
-  $("list-pane").inert = false;
+  behind(false);
   pushedView = false;
   focusSelectedRow();
+}
+
+/** What the full-screen view covers on a phone takes no focus or taps meanwhile. */
+function behind(inert) {
+  for (const el of [document.querySelector("header.top"), $("device-area"), $("list-pane")]) el.inert = inert;
 }
 
 function focusSelectedRow() {
