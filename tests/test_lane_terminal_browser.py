@@ -257,6 +257,13 @@ FOREIGN_OBJECT = Vehicle("新F12345", "C-612345", "SEAL-12345", "CSLU1092339", f
 # ---------------------------------------------------------------- the page
 
 
+def watch_errors(page: Any) -> list[str]:
+    """The page's uncaught errors, to be none."""
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    return errors
+
+
 def log_in(page: Any, url: str) -> None:
     page.goto(url)
     page.wait_for_url("**/login")
@@ -379,6 +386,7 @@ def test_desk_terminal(tmp_path: Path, mosquitto: Broker, browser: Any, flagged_
     try:
         context = browser.new_context(viewport={"width": 1920, "height": 1080})
         page = context.new_page()
+        errors = watch_errors(page)
         log_in(page, edge.url)
         page.click('button.filter[data-filter="all"]')
         page.wait_for_selector(f'li.passage[data-id="{ids["新F10231"]}"]')
@@ -439,6 +447,7 @@ def test_desk_terminal(tmp_path: Path, mosquitto: Broker, browser: Any, flagged_
         ids_shown = [int(i) for i in page.eval_on_selector_all("#passages li", "els => els.map((e) => e.dataset.id)")]
         assert ids_shown == sorted(ids_shown, reverse=True) and len(set(ids_shown)) == total
         log_out_and_refused(page)
+        assert errors == [], errors
         context.close()
     finally:
         edge.stop()
@@ -452,6 +461,7 @@ def test_phone_terminal(tmp_path: Path, mosquitto: Broker, browser: Any, flagged
         context = browser.new_context(viewport={"width": 390, "height": 844}, device_scale_factor=2,
                                       is_mobile=True, has_touch=True)
         page = context.new_page()
+        errors = watch_errors(page)
         log_in(page, edge.url)
         page.wait_for_selector("li.passage")
         no_horizontal_scroll(page)
@@ -493,6 +503,7 @@ def test_phone_terminal(tmp_path: Path, mosquitto: Broker, browser: Any, flagged
         assert edge.get(f"/api/passages/{clear}")["acted_by"] == TEST_USER
         page.locator("#back").tap()
         log_out_and_refused(page)
+        assert errors == [], errors
         context.close()
     finally:
         edge.stop()
