@@ -255,6 +255,7 @@ function confirmRelease(id, s) {
     + "A note is needed to release it.";
   $("confirm-note").value = "";
   $("confirm-error").textContent = "";
+  confirmDialog.returnValue = "";  // kept from the last close otherwise
   confirmDialog.showModal();
   $("confirm-note").focus();
 }
