@@ -8,6 +8,8 @@ cd "$(dirname "$0")/.."
 missing=()
 command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || missing+=(mosquitto)
 [ -x /usr/bin/chromium ] || missing+=(chromium)
+# plates like 新F12345 on the lane terminal (and in its screenshots) need a CJK font
+fc-list 2>/dev/null | grep -qi "wenquanyi\|noto sans cjk" || missing+=(fonts-wqy-microhei)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "setup: installing Debian packages: ${missing[*]}"
   SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
