@@ -10,13 +10,15 @@ the list within 2 s of its last reading (the analysis, stored); its view shows t
 flagged region drawn where the region is on the original image; R asks for a note (it is
 flagged), Enter releases it, and the API says the officer did. A clear or machine-released
 vehicle takes one key (or one tap) and no dialog. After logout the page's own fetch gets a 401.
-Screenshots for the docs: docs/lane-terminal-desktop.png and docs/lane-terminal-phone.png.
+Screenshots for the docs (docs/lane-terminal-desktop.png and docs/lane-terminal-phone.png) are
+written only with KOUAN_SCREENSHOTS=docs; otherwise they go to the test's temporary folder.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
 import threading
 import time
@@ -42,6 +44,11 @@ PAGE = 50  # the page's page size (passages.js)
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 DOCS = Path(__file__).resolve().parent.parent / "docs"
+
+
+def shot_path(tmp_path: Path, name: str) -> Path:
+    """Where a screenshot goes: docs/ when asked for (KOUAN_SCREENSHOTS=docs), else the test's own folder."""
+    return (DOCS if os.environ.get("KOUAN_SCREENSHOTS") == "docs" else tmp_path) / name
 BROWSER_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 DEVICES = ("uvss", "lock-1", "iris-1", "scanner")
@@ -407,7 +414,7 @@ def test_desk_terminal(tmp_path: Path, mosquitto: Broker, browser: Any, flagged_
         check_region_box(page)
         assert page.locator(".compare-table tr.mismatch").count() == 0  # declared, and all it declared was seen
         assert FOREIGN_OBJECT.plate in page.text_content(".passage-head")
-        page.screenshot(path=str(DOCS / "lane-terminal-desktop.png"))
+        page.screenshot(path=str(shot_path(tmp_path, "lane-terminal-desktop.png")))
 
         page.mouse.move(960 + 300, 500)  # the wheel zooms, a drag pans; the box stays on the region
         page.mouse.wheel(0, -400)
@@ -486,7 +493,7 @@ def test_phone_terminal(tmp_path: Path, mosquitto: Broker, browser: Any, flagged
         for button in ("#release", "#hold", "#back"):
             size = page.locator(button).bounding_box()
             assert size["height"] >= 44 and size["width"] >= 44, (button, size)
-        page.screenshot(path=str(DOCS / "lane-terminal-phone.png"))
+        page.screenshot(path=str(shot_path(tmp_path, "lane-terminal-phone.png")))
         release_flagged(page, edge, passage_id)
         page.locator("#back").tap()
         page.wait_for_selector("body:not(.viewing)")
