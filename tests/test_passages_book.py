@@ -306,3 +306,17 @@ def test_the_same_report_again_adds_nothing(lane: Lane) -> None:
     lane.reading("lock", 2, lock_id="SEAL-0001", facts={"serial": 1}, message="report 2")  # a new reading, same meaning
     assert lane.changed == []
     assert lane.passage()["timeline"] == before["timeline"]
+
+
+def test_a_vehicle_back_at_the_lane_after_its_release_makes_a_new_passage(lane: Lane) -> None:
+    lane.declare()
+    lane.declare({**DECLARATION, "id": "D-1b", "containers": [{"number": "MSKU1234565", "lock_id": "SEAL-0002"}]})
+    _clean_vehicle(lane)
+    assert lane.passage(1)["state"] == "released"
+    lane.reading("uvss", 100, plate="新F12345", ref="pass-2")  # the same truck, its next trip, within the window
+    lane.reading("iris", 101, message="capture 2", card_id="CARD123")
+    assert lane.count() == 2
+    second = lane.passage(2)
+    assert second["declaration_id"] == "D-1b"
+    assert [o["device_id"] for o in second["observations"]] == ["uvss", "iris"]
+    assert len(lane.passage(1)["observations"]) == 4  # the first visit got nothing of the second

@@ -1,7 +1,8 @@
 """Which passage a reading belongs to.
 
 In order: (1) a passage of the last `match_window_s` that shares a key with it (plate, container,
-lock or card, its declaration's keys included); (2) an unused, unexpired declaration that shares
+lock or card, its declaration's keys included), unless that passage is over and the same device
+reads the same plate on another pass (the vehicle is back: a new visit); (2) an unused, unexpired declaration that shares
 a key: a new passage held against it; (3) a reading that names a vehicle (a plate) nobody
 declared: a new, undeclared passage; (4) any other reading (a lock, container or card that matches
 nothing) joins the lane's newest undecided passage of the last `join_window_s`, where it becomes a
@@ -27,9 +28,9 @@ def find_passage(txn: Txn, observation: Observation, now: float, config: Passage
     if keys:
         marks = ",".join("?" * len(keys))
         row = txn.execute(
-            f"SELECT p.id FROM passages p JOIN passage_keys k ON k.passage_id=p.id WHERE k.key IN ({marks}) "
+            f"SELECT p.id, p.state FROM passages p JOIN passage_keys k ON k.passage_id=p.id WHERE k.key IN ({marks}) "
             "AND p.arrived_at >= ? ORDER BY p.id DESC LIMIT 1", (*keys, now - config.match_window_s)).fetchone()
-        if row is not None:
+        if row is not None and not (by_lane_order and _comes_again(txn, int(row[0]), row[1], observation)):
             return int(row[0])
         if not by_lane_order or _declaration_for(txn, keys, now, config) is not None or observation.plate:
             return None
@@ -39,6 +40,16 @@ def find_passage(txn: Txn, observation: Observation, now: float, config: Passage
         "SELECT id FROM passages WHERE state IN ('open', 'analysing') AND arrived_at >= ? ORDER BY id DESC LIMIT 1",
         (now - config.join_window_s,)).fetchone()
     return int(row[0]) if row is not None else None
+
+
+def _comes_again(txn: Txn, passage_id: int, state: str, observation: Observation) -> bool:
+    """A vehicle back at the lane: its passage is over (released or held) and the device that
+    reads its plate reports another pass of it (another `ref`), so this is a new visit."""
+    if state not in ("released", "held", "reviewed") or not observation.plate:
+        return False
+    return txn.execute(
+        "SELECT 1 FROM passage_observations WHERE passage_id=? AND device_id=? AND ref != ? AND pending = 0 LIMIT 1",
+        (passage_id, observation.device_id, observation.ref)).fetchone() is not None
 
 
 def open_passage(txn: Txn, observation: Observation, now: float, config: PassagesConfig) -> int:
