@@ -13,6 +13,7 @@ SUBCOMMANDS: dict[str, str] = {
     "demo": "demo",
     "edge": "edge_node",
     "infer": "infer",
+    "compare": "compare",
     "model": "model",
     "sim": "sim",
     "decode": "decode",
