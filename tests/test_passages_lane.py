@@ -187,3 +187,42 @@ def test_an_edge_killed_mid_passage_finishes_it_after_a_restart(tmp_path: Path, 
             edge.wait(15)
         except subprocess.TimeoutExpired:
             edge.kill()
+
+
+def test_a_truck_back_with_something_under_it_is_held_for_what_changed(tmp_path: Path, mosquitto: Broker,
+                                                                       lane_name: str) -> None:
+    """The camera's passes are compared with the plate's last clean pass: the first visit informs
+    (nothing to compare with) and is released; the next, with a box strapped under, is flagged with
+    the region where the box is."""
+    declarations = [{**DECLARATION, "id": f"D-{n}", "containers": [{"number": number, "declared_empty": True}]}
+                    for n, number in ((1, "CSQU3054383"), (2, "MSKU1234565"))]
+    config = load_config(write_config(tmp_path, mosquitto, lane_name, iris_deadline_s=5))
+    (tmp_path / "declarations.jsonl").write_text("".join(json.dumps(d, ensure_ascii=False) + "\n" for d in declarations),
+                                                 encoding="utf-8")
+    config.devices = [d for d in config.devices if d.id == "uvss"]
+    config.devices[0].analyse, config.devices[0].model_check, config.devices[0].compare = True, False, True
+    config.passages.deadlines = {"uvss": 20}
+    config.passages.declarations_file = tmp_path / "declarations.jsonl"
+    db = tmp_path / "edge.sqlite3"
+    edge = EdgeThread(config).start()
+    camera = UnderVehicleCamera(CameraConfig(lane=lane_name, device="uvss", scale=0.25, events=pass_events(
+        "0.5:pass=新F12345/clean/type=tractor_trailer,6:pass=新F12345/object=box/type=tractor_trailer")), mosquitto.url)
+    camera.start()
+    try:
+        wait_until(lambda: len(passages(db)) == 2 and passages(db)[1]["state"] not in ("open", "analysing"), 60,
+                   what="both visits decided")
+        first, second = passages(db)
+        assert (first["state"], first["declaration_id"], holding(first)) == ("released", "D-1", [])
+        assert [r["code"] for r in first["reasons"]] == ["no_reference"]
+        assert (second["state"], second["declaration_id"]) == ("flagged", "D-2")
+        assert holding(second) == ["foreign_object"]
+        changed = next(r for r in second["reasons"] if r["code"] == "foreign_object")["evidence"]
+        truth = camera.truth[1]
+        assert truth.object_box is not None
+        r0, r1, c0, c1 = truth.object_box
+        assert any(x < c1 and c0 < x + w and y < r1 and r0 < y + h for x, y, w, h, _ in
+                   ((r["x"], r["y"], r["width"], r["height"], r["score"]) for r in changed["regions"])), (
+            changed["regions"], truth.object_box)
+    finally:
+        camera.stop()
+        edge.stop()

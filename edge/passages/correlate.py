@@ -66,13 +66,14 @@ def open_passage(txn: Txn, observation: Observation, now: float, config: Passage
 
 
 def _declaration_for(txn: Txn, keys: list[str], now: float, config: PassagesConfig) -> str | None:
-    """The newest unused, unexpired declaration sharing a key."""
+    """The oldest unused, unexpired declaration sharing a key (a truck declared for two trips makes the
+    first one first)."""
     if not keys:
         return None
     marks = ",".join("?" * len(keys))
     row = txn.execute(
         f"SELECT d.id FROM declarations d JOIN declaration_keys k ON k.declaration_id=d.id WHERE k.key IN ({marks}) "
-        "AND d.passage_id IS NULL AND d.declared_at >= ? ORDER BY d.received_at DESC LIMIT 1",
+        "AND d.passage_id IS NULL AND d.declared_at >= ? ORDER BY d.declared_at, d.received_at LIMIT 1",
         (*keys, now - config.declaration_valid_h * 3600)).fetchone()
     return str(row[0]) if row is not None else None
 

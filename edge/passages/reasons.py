@@ -33,6 +33,7 @@ REASON_KINDS: dict[str, ReasonKind] = {r.code: r for r in (
     ReasonKind("not_empty", "not empty", True),
     ReasonKind("empty_unknown", "empty unknown", True),
     ReasonKind("image_not_analysed", "not analysed", True),
+    ReasonKind("no_reference", "first pass", False),
     ReasonKind("scan_referred", "central review", True),
     ReasonKind("scan_refused", "scan refused", True),
     # devices

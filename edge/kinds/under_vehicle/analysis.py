@@ -1,10 +1,12 @@
-"""The model run on stored pass images: one worker thread, one image at a time, a bounded queue.
+"""The checks run on stored pass images: one worker thread, one image at a time, a bounded queue.
 
-The worker loads the model through the inference registry once, when the adapter starts (a model
-that cannot be loaded is logged and the camera's passes are stored unanalysed). Each job is a
-stored pass: its image is read back from the media store (hash checked), decoded and checked
-against its header, scored, and the result submitted through ingest as an `analysis` reading.
-Nothing here runs on the event loop or holds back a pass's acknowledgement.
+Two checks, each optional: the model (loaded through the inference registry once, when the
+adapter starts; a model that cannot be loaded is logged and the camera's passes are stored
+unanalysed), and the comparison with the same plate's last clean pass (`reference.py`,
+`edge/inference/compare.py`). Each job is a stored pass: its image is read back from the media
+store (hash checked), decoded and checked against its header, checked, and the result submitted
+through ingest as an `analysis` reading. Nothing here runs on the event loop or holds back a
+pass's acknowledgement.
 """
 
 from __future__ import annotations
@@ -35,10 +37,12 @@ class Job:
 class Analyser:
     """Loads the model, then scores queued passes one at a time and hands each result to `submit`."""
 
-    def __init__(self, device_id: str, model: str, media: MediaStore, status: DeviceStatus, maxsize: int,
+    def __init__(self, device_id: str, model: str | None, media: MediaStore, status: DeviceStatus, maxsize: int,
                  submit: Callable[[dict[str, Any], dict[str, Any]], None],
-                 resume: Callable[[], list[tuple[PassHeader, dict[str, Any]]]] | None = None) -> None:
+                 resume: Callable[[], list[tuple[PassHeader, dict[str, Any]]]] | None = None,
+                 reference: Callable[[str | None, str], str | None] | None = None) -> None:
         self._id = device_id
+        self._reference = reference  # (plate, this image's hash) -> the plate's last clean pass image, if any
         self._resume = resume  # the passes a previous run stored but did not analyse
         self._model = model
         self._media = media
@@ -48,7 +52,7 @@ class Analyser:
         self._thread: threading.Thread | None = None
         self._detector: Any = None
         self.unavailable = ""  # why the model cannot be used ("" while loading or loaded)
-        for name in ("analysed", "analysis_errors", "analysis_dropped", "model_unavailable"):
+        for name in ("analysed", "analysis_errors", "analysis_dropped", "model_unavailable", "compared"):
             status.counters[name] = 0
 
     def start(self) -> None:
@@ -102,6 +106,8 @@ class Analyser:
                 log.warning("under-vehicle %s: analysis of pass %s not recorded: %s", self._id, job.header.pass_id, exc)
 
     def _load(self) -> bool:
+        if self._model is None:
+            return True  # the comparison alone
         from edge.inference.config import InferenceConfig
         from edge.inference.core import Detector
 
@@ -116,10 +122,11 @@ class Analyser:
         return True
 
     def _analyse(self, job: Job) -> dict[str, Any]:
-        """The analysis payload for one pass: the model's result, or the error that stopped it."""
-        card = self._detector.card
-        payload: dict[str, Any] = {"model": card.name, "version": card.version, "image_sha256": job.header.sha256,
-                                   "pass_id": job.header.pass_id}
+        """The analysis payload for one pass: each check's result, or the error that stopped it."""
+        card = self._detector.card if self._detector is not None else None
+        payload: dict[str, Any] = {"model": card.name if card else None, "version": card.version if card else None,
+                                   "image_sha256": job.header.sha256, "pass_id": job.header.pass_id,
+                                   "score": 0.0, "flagged": False, "regions": []}
         start = time.perf_counter()
         try:
             with self._media.open(job.header.sha256, verify=True) as handle:
@@ -127,16 +134,56 @@ class Analyser:
             image = UnderVehiclePass(self._id, job.header, data).image()
             del data
             decoded = time.perf_counter()
-            result = self._detector.infer(image)
+            payload["decode_ms"] = round((decoded - start) * 1000.0, 1)
+            if self._detector is not None:
+                payload.update(self._model_result(image))
+            if self._reference is not None:
+                payload["comparison"] = self._compare(job, image)
         except Exception as exc:  # one bad image must not stop the camera's analysis
             self._status.counters["analysis_errors"] += 1
             log.warning("under-vehicle %s: pass %s not analysed: %s", self._id, job.header.pass_id, exc)
             return {**payload, "error": f"{type(exc).__name__}: {exc}"}
         self._status.counters["analysed"] += 1
+        return payload
+
+    def _model_result(self, image: Any) -> dict[str, Any]:
+        result = self._detector.infer(image)
         return {
-            **payload, "score": round(float(result.score), 6), "flagged": bool(result.flagged),
-            "threshold": result.threshold,
+            "score": round(float(result.score), 6), "flagged": bool(result.flagged), "threshold": result.threshold,
             "regions": [{"box": r.to_dict()["box"], "score": round(r.score, 6), "area": r.area} for r in result.regions],
-            "regions_dropped": result.regions_dropped, "ms": round(result.ms, 1),
-            "decode_ms": round((decoded - start) * 1000.0, 1), "tiles": result.tiles,
+            "regions_dropped": result.regions_dropped, "ms": round(result.ms, 1), "tiles": result.tiles,
         }
+
+    def _compare(self, job: Job, image: Any) -> dict[str, Any]:
+        """The pass against the plate's last clean pass; `reference_sha256` None when there is none."""
+        from edge.inference.compare import compare
+
+        assert self._reference is not None
+        reference_sha = self._reference(job.header.plate, job.header.sha256)
+        if reference_sha is None:
+            return {"reference_sha256": None}
+        with self._media.open(reference_sha, verify=True) as handle:
+            reference = _grey(handle.read())
+        result = compare(reference, _grey_array(image))
+        self._status.counters["compared"] += 1
+        return {
+            "reference_sha256": reference_sha, "score": round(float(result.score), 6), "flagged": bool(result.flagged),
+            "regions": [{"box": r.to_dict()["box"], "score": round(r.score, 6), "area": r.area} for r in result.regions],
+            "matched_fraction": round(float(result.matched_fraction), 4), "ms": round(result.ms, 1),
+        }
+
+
+def _grey(data: bytes) -> Any:
+    import cv2
+    import numpy as np
+
+    image = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_GRAYSCALE)
+    if image is None:
+        raise ValueError("the reference pass image cannot be decoded")
+    return image
+
+
+def _grey_array(image: Any) -> Any:
+    import cv2
+
+    return cv2.cvtColor(image, cv2.COLOR_BGR2GRAY) if image.ndim == 3 else image

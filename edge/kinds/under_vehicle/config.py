@@ -22,7 +22,12 @@ class UnderVehicleConfig(DeviceBase):
         description="Model that analyses each pass image: a folder name, a card name or a folder path "
         "(found by the inference registry: KOUAN_MODELS_DIR, else the repository's models/).",
     )
-    analyse: bool = Field(True, description="Run the model on each stored pass image; false: store the passes only.")
+    analyse: bool = Field(True, description="Analyse each stored pass image (the model and/or the comparison below); "
+                          "false: store the passes only.")
+    model_check: bool = Field(True, description="Run the model on each pass; false where no model holds on this "
+                              "lane's vehicles (the comparison alone then judges).")
+    compare: bool = Field(True, description="Compare each pass with the same plate's last clean pass at this lane "
+                          "(released with no reason that holds) and flag what changed.")
 
 
 class UnderVehicleDefaults(KindDefaults):

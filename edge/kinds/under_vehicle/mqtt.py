@@ -21,6 +21,7 @@ from edge.kinds.availability import show_availability
 from edge.kinds.base import DeviceContext
 from edge.kinds.under_vehicle.analysis import Analyser, Job
 from edge.kinds.under_vehicle.readings import analysis_reading, pass_reading, unanalysed_passes
+from edge.kinds.under_vehicle.reference import last_clean_pass
 from edge.media import MediaError, MediaStore
 
 log = logging.getLogger(__name__)
@@ -48,8 +49,11 @@ class MqttUnderVehicle:
             read = ctx.read_store
             resume = None if read is None else (
                 lambda: unanalysed_passes(read, self._id, ctx.defaults.analysis_queue))
-            self.analyser = Analyser(self._id, ctx.config.model, ctx.media, status, ctx.defaults.analysis_queue,
-                                     self._submit_analysis, resume)
+            reference = None
+            if ctx.config.compare and read is not None:
+                reference = lambda plate, image: last_clean_pass(read, self._id, plate, image)  # noqa: E731
+            self.analyser = Analyser(self._id, ctx.config.model if ctx.config.model_check else None, ctx.media, status,
+                                     ctx.defaults.analysis_queue, self._submit_analysis, resume, reference)
         self._intake: queue.Queue[_Message | None] = queue.Queue(INTAKE_QUEUE)
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None

@@ -29,13 +29,41 @@ def observe(config: Any, txn: Txn, view: ReadingView) -> list[Observation]:
         return [Observation(**base, said=f"{speed}, analysis failed", images=(image,), findings=(Finding(
             "image_not_analysed", f"under-vehicle image could not be analysed: {payload['error']}",
             {"image_sha256": image.sha256}),))]
-    regions = tuple(Region(*r["box"], score=r.get("score")) for r in payload.get("regions", ()))
-    image = ImageRef(image.sha256, image.label, image.width, image.height, regions)
-    score = float(payload.get("score", 0.0))
-    if not payload.get("flagged"):
-        return [Observation(**base, said=f"{speed}, clear (score {score:.2g})", images=(image,))]
-    words = f"object under the vehicle: {len(regions)} region{'s' * (len(regions) != 1)} flagged (score {score:.2g})"
-    evidence = {"image_sha256": image.sha256, "regions": [r.__dict__ for r in regions], "score": score,
-                "model": payload.get("model"), "version": payload.get("version")}
-    return [Observation(**base, said=f"{speed}, object flagged", images=(image,),
-                        findings=(Finding("foreign_object", words, evidence),))]
+    model_regions = _regions(payload.get("regions", ()))
+    comparison = payload.get("comparison") or {}
+    changed = _regions(comparison.get("regions", ()))
+    image = ImageRef(image.sha256, image.label, image.width, image.height, model_regions + changed)
+    images = [image]
+    findings: list[Finding] = []
+    said: list[str] = []
+    if payload.get("model"):
+        score = float(payload.get("score", 0.0))
+        said.append(f"model {'flagged' if payload.get('flagged') else 'clear'} ({score:.2g})")
+        if payload.get("flagged"):
+            words = (f"object under the vehicle: {len(model_regions)} region{'s' * (len(model_regions) != 1)} "
+                     f"flagged by the model (score {score:.2g})")
+            findings.append(Finding("foreign_object", words, {
+                "image_sha256": image.sha256, "regions": [r.__dict__ for r in model_regions], "score": score,
+                "model": payload.get("model"), "version": payload.get("version")}))
+    if comparison:
+        reference = comparison.get("reference_sha256")
+        if reference is None:
+            said.append("no earlier clean pass")
+            findings.append(Finding("no_reference", "first clean pass of this plate here: nothing to compare the "
+                                    "undercarriage with", {"image_sha256": image.sha256}))
+        else:
+            images.append(ImageRef(str(reference), "last clean pass", None, None))
+            score = float(comparison.get("score", 0.0))
+            said.append(f"{'changed' if comparison.get('flagged') else 'unchanged'} since the last clean pass")
+            if comparison.get("flagged"):
+                words = (f"object under the vehicle: {len(changed)} region{'s' * (len(changed) != 1)} changed since "
+                         f"the plate's last clean pass (score {score:.2g})")
+                findings.append(Finding("foreign_object", words, {
+                    "image_sha256": image.sha256, "reference_sha256": reference, "score": score,
+                    "regions": [r.__dict__ for r in changed]}))
+    return [Observation(**base, said=f"{speed}, " + ("; ".join(said) or "analysed"), images=tuple(images),
+                        findings=tuple(findings))]
+
+
+def _regions(items: Any) -> tuple[Region, ...]:
+    return tuple(Region(*r["box"], score=r.get("score")) for r in items)

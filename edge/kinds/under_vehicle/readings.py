@@ -73,6 +73,12 @@ def analysis_reading(device_id: str, state: dict[str, Any], payload: dict[str, A
     """
     summary = {key: payload.get(key) for key in ("model", "version", "score", "flagged", "error")}
     summary["regions"] = len(payload.get("regions", []))
+    comparison = payload.get("comparison") or {}
+    if comparison:
+        summary["compared"] = comparison.get("reference_sha256") is not None
+        summary["changed"] = bool(comparison.get("flagged"))
+        summary["regions"] += len(comparison.get("regions", []))
+    flagged = bool(payload.get("flagged")) or bool(comparison.get("flagged"))
     new_state = {**state, "analysis": summary}
     image = str(payload["image_sha256"])
     plate = str(state.get("plate") or "")
@@ -81,15 +87,28 @@ def analysis_reading(device_id: str, state: dict[str, Any], payload: dict[str, A
         newest = txn.device_state().get("image_sha256") == image
         if payload.get("error"):
             name, detail = "analysis_failed", str(payload["error"])[:200]
-        elif payload["flagged"]:
-            name, detail = "object_flagged", f"score {payload['score']:.3g}, {summary['regions']} regions"
+        elif flagged:
+            name, detail = "object_flagged", _detail(payload, comparison) + f", {summary['regions']} regions"
         else:
-            name, detail = "pass_clear", f"score {payload['score']:.3g}"
+            name, detail = "pass_clear", _detail(payload, comparison)
         return Derived(newest=newest, events=[txn.add_event(plate, name, detail, state.get("end_time"), reading_id)])
 
-    key = analysis_key(image, str(payload.get("model")), str(payload.get("version")))
+    key = analysis_key(image, str(payload.get("model")), str(payload.get("version"))
+                       + (f"+compare:{comparison.get('reference_sha256')}" if comparison else ""))
     return Reading(device_id, ANALYSIS_MESSAGE, key, payload, device_time=state.get("end_time"), state=new_state,
                    derive=derive, kind=KIND_NAME, from_device=False)  # the edge's own finding, not the camera
+
+
+def _detail(payload: dict[str, Any], comparison: dict[str, Any]) -> str:
+    """What each check said: "model score 0.91; changed since the last clean pass (score 3.2)"."""
+    parts = [f"model score {payload['score']:.3g}"] if payload.get("model") else []
+    if comparison:
+        if comparison.get("reference_sha256") is None:
+            parts.append("no earlier clean pass to compare with")
+        else:
+            said = "changed since" if comparison.get("flagged") else "as"
+            parts.append(f"{said} the last clean pass (score {comparison.get('score', 0):.3g})")
+    return "; ".join(parts) or "no check configured"
 
 
 def summary(state: dict[str, Any]) -> str:
@@ -104,9 +123,15 @@ def summary(state: dict[str, Any]) -> str:
         return f"{head}, not analysed" + (f" ({analysis})" if analysis and analysis != "off" else "")
     if analysis.get("error"):
         return f"{head}, analysis failed"
-    verdict = "flagged" if analysis.get("flagged") else "clear"
-    regions = f", {analysis.get('regions', 0)} regions" if analysis.get("flagged") else ""
-    return f"{head}, {verdict} (score {analysis.get('score', 0):.2g}{regions})"
+    flagged = analysis.get("flagged") or analysis.get("changed")
+    verdict = "flagged" if flagged else "clear"
+    regions = f", {analysis.get('regions', 0)} regions" if flagged else ""
+    how = "model score " + f"{analysis.get('score', 0):.2g}" if analysis.get("model") else ""
+    if "compared" in analysis:
+        how += ("; " if how else "") + ("changed since the last clean pass" if analysis.get("changed") else
+                                        "compared with the last clean pass" if analysis["compared"] else
+                                        "no earlier clean pass")
+    return f"{head}, {verdict} ({how}{regions})"
 
 
 def unanalysed_passes(read: Callable[[str, Sequence[Any]], list[tuple[Any, ...]]], device_id: str,
