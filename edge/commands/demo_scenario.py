@@ -11,6 +11,10 @@ devices after the camera come a few seconds after it, so that the camera's pass 
 the passage, and a truck whose readings only join the lane's newest passage (one nobody declared,
 or a wrong lock) gets a few seconds more before the next truck.
 
+The under-vehicle camera's passes are judged by comparing each with the same plate's last clean
+pass, so the truck with something strapped under it is a shuttle truck back on its next trip: it
+has the plate and driver of the clean truck before it (another container, another lock).
+
 At this lane the scanner refers every loaded container to central review (`refer = "loaded"`),
 so a truck that passes clean is one bringing an empty container back; a loaded one is the
 `scan_referred` problem.
@@ -20,7 +24,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from drivers.iso6346 import iso6346_check_digit
 
@@ -144,7 +148,14 @@ def schedule(problems: Sequence[str | None], run: int, first_s: float, spacing_s
             at += spacing_s + swing + TAIL_S.get(problems[number - 1] or "", 0.0) + LEAD_S.get(problem or "", 0.0)
         elif problem in LEAD_S:
             at += LEAD_S[problem]
-        vehicles.append(make_vehicle(run, number, at, problem))
+        vehicle = make_vehicle(run, number, at, problem)
+        if problem == "object_under":  # a shuttle truck back on its next trip, something strapped under it now
+            earlier = next((v for v in reversed(vehicles) if v.problem is None), None)
+            if earlier is None:
+                raise ValueError("an object under a truck is found by comparing it with its last clean pass: "
+                                 "a clean truck must come before it")
+            vehicle = replace(vehicle, plate=earlier.plate, driver_card=earlier.driver_card)
+        vehicles.append(vehicle)
     return vehicles
 
 
