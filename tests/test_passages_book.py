@@ -112,12 +112,13 @@ def test_the_passage_waits_open_for_every_expected_device(lane: Lane) -> None:
     lane.declare()
     lane.reading("uvss", 0, plate="新F12345")
     lane.reading("iris", 1, card_id="CARD123")
-    assert lane.passage()["state"] == "open"
+    assert lane.passage()["state"] == "open" and lane.passage()["waiting_for"] == ["lock", "box"]
     lane.reading("lock", 2, lock_id="SEAL-0001")
     lane.reading("box", 3, containers=["CSQU3054383"], pending=True)
     assert lane.passage()["state"] == "analysing"  # every device spoke, one result still coming
+    assert lane.passage()["waiting_for"] == ["box"]
     lane.reading("box", 4, containers=["CSQU3054383"], facts={"verdict": "empty"})
-    assert lane.passage()["state"] == "released"
+    assert lane.passage()["state"] == "released" and lane.passage()["waiting_for"] == []
 
 
 def test_a_device_that_misses_its_deadline_is_the_reason(lane: Lane) -> None:

@@ -112,9 +112,9 @@ class PassageBook:
 
     def evaluate(self, txn: Txn, passage_id: int, now: float) -> bool:
         """Re-decide one passage; True if anything shown of it changed."""
-        row = txn.execute("SELECT state, arrived_at, declaration_id, reasons_json FROM passages WHERE id=?",
+        row = txn.execute("SELECT state, arrived_at, declaration_id, reasons_json, waiting_for FROM passages WHERE id=?",
                           (passage_id,)).fetchone()
-        state, arrived_at, declaration_id, old_reasons = row
+        state, arrived_at, declaration_id, old_reasons, old_waiting = row
         declaration = declaration_of(txn, declaration_id)
         decision = decide(declaration, seen_in(txn, passage_id), arrived_at, now, self.rules)
         reasons_json = json.dumps(decision.reasons, default=str)
@@ -124,8 +124,9 @@ class PassageBook:
                             (reasons_json, now, passage_id))
             return reasons_json != old_reasons
         new_state = decision.state
+        waiting = ",".join(decision.waiting_for)
         fields: dict[str, Any] = {"state": new_state, "reasons_json": reasons_json, "reason_word": decision.word,
-                                  "deadline_at": decision.next_deadline}
+                                  "deadline_at": decision.next_deadline, "waiting_for": waiting}
         if new_state in DECIDED and state not in DECIDED:
             fields["decided_at"] = now
             words = "; ".join(r["words"] for r in decision.reasons if r["holds"]) or "no reason to hold"
@@ -135,7 +136,7 @@ class PassageBook:
         if new_state == "clear" and self.config.auto_release:
             fields.update(state="released", acted_at=now, acted_by="machine")
             timeline(txn, passage_id, now, "released", "released directly after machine inspection", "machine")
-        if fields["state"] == state and reasons_json == old_reasons:
+        if fields["state"] == state and reasons_json == old_reasons and waiting == old_waiting:
             txn.execute("UPDATE passages SET deadline_at=? WHERE id=?", (decision.next_deadline, passage_id))
             return False
         sets = ", ".join(f"{k}=?" for k in fields)
@@ -170,7 +171,8 @@ class PassageBook:
             new_state = "held"
         else:
             raise ActionRefused(f"unknown action {action!r} (release or hold)")
-        txn.execute("UPDATE passages SET state=?, acted_at=?, acted_by=?, note=?, decided_at=COALESCE(decided_at, ?), "
+        txn.execute("UPDATE passages SET state=?, acted_at=?, acted_by=?, note=?, waiting_for='', "
+                    "decided_at=COALESCE(decided_at, ?), "
                     "version=version+1, updated_at=? WHERE id=?", (new_state, now, user, note, now, now, passage_id))
         timeline(txn, passage_id, now, new_state, note or f"{action} by the officer", user)
         return [passage_id]

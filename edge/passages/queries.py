@@ -11,12 +11,12 @@ from edge.passages.rows import declaration_of, seen_in
 from edge.store import Txn
 
 _ROW = ("id, state, plate, containers, declaration_id, arrived_at, deadline_at, decided_at, acted_at, acted_by, "
-        "note, reason_word, reasons_json, verdict_json, version, updated_at")
+        "note, reason_word, reasons_json, verdict_json, version, updated_at, waiting_for")
 
 
 def _summary(row: tuple[Any, ...]) -> dict[str, Any]:
     (pid, state, plate, containers, declaration_id, arrived_at, deadline_at, decided_at, acted_at, acted_by, note,
-     word, reasons_json, verdict_json, version, updated_at) = row
+     word, reasons_json, verdict_json, version, updated_at, waiting_for) = row
     reasons = json.loads(reasons_json)
     return {
         "id": pid, "state": state, "plate": plate, "containers": [c for c in containers.split(",") if c],
@@ -24,6 +24,7 @@ def _summary(row: tuple[Any, ...]) -> dict[str, Any]:
         "decided_at": decided_at, "acted_at": acted_at, "acted_by": acted_by, "note": note, "reason": word,
         "holding": sum(1 for r in reasons if r["holds"]), "reasons": len(reasons),
         "verdict": json.loads(verdict_json) if verdict_json else None, "version": version, "updated_at": updated_at,
+        "waiting_for": [d for d in waiting_for.split(",") if d],
     }
 
 

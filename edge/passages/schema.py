@@ -67,4 +67,8 @@ CREATE TABLE passage_timeline (
 );
 CREATE INDEX passage_timeline_passage ON passage_timeline (passage_id, id);
 """),
+    # which devices an open passage still waits for, shown in the list ("waiting for iris")
+    Migration("passages:2", """
+ALTER TABLE passages ADD COLUMN waiting_for TEXT NOT NULL DEFAULT '';
+"""),
 )

@@ -168,6 +168,10 @@ export class PassageList {
       reason.textContent = `by ${summary.acted_by}`;
       reason.classList.add("by");
     }
+    if (!summary.reason && (summary.waiting_for || []).length && (summary.state === "open" || summary.state === "analysing")) {
+      reason.textContent = `waiting for ${summary.waiting_for.join(", ")}`;
+      reason.classList.add("by");
+    }
     if (summary.holding > 1) reason.append(el("span", "more", ` +${summary.holding - 1}`));
     button.append(state, plate, containers, time, reason);
     button.addEventListener("click", () => { this.select(summary.id, false); this.onOpen(summary.id); });
