@@ -15,35 +15,24 @@ import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from firmware_stubs.lock_events import parse_events
 from firmware_stubs.smart_lock import LockConfig, SerialSmartLock
 from firmware_stubs.smart_lock_mqtt import MqttSmartLock
+from tests.browser_harness import chromium
 from tests.conftest import Broker
 from tests.lane_harness import TEST_PASSWORD, TEST_USER, EdgeThread, lane_config
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 TAMPER_AT_S = 6.0
-BROWSER_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync",
-]
 
 
 @pytest.fixture
-def browser() -> Iterator[object]:
-    if not Path(CHROMIUM).exists():
-        pytest.fail("Debian chromium is needed for the browser tests: apt-get install chromium (scripts/setup.sh does)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        instance = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=BROWSER_ARGS)
-        try:
-            yield instance
-        finally:
-            instance.close()
+def browser() -> Iterator[Any]:
+    with chromium() as instance:
+        yield instance
 
 
 def test_lane_page_shows_devices_and_tamper_live(tmp_path: Path, mosquitto: Broker, browser: object) -> None:

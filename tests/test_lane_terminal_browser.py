@@ -19,7 +19,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
 import threading
 import time
 from collections.abc import Iterator
@@ -37,20 +36,20 @@ from drivers.under_vehicle import PassHeader
 from edge.config import EdgeConfig
 from edge.ingest import Reading
 from edge.kinds.under_vehicle.readings import analysis_reading, pass_reading, pass_state
+from tests.browser_harness import chromium
 from tests.conftest import Broker
 from tests.lane_harness import TEST_PASSWORD, TEST_USER, EdgeThread, wait_until
 
 PAGE = 50  # the page's page size (passages.js)
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 
 
 def shot_path(tmp_path: Path, name: str) -> Path:
     """Where a screenshot goes: docs/ when asked for (KOUAN_SCREENSHOTS=docs), else the test's own folder."""
     return (DOCS if os.environ.get("KOUAN_SCREENSHOTS") == "docs" else tmp_path) / name
-BROWSER_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
 DEVICES = ("uvss", "lock-1", "iris-1", "scanner")
 LIST_WITHIN_S = 2.0
 REGION = (2630, 1180, 420, 300)  # x, y, width, height on the 4096x2048 original
@@ -58,16 +57,8 @@ REGION = (2630, 1180, 420, 300)  # x, y, width, height on the 4096x2048 original
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    if not Path(CHROMIUM).exists():
-        pytest.fail("Debian chromium is needed for the browser tests: apt-get install chromium (scripts/setup.sh does)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        instance = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=BROWSER_ARGS)
-        try:
-            yield instance
-        finally:
-            instance.close()
+    with chromium() as instance:
+        yield instance
 
 
 # ---------------------------------------------------------------- a lane and its vehicles
