@@ -1,6 +1,7 @@
 """Time from a vehicle's last device reading to its decision on MQTT, against a bare MQTT round trip.
 
     python bench/passage_decision.py [--vehicles 30] [--slot 2.5] [--order uvss-last|uvss-first]
+                                     [--check compare|model|both] [--objects N]
 
 The real edge (`tests.lane_harness.EdgeThread`: `EdgeRuntime` on its own event-loop thread, SQLite
 store and media store on disk, web server up) and the real device stubs, all in this process, on
@@ -14,9 +15,21 @@ a private Mosquitto started for the run. All five device kinds report for every 
 - container scanner (`MqttScanner`): a TIFF renamed into the watched folder (polled every
   0.2 s), then its notice on MQTT;
 - under-vehicle camera (`UnderVehicleCamera`, JPEG, scale chosen so that a tractor-trailer's
-  image is 4096 px wide and ~2048 lines long, ~1.8 MB a pass), with analysis ON: the edge runs
-  the model (`models/demo_lane/under_vehicle` if that folder holds a card and a model, else the
-  shipped `under_vehicle`; `--model` to choose) on every pass.
+  image is 4096 px wide and ~2048 lines long, ~1.8 MB a pass), with analysis ON and the checks
+  of `--check`: `compare` (the default, what `kouan demo` runs: `model_check = false`,
+  `compare = true`), `model` (`model_check = true`, `compare = false`: the model,
+  `models/demo_lane/under_vehicle` if that folder holds a card and a model, else the shipped
+  `under_vehicle`; `--model` to choose) or `both`.
+
+With `compare` or `both`, every measured pass has a reference: after the iris enrolment and before
+the measured run, an edge on the same store with the under-vehicle camera alone (the same checks)
+passes each plate once clean, each under its own declaration (`R-<n>`: the plate only, so that
+the measured vehicle's lock, card and container readings share no key with that passage and do
+not join it), one every 1 s; each of these passages must be released by the machine
+(state released, no holding reason; the first pass only informs, `no_reference`), else the bench
+stops. The measured pass is then the plate's second. `--objects N` (default 3 with a comparison, 0
+with the model alone) of the measured vehicles carry a box under the vehicle (`object=box`); they
+are reported on their own line and left out of the other figures.
 
 Each vehicle has an advance declaration (plate, driver's card, one container with a valid ISO 6346
 check digit, declared empty, and its lock) loaded from the `[passages]` declarations file;
@@ -189,6 +202,9 @@ def start_broker(workdir: Path) -> tuple[subprocess.Popen[bytes], int]:
     raise RuntimeError("mosquitto did not start")
 
 
+CHECKS = {"compare": (False, True), "model": (True, False), "both": (True, True)}   # model_check, compare
+
+
 def tap(client: mqtt.Client, topic: str, seen: Callable[[float, bytes], None]) -> None:
     """Note when each publish on `topic` returns (the stub's own client, wrapped in place)."""
     original = client.publish
@@ -266,18 +282,25 @@ class TimedEmptyBox(EmptyBoxStub):
             self._on_result(reading.container or "", time.monotonic())
 
 
-def lane_config(tmp: Path, port: int, enrol_phase: bool, model: str) -> EdgeConfig:
+def lane_config(tmp: Path, port: int, enrol_phase: bool, model: str, check: str = "model",
+                reference_phase: bool = False) -> EdgeConfig:
     common = {"lane": {"id": LANE}, "store": {"path": str(tmp / "edge.sqlite3")},
               "mqtt": {"url": f"mqtt://127.0.0.1:{port}"}, "web": {"host": "127.0.0.1", "port": 0}}
     if enrol_phase:   # the iris reader is not waited for, so its captures open no passage
         return EdgeConfig.model_validate({**common, "passages": {"deadlines": {"uvss": 30}}, "devices": [
             {"id": "uvss", "kind": "under_vehicle", "analyse": False},
             {"id": "iris", "kind": "iris", "transport": "mqtt"}]})
+    model_check, compare = CHECKS[check]
+    uvss = {"id": "uvss", "kind": "under_vehicle", "analyse": True, "model": model, "model_check": model_check,
+            "compare": compare}
+    if reference_phase:   # the camera alone: each plate's first (reference) pass
+        return EdgeConfig.model_validate({**common, "passages": {
+            "deadlines": {"uvss": 30}, "declarations_file": str(tmp / "references.jsonl")}, "devices": [uvss]})
     return EdgeConfig.model_validate({
         **common,
         "passages": {"deadlines": {d: 30 for d in DEVICES}, "declarations_file": str(tmp / "declarations.jsonl")},
         "devices": [
-            {"id": "uvss", "kind": "under_vehicle", "analyse": True, "model": model},
+            uvss,
             {"id": "iris", "kind": "iris", "transport": "mqtt"},
             {"id": "lock", "kind": "smart_lock", "transport": "mqtt"},
             {"id": "ebox", "kind": "empty_box",
@@ -314,6 +337,54 @@ def enrol(tmp: Path, port: int, vehicles: list[Vehicle]) -> float:
     return time.monotonic() - start
 
 
+def references(args: argparse.Namespace, tmp: Path, port: int, vehicles: list[Vehicle]) -> tuple[float, dict[str, str]]:
+    """Each plate's first pass, clean, through an edge with the camera alone; each must be released by the
+    machine. Seconds, and plate -> the reference pass's image SHA-256."""
+    start = time.monotonic()
+    (tmp / "references.jsonl").write_text("".join(json.dumps({
+        "id": f"R-{v.index:04d}", "plate": v.plate, "cargo": "empty container"}, ensure_ascii=False) + "\n"
+        for v in vehicles), encoding="utf-8")
+    decided: dict[str, dict[str, Any]] = {}
+
+    def on_passage(_c: Any, _u: Any, message: mqtt.MQTTMessage) -> None:
+        try:
+            passage = json.loads(message.payload)
+        except ValueError:
+            return
+        if passage.get("state") in DECIDED and str(passage.get("declaration_id", "")).startswith("R-"):
+            decided.setdefault(passage["declaration_id"], passage)
+
+    listener = connected_client(port, "bench-references", on_passage, f"kouan/{LANE}/passages/+")
+    edge = EdgeThread(lane_config(tmp, port, False, args.model, args.check, reference_phase=True)).start()
+    url = f"mqtt://127.0.0.1:{port}"
+    shas: dict[str, str] = {}
+    camera = UnderVehicleCamera(CameraConfig(lane=LANE, device="uvss", scale=args.scale, events=pass_events(",".join(
+        f"{1.0 + 1.0 * i:.2f}:pass={v.plate}/clean/type=tractor_trailer" for i, v in enumerate(vehicles)))), url)
+
+    def pass_seen(_t: float, payload: bytes) -> None:
+        header = json.loads(payload[8:8 + int.from_bytes(payload[4:8], "big")])
+        shas.setdefault(str(header.get("plate")), str(header.get("sha256")))
+
+    tap(camera.client, camera.pass_topic, pass_seen)
+    try:
+        assert edge.runtime is not None and edge.runtime.mqtt is not None
+        if not edge.runtime.mqtt.wait_connected(10):
+            raise RuntimeError("edge not connected to the broker")
+        camera.start()
+        wait_for(lambda: len(decided) == len(vehicles), 30 + 2.0 * len(vehicles), "every reference passage decided")
+    finally:
+        camera.stop()
+        edge.stop()
+        listener.disconnect()
+        listener.loop_stop()
+    bad = [(k, p["state"], [r["code"] for r in p.get("reasons", []) if r.get("holds")])
+           for k, p in sorted(decided.items()) if p["state"] != "released" or any(r.get("holds") for r in p["reasons"])]
+    if bad:
+        raise RuntimeError(f"{len(bad)} of {len(vehicles)} reference passages not released by the machine "
+                           f"(--check {args.check}), e.g. {bad[:3]}: the measured passes would have no reference")
+    return time.monotonic() - start, shas
+
+
 # ---------------------------------------------------------------- the measured run
 
 def run(args: argparse.Namespace, tmp: Path, port: int, model: str, vehicles: list[Vehicle]) -> dict[str, Any]:
@@ -341,7 +412,7 @@ def run(args: argparse.Namespace, tmp: Path, port: int, model: str, vehicles: li
 
     listener = connected_client(port, "bench-decisions", on_passage, f"kouan/{LANE}/passages/+")
     rtt = RoundTrip(port)
-    edge = EdgeThread(lane_config(tmp, port, False, model)).start()
+    edge = EdgeThread(lane_config(tmp, port, False, model, args.check)).start()
     assert edge.runtime is not None and edge.runtime.mqtt is not None
     if not edge.runtime.mqtt.wait_connected(10):
         raise RuntimeError("edge not connected to the broker")
@@ -353,7 +424,8 @@ def run(args: argparse.Namespace, tmp: Path, port: int, model: str, vehicles: li
         return lead + v.index * args.slot + offsets[device]
 
     camera = UnderVehicleCamera(CameraConfig(lane=LANE, device="uvss", scale=args.scale, events=pass_events(",".join(
-        f"{at(v, 'uvss'):.2f}:pass={v.plate}/clean/type=tractor_trailer" for v in vehicles))), url)
+        f"{at(v, 'uvss'):.2f}:pass={v.plate}/{'object=box' if v.index in args.object_indices else 'clean'}"
+        f"/type=tractor_trailer" for v in vehicles))), url)
     iris = MqttIrisReader(ReaderConfig(events=iris_events(",".join(f"{at(v, 'iris'):.2f}:present={v.card}/genuine"
                                                                    for v in vehicles)), heartbeat_period_s=5.0,
                                        seed=23), url, LANE, "iris")
@@ -451,17 +523,16 @@ def run(args: argparse.Namespace, tmp: Path, port: int, model: str, vehicles: li
             "truth": camera.truth}
 
 
-def analysis_ms(db: Path) -> tuple[dict[str, tuple[float, float]], list[tuple[float, float, bool]]]:
-    """pass id -> (image read + decode ms, inference ms) of each stored analysis; (score, threshold, flagged)s."""
-    out, scores = {}, []
+def analysis_payloads(db: Path) -> dict[str, dict[str, Any]]:
+    """pass id -> the stored analysis payload (the last one stored for that pass)."""
+    out = {}
     with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
-        rows = conn.execute("SELECT payload_json FROM readings WHERE device_id='uvss' AND message='analysis'")
+        rows = conn.execute("SELECT payload_json FROM readings WHERE device_id='uvss' AND message='analysis' "
+                            "ORDER BY id")
         for (payload,) in rows:
             p = json.loads(payload)
-            out[str(p.get("pass_id"))] = (float(p.get("decode_ms", 0.0)), float(p.get("ms", 0.0)))
-            scores.append((float(p.get("score", float("nan"))), float(p.get("threshold") or float("nan")),
-                           bool(p.get("flagged"))))
-    return out, scores
+            out[str(p.get("pass_id"))] = p
+    return out
 
 
 def model_alone(model: str, payloads: list[bytes]) -> tuple[list[float], list[float]]:
@@ -498,6 +569,12 @@ def main() -> int:
                         help="camera line-rate fraction (default: ~2048 lines for a 17 m tractor-trailer)")
     parser.add_argument("--model", help="model for the under-vehicle analysis (default: models/demo_lane/"
                         "under_vehicle if it holds a model, else the shipped under_vehicle)")
+    parser.add_argument("--check", choices=sorted(CHECKS), default="compare",
+                        help="the under-vehicle checks: compare (default, as `kouan demo`: model_check = false, "
+                        "compare = true), model (model_check = true, compare = false) or both")
+    parser.add_argument("--objects", type=int, metavar="N",
+                        help="measured vehicles with a box under them, reported apart (default 3 with a "
+                        "comparison, 0 with the model alone)")
     parser.add_argument("--alone", type=int, default=8, metavar="N",
                         help="afterwards, with the edge stopped, decode + infer N of the passes alone (default 8)")
     parser.add_argument("--show-log", type=int, default=6, metavar="N",
@@ -515,15 +592,24 @@ def main() -> int:
 
     logging.basicConfig(level=logging.WARNING, handlers=[Keep()])
     vehicles = make_vehicles(args.warmup + args.vehicles)
+    if args.objects is None:
+        args.objects = 0 if args.check == "model" else 3
+    n_obj = max(0, min(args.objects, args.vehicles - 1))
+    args.object_indices = {args.warmup + int((j + 0.5) * args.vehicles / n_obj) for j in range(n_obj)}
+    compares = CHECKS[args.check][1]
+    ref_s, ref_shas = 0.0, {}
     with tempfile.TemporaryDirectory(prefix="kouan-bench-decision-") as name:
         tmp = Path(name)
         broker, port = start_broker(tmp)
         try:
             enrol_s = enrol(tmp, port, vehicles)
+            if compares:
+                ref_s, ref_shas = references(args, tmp, port, vehicles)
             result = run(args, tmp, port, args.model, vehicles)
-            stages_ms, scores = analysis_ms(tmp / "edge.sqlite3")
+            analyses = analysis_payloads(tmp / "edge.sqlite3")
             payloads = result["times"].last_payload
-            alone = model_alone(args.model, [payloads[k] for k in sorted(payloads)[args.warmup:][:args.alone]])
+            alone = model_alone(args.model, [payloads[k] for k in sorted(payloads)[args.warmup:][:args.alone]]) \
+                if CHECKS[args.check][0] else ([], [])
         finally:
             broker.terminate()
             try:
@@ -533,10 +619,16 @@ def main() -> int:
 
     times: Times = result["times"]
     wall = time.time() - time.monotonic()   # monotonic -> wall clock (the edge stamps with time.time())
-    counted = vehicles[args.warmup:]
+    with_object = [v for v in vehicles[args.warmup:] if v.index in args.object_indices]
+    counted = [v for v in vehicles[args.warmup:] if v.index not in args.object_indices]
+
+    def analysis_of(v: Vehicle) -> dict[str, Any]:
+        passage = times.decided[v.declaration][1]
+        ref = next((o["ref"] for o in passage.get("observations", []) if o["device_id"] == "uvss"), "")
+        return analyses.get(ref, {})
     latency, base, order_ok, ebox_image_before = [], [], 0, 0
     stage: dict[str, list[float]] = {k: [] for k in ("intake", "transport", "media", "analysis", "decode", "infer",
-                                                     "rest", "publish")}
+                                                     "compare", "rest", "publish")}
     per_vehicle: list[tuple[float, int, dict[str, float]]] = []
     by_last: dict[str, list[float]] = {}
     last_devices: dict[str, int] = {}
@@ -562,12 +654,14 @@ def main() -> int:
         analysed_at = next((e["at"] for e in timeline if e["what"] == "reading" and e["detail"].startswith("uvss")
                             and "analysing" not in e["detail"]), None)
         if args.order == "uvss-last" and last_device == "uvss" and pass_at and analysed_at:
-            ref = next((o["ref"] for o in passage.get("observations", []) if o["device_id"] == "uvss"), "")
-            decode, infer = stages_ms.get(ref, (float("nan"), float("nan")))
+            a = analysis_of(v)
+            decode, infer = float(a.get("decode_ms", "nan")), float(a.get("ms", 0.0))
+            comp = float((a.get("comparison") or {}).get("ms", 0.0))
             put = times.media_put.get(v.index, (float("nan"), float("nan")))
             mine = {"intake": pass_at - (handed["uvss"] + wall), "transport": put[0] - handed["uvss"],
                     "media": put[1] - put[0], "analysis": analysed_at - pass_at, "decode": decode / 1000,
-                    "infer": infer / 1000, "rest": analysed_at - pass_at - (decode + infer) / 1000,
+                    "infer": infer / 1000, "compare": comp / 1000,
+                    "rest": analysed_at - pass_at - (decode + infer + comp) / 1000,
                     "publish": (arrived + wall) - passage["decided_at"]}
             for key, value in mine.items():
                 stage[key].append(value)
@@ -584,7 +678,8 @@ def main() -> int:
     sizes = [times.sizes[v.index] for v in counted]
     print(f"machine: {os.cpu_count()} CPUs, load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
     print(f"lane: 5 devices (smart lock MQTT, iris MQTT, empty-box Modbus RTU + MQTT image, scanner folder + "
-          f"MQTT notice, under-vehicle MQTT with analysis by {args.model}); deadlines 30 s each; "
+          f"MQTT notice, under-vehicle MQTT with analysis: {'model ' + args.model if CHECKS[args.check][0] else ''}"
+          f"{' + ' if CHECKS[args.check] == (True, True) else ''}{'comparison' if CHECKS[args.check][1] else ''}); deadlines 30 s each; "
           f"vehicles {args.vehicles} (+{args.warmup} warm-up), one every {args.slot:g} s; order {args.order}")
     print(f"iris: {len(vehicles)} cards enrolled from 2 genuine captures each through the edge first "
           f"({enrol_s:.1f} s); no reason code moved to inform")
@@ -593,11 +688,48 @@ def main() -> int:
           f"measured run {result['seconds']:.0f} s")
     print(f"last reading per vehicle: {', '.join(f'{d} {n}' for d, n in sorted(last_devices.items()))} "
           f"(of {len(counted)}); empty-box image handed over before the last reading: {ebox_image_before}")
-    print(f"decisions: {', '.join(f'{s} {n}' for s, n in sorted(states.items()))}"
+    model_check, _ = CHECKS[args.check]
+    print(f"check: {args.check} (model_check = {str(model_check).lower()}, compare = {str(compares).lower()})"
+          + (f"; references: each plate's first pass, clean, camera alone, all {len(ref_shas)} released by the "
+             f"machine ({ref_s:.1f} s)" if compares else ""))
+    print(f"decisions, {len(counted)} clean measured passes: {', '.join(f'{s} {n}' for s, n in sorted(states.items()))}"
           + (f"; holding reasons seen: {', '.join(held)}" if held else ""))
-    print(f"model on the clean passes: score median {statistics.median(s for s, _, _ in scores):.3f} "
-          f"(min {min(s for s, _, _ in scores):.3f}), threshold {scores[0][1]:.3f}, flagged "
-          f"{sum(f for _, _, f in scores)} of {len(scores)}")
+    clean = [analysis_of(v) for v in counted]
+    if model_check:
+        scored = [a for a in clean if a.get("model")]
+        print(f"model on the clean passes: score median {statistics.median(a['score'] for a in scored):.3f} "
+              f"(min {min(a['score'] for a in scored):.3f}), threshold {scored[0].get('threshold'):.3f}, flagged "
+              f"{sum(bool(a['flagged']) for a in scored)} of {len(scored)}")
+    if compares:
+        comps = [a.get("comparison") or {} for a in clean]
+        against = sum(c.get("reference_sha256") is not None and c.get("reference_sha256") == ref_shas.get(v.plate)
+                      for c, v in zip(comps, counted))
+        done = [c for c in comps if c.get("reference_sha256")]
+        print(f"comparison on the clean passes: compared with the plate's reference pass {against} of {len(counted)} "
+              f"(stored comparison.reference_sha256); counter compared {result['counters'].get('uvss', {}).get('compared')} "
+              f"(of {len(vehicles) - args.warmup} measured + {args.warmup} warm-up); changed "
+              f"{sum(bool(c.get('flagged')) for c in done)} of {len(done)}"
+              + (f", score median {statistics.median(c['score'] for c in done):.3g} (max "
+                 f"{max(c['score'] for c in done):.3g}), compare() median "
+                 f"{statistics.median(c['ms'] for c in done):.0f} ms" if done else ""))
+        if against != len(counted):
+            print(f"   NOT EVERY MEASURED PASS WAS COMPARED: {len(counted) - against} without their reference")
+    if with_object:
+        lat = [times.decided[v.declaration][0] - max(times.handed[v.index].values()) for v in with_object]
+        ostates: dict[str, int] = {}
+        for v in with_object:
+            state = times.decided[v.declaration][1]["state"]
+            ostates[state] = ostates.get(state, 0) + 1
+        oheld = sorted({r["code"] for v in with_object for r in times.decided[v.declaration][1]["reasons"]
+                        if r["holds"]})
+        ocomp = [analysis_of(v).get("comparison") or {} for v in with_object]
+        print(f"with a box under the vehicle (not in the other figures), {len(with_object)} passes (vehicles "
+              f"{', '.join(str(v.index) for v in with_object)}): {', '.join(f'{s} {n}' for s, n in sorted(ostates.items()))}"
+              + (f"; holding reasons: {', '.join(oheld)}" if oheld else "")
+              + (f"; compared {sum(c.get('reference_sha256') is not None for c in ocomp)}, changed "
+                 f"{sum(bool(c.get('flagged')) for c in ocomp)}" if compares else "")
+              + f"; last reading -> decision median {statistics.median(lat) * 1000:.1f} ms, max "
+              f"{max(lat) * 1000:.1f} ms")
     print(f"last reading -> decision on kouan/{LANE}/passages/<id>:  median {med * 1000:7.1f} ms  "
           f"p99 {p99 * 1000:7.1f} ms  max {max(latency) * 1000:7.1f} ms")
     if len(by_last) > 1:
@@ -616,22 +748,27 @@ def main() -> int:
                            ("analysis", "pass received -> analysis received"),
                            ("decode", "  of which media read (hash check) + JPEG decode"),
                            ("infer", "  of which Detector.infer"),
-                           ("rest", "  of which the rest (pass committed, PUBACK, queued to the analyser, submit)"),
+                           ("compare", "  of which compare() with the reference"),
+                           ("rest", "  of which the rest (pass committed, PUBACK, queued, reference lookup + "
+                                    "decode, submit)"),
                            ("publish", "analysis received = decided -> on the passage topic (commit, read back, "
                                        "publish)")):
             values = [x * 1000 for x in stage[key]]
+            if key in ("infer", "compare") and not any(values):
+                continue
             print(f"   {words:82s} {statistics.median(values):7.1f} / {max(values):7.1f}")
         slowest = sorted(per_vehicle, reverse=True)[:3]
         print("   slowest: " + "; ".join(
             f"vehicle {index} {total * 1000:.0f} ms = " + " + ".join(
                 f"{key} {mine[key] * 1000:.0f}" for key in ("transport", "media", "analysis", "publish"))
             for total, index, mine in slowest))
-        print(f"   the same model alone afterwards, same process, edge stopped, {len(alone[0])} of the passes: "
-              f"decode {statistics.median(alone[0]) * 1000:.1f} ms, Detector.infer "
-              f"{statistics.median(alone[1]) * 1000:.1f} ms (medians)")
+        if alone[0]:
+            print(f"   the same model alone afterwards, same process, edge stopped, {len(alone[0])} of the passes: "
+                  f"decode {statistics.median(alone[0]) * 1000:.1f} ms, Detector.infer "
+                  f"{statistics.median(alone[1]) * 1000:.1f} ms (medians)")
     uv = result["counters"].get("uvss", {})
-    print(f"under-vehicle counters: analysed {uv.get('analysed')}, dropped {uv.get('analysis_dropped')}, "
-          f"intake waits {uv.get('intake_waits')}")
+    print(f"under-vehicle counters: analysed {uv.get('analysed')}, compared {uv.get('compared')}, dropped "
+          f"{uv.get('analysis_dropped')}, errors {uv.get('analysis_errors')}, intake waits {uv.get('intake_waits')}")
     if warnings:
         kinds: dict[str, int] = {}
         for line in warnings:
