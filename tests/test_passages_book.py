@@ -321,3 +321,11 @@ def test_a_vehicle_back_at_the_lane_after_its_release_makes_a_new_passage(lane: 
     assert second["declaration_id"] == "D-1b"
     assert [o["device_id"] for o in second["observations"]] == ["uvss", "iris"]
     assert len(lane.passage(1)["observations"]) == 4  # the first visit got nothing of the second
+
+
+def test_the_same_reason_from_two_devices_is_given_once(lane: Lane) -> None:
+    lane.declare()
+    lane.reading("uvss", 0, plate="新F12345")
+    lane.reading("lock", 1, lock_id="SEAL-0666")
+    lane.reading("uplink", 2, lock_id="SEAL-0666")  # the lock's own uplink reads the same wrong lock
+    assert lane.codes().count("lock_not_declared") == 1

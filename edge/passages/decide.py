@@ -130,8 +130,9 @@ def decide(declaration: Declaration | None, seen: Sequence[Seen], arrived_at: fl
 
 
 def _unique(reasons: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The same reason from the same device once (a lock report repeated), holding reasons first."""
-    out: dict[tuple[str, str, str | None], dict[str, Any]] = {}
+    """The same reason once, whichever devices gave it (the lane's lock reader and the lock's own
+    uplink both read the wrong lock), holding reasons first."""
+    out: dict[tuple[str, str], dict[str, Any]] = {}
     for r in reasons:
-        out.setdefault((r["code"], r["words"], r["device_id"]), r)
+        out.setdefault((r["code"], r["words"]), r)
     return sorted(out.values(), key=lambda r: (not r["holds"], r["late"]))

@@ -168,7 +168,7 @@ export class PassageList {
       reason.textContent = `by ${summary.acted_by}`;
       reason.classList.add("by");
     }
-    if (!summary.reason && (summary.waiting_for || []).length && (summary.state === "open" || summary.state === "analysing")) {
+    if ((summary.waiting_for || []).length && (summary.state === "open" || summary.state === "analysing")) {
       reason.textContent = `waiting for ${summary.waiting_for.join(", ")}`;
       reason.classList.add("by");
     }
