@@ -53,14 +53,16 @@ class TracingStub(EmptyBoxStub):
                 self._reading = replace(self._reading, heartbeat=self.frozen)
 
 
-def edge_config(tmp: Path, broker: Broker, link: Path, **modbus: Any) -> dict[str, Any]:
+def edge_config(tmp: Path, broker: Broker, link: Path, models: dict[str, str] | None = None,
+                passages: dict[str, Any] | None = None, **modbus: Any) -> dict[str, Any]:
     return {
+        "passages": passages or {},
         "lane": {"id": LANE},
         "store": {"path": str(tmp / "edge.sqlite3")},
         "mqtt": {"url": broker.url},
         "web": {"host": "127.0.0.1", "port": 0},
         "kinds": {"empty_box": {"offline_after_s": 3.0, "heartbeat_stale_s": 2.5, "pair_timeout_s": 2.0}},
-        "devices": [{"id": DEVICE, "kind": "empty_box",
+        "devices": [{"id": DEVICE, "kind": "empty_box", "models": models or {},
                      "modbus": {"port": str(link), "poll_period_s": 0.1, "timeout_s": 0.2, **modbus}}],
     }
 
@@ -69,11 +71,11 @@ def edge_config(tmp: Path, broker: Broker, link: Path, **modbus: Any) -> dict[st
 def lane(tmp_path: Path, mosquitto: Broker) -> Iterator[Callable[..., dict[str, Any]]]:
     parts: list[Any] = []
 
-    def start(events: str, images: bool = True) -> dict[str, Any]:
+    def start(events: str, images: bool = True, **config: Any) -> dict[str, Any]:
         link = tmp_path / "ebox.tty"
         listener = MqttListener(mosquitto.host, mosquitto.port, EVENTS_TOPIC)
         parts.append(listener)
-        edge = EdgeThread(EdgeConfig.model_validate(edge_config(tmp_path, mosquitto, link))).start()
+        edge = EdgeThread(EdgeConfig.model_validate(edge_config(tmp_path, mosquitto, link, **config))).start()
         parts.append(edge)
         assert edge.runtime is not None and edge.runtime.mqtt is not None
         assert edge.runtime.mqtt.wait_connected(10), "edge not connected to the broker"
@@ -257,3 +259,27 @@ def test_a_misread_container_number_and_no_verdict_are_both_raised(lane: Callabl
     assert invalid["subject"] == "CSQU3054384" and "ISO 6346 gives 3" in invalid["detail"]
     unknown = event(parts, "verdict_unknown")
     assert unknown["subject"] == "CSQU3054384" and "no verdict" in unknown["detail"]
+
+
+def test_the_interior_model_draws_where_a_container_declared_empty_is_not(lane: Callable[..., dict[str, Any]],
+                                                                         tmp_path: Path) -> None:
+    """With a model for the camera images (the demo lane's, fitted on the stub's empty interiors), the
+    passage of a container declared empty but full says so with regions on the interior image."""
+    declared = {"id": "D-E", "plate": "新F12345", "containers": [{"number": "MSKU1234565", "declared_empty": True}]}
+    (tmp_path / "declarations.jsonl").write_text(json.dumps(declared, ensure_ascii=False) + "\n", encoding="utf-8")
+    parts = lane("1.0:truck=MSKU1234565/full/declared=empty", models={"camera": "demo_lane/empty_container"},
+                 passages={"deadlines": {DEVICE: 20}, "declarations_file": str(tmp_path / "declarations.jsonl")})
+    edge: EdgeThread = parts["edge"]
+
+    def decided() -> dict[str, Any] | None:
+        items = edge.get("/api/passages")["items"]
+        return items[0] if items and items[0]["state"] == "flagged" else None
+
+    summary = wait_until(decided, 30, what="the passage flagged")
+    passage = edge.get(f"/api/passages/{summary['id']}")
+    assert passage["declaration_id"] == "D-E"
+    reason = next(r for r in passage["reasons"] if r["code"] == "not_empty")
+    assert reason["holds"] and reason["evidence"]["regions"], reason
+    (seen,) = passage["observations"]
+    assert not seen["pending"] and seen["images"][0]["regions"] == reason["evidence"]["regions"]
+    assert device(edge)["counters"]["interiors_analysed"] == 1

@@ -72,6 +72,7 @@ id = "empty-box"
 name = "Empty-box detector (Modbus RTU + images)"
 kind = "empty_box"
 modbus = {{ port = "{empty_box_link}" }}
+models = {{ camera = "demo_lane/empty_container" }}   # fitted on the stub's empty interiors (models/demo_lane)
 
 [[devices]]
 id = "uvss"

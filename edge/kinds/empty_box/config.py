@@ -35,6 +35,21 @@ class ImagesChannelConfig(BaseModel):
                                      "(<prefix>/image, <prefix>/availability); default kouan/<lane>/<id>.")
 
 
+class InteriorModelsConfig(BaseModel):
+    """The models that look at the interior images, one per image kind; none: the detector's verdict alone."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    camera: str | None = Field(None, description="Model for camera photos (8-bit colour), e.g. 'empty_container' or "
+                               "a lane's own fit; its regions show where the container is not empty.")
+    transmission: str | None = Field(None, description="Model for X-ray transmission images (16-bit grey).")
+
+    def for_kind(self, image_kind: str | None) -> str | None:
+        """The model for an image kind as the image header ("camera") or the registers ("camera_8bit") name it."""
+        kind = (image_kind or "").split("_")[0]
+        return {"camera": self.camera, "transmission": self.transmission}.get(kind)
+
+
 class EmptyBoxConfig(DeviceBase):
     """A container empty-box detector at the lane."""
 
@@ -42,6 +57,9 @@ class EmptyBoxConfig(DeviceBase):
     modbus: ModbusChannelConfig = Field(description="The Modbus RTU channel (status, scan result, acknowledgement).")
     images: ImagesChannelConfig = Field(default_factory=ImagesChannelConfig,
                                         description="The MQTT channel the interior images arrive on.")
+    models: InteriorModelsConfig = Field(default_factory=InteriorModelsConfig,
+                                         description="Models run on each stored interior image, after its "
+                                         "acknowledgement; their regions are drawn on the officer's image.")
 
 
 class EmptyBoxDefaults(KindDefaults):

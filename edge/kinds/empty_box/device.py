@@ -13,6 +13,7 @@ from collections.abc import Callable
 
 from edge.ingest import Reading
 from edge.kinds.base import DeviceContext
+from edge.kinds.empty_box.analysis import InteriorAnalyser
 from edge.kinds.empty_box.images import ImageChannel
 from edge.kinds.empty_box.modbus import ModbusChannel
 from edge.kinds.empty_box.pairing import timeout_deriver
@@ -119,16 +120,23 @@ class EmptyBoxDevice:
         self.liveness = Liveness(ctx)
         self.clock = PairingClock(ctx)
         self.modbus = ModbusChannel(ctx, self.liveness, self.clock.arrived("scan"))
-        self.images = ImageChannel(ctx, self.liveness, self.clock.arrived("image"))
+        models = ctx.config.models
+        self.analyser = (InteriorAnalyser(ctx.config.id, ctx.media, ctx.status, ctx.ingest.submit)
+                         if ctx.media is not None and (models.camera or models.transmission) else None)
+        self.images = ImageChannel(ctx, self.liveness, self.clock.arrived("image"), self.analyser)
 
     def start(self) -> None:
         self.clock.start()
+        if self.analyser is not None:
+            self.analyser.start()
         self.images.start()
         self.modbus.start()
 
     def stop(self) -> None:
         self.modbus.stop()
         self.clock.stop()
+        if self.analyser is not None:
+            self.analyser.stop()
 
     def handles_topic(self, topic: str) -> bool:
         return self.images.handles_topic(topic)

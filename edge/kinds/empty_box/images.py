@@ -21,6 +21,7 @@ from drivers.empty_box import IMAGE_CHANNEL, decode_image_message
 from edge.ingest import Reading
 from edge.kinds.availability import read_availability
 from edge.kinds.base import DeviceContext
+from edge.kinds.empty_box.analysis import InteriorAnalyser, InteriorJob
 from edge.kinds.empty_box.pairing import image_deriver
 from edge.media import MediaError, MediaStore
 
@@ -30,7 +31,8 @@ log = logging.getLogger(__name__)
 class ImageChannel:
     """Subscribes to one detector's image and availability topics; see the module docstring."""
 
-    def __init__(self, ctx: DeviceContext, liveness: Any, on_image: Callable[[int, float], None]) -> None:
+    def __init__(self, ctx: DeviceContext, liveness: Any, on_image: Callable[[int, float], None],
+                 analyser: InteriorAnalyser | None = None) -> None:
         if ctx.media is None:
             raise ValueError(f"empty box {ctx.config.id}: the image channel needs the edge's media store")
         self._media: MediaStore = ctx.media
@@ -40,6 +42,8 @@ class ImageChannel:
         self._status = ctx.status
         self._liveness = liveness
         self._on_image = on_image
+        self._analyser = analyser
+        self._models = ctx.config.models
         self._timeout_s: float = ctx.defaults.pair_timeout_s
         prefix = ctx.config.images.topic_prefix or ctx.topic_prefix
         self.image_topic = f"{prefix}/{IMAGE_CHANNEL}"
@@ -79,5 +83,13 @@ class ImageChannel:
             self._id, "image", hashlib.sha256(payload).hexdigest(),
             {**meta.model_dump(mode="json"), "stored_new": stored.new},
             device_time=meta.time.isoformat(), kind="empty_box", received_at=received, state=shown,
-            derive=image_deriver(meta.sequence, meta.container, meta.sha256, self._timeout_s, shown), on_stored=ack,
+            derive=image_deriver(meta.sequence, meta.container, meta.sha256, self._timeout_s, shown),
+            on_stored=lambda: self._stored(ack, meta.sequence, meta.container, meta.sha256, meta.kind),
         ))
+
+    def _stored(self, ack: Callable[[], None], sequence: int, container: str | None, sha256: str, kind: str) -> None:
+        """The image is stored: acknowledged to the broker, then (if a model looks at this kind) analysed."""
+        ack()
+        model = self._models.for_kind(kind)
+        if self._analyser is not None and model:
+            self._analyser.offer(InteriorJob(sequence, container, sha256, kind, model))

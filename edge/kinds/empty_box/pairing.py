@@ -10,6 +10,7 @@ adapter submits a timeout reading when a deadline it knows of passes.
 
 from __future__ import annotations
 
+import json
 import logging
 from typing import Any
 
@@ -35,6 +36,10 @@ CREATE TABLE empty_box_pairs (
     closed INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX empty_box_pairs_open ON empty_box_pairs (device_id, closed, sequence);
+"""),
+    # what the interior model made of the scan's image (its regions), kept with the pair
+    Migration("empty_box:2", """
+ALTER TABLE empty_box_pairs ADD COLUMN analysis_json TEXT;
 """),
 )
 
@@ -72,6 +77,19 @@ def image_of(txn: Txn, sequence: int) -> str | None:
     return row[0] if row else None
 
 
+def analysis_of(txn: Txn, sequence: int) -> dict[str, Any] | None:
+    """What the interior model made of scan `sequence`'s image, if it has run."""
+    row = txn.execute("SELECT analysis_json FROM empty_box_pairs WHERE device_id=? AND sequence=? "
+                      "AND analysis_json IS NOT NULL ORDER BY id DESC LIMIT 1", (txn.device_id, sequence)).fetchone()
+    return json.loads(row[0]) if row else None
+
+
+def shown_analysis(analysis: dict[str, Any]) -> dict[str, Any]:
+    """The fields of an analysis the state carries (the page, the passage)."""
+    return {"analysed": True, "regions": analysis.get("regions", []), "interior_score": analysis.get("score"),
+            "interior_flagged": analysis.get("flagged"), "analysis_error": analysis.get("error")}
+
+
 def scan_deriver(scan: dict[str, Any], timeout_s: float, state: dict[str, Any] | None = None) -> Deriver:
     """A completed scan: its events, and its place in the pairing table. `state`, when given, gets
     the hash of this scan's image if it came first (and loses an earlier scan's), for the page."""
@@ -81,9 +99,12 @@ def scan_deriver(scan: dict[str, Any], timeout_s: float, state: dict[str, Any] |
         sweep(txn, timeout_s, derived)
         sequence, container = scan["sequence"], scan.get("container")
         if state is not None:
-            state.pop("image_sha256", None)
+            for key in ("image_sha256", "analysed", "regions", "interior_score", "interior_flagged", "analysis_error"):
+                state.pop(key, None)
             if image := image_of(txn, sequence):
                 state["image_sha256"] = image
+            if analysis := analysis_of(txn, sequence):
+                state.update(shown_analysis(analysis))
         row = _open_row(txn, sequence, "scan")
         if row is None:
             txn.execute("INSERT INTO empty_box_pairs (device_id, sequence, container, scan_reading_id, opened_at) "
@@ -128,6 +149,22 @@ def image_deriver(sequence: int, container: str | None, image_sha256: str, timeo
             txn.execute("UPDATE empty_box_pairs SET image_reading_id=?, image_sha256=?, closed=? WHERE id=?",
                         (reading_id, image_sha256, PAIRED, row[0]))
         return derived
+
+    return derive
+
+
+def analysis_deriver(sequence: int, image_sha256: str, analysis: dict[str, Any], state: dict[str, Any]) -> Deriver:
+    """The interior model's result on one stored image: kept with its pair; `state` (filled in place)
+    is the device's, with the regions, while that scan is still the one shown."""
+
+    def derive(txn: Txn, reading_id: int) -> Derived:
+        txn.execute("UPDATE empty_box_pairs SET analysis_json=? WHERE device_id=? AND sequence=? AND image_sha256=?",
+                    (json.dumps(analysis), txn.device_id, sequence, image_sha256))
+        shown = txn.device_state()
+        same = shown.get("sequence") == sequence and shown.get("image_sha256") == image_sha256
+        state.clear()
+        state.update(shown if same else {}, image_sha256=image_sha256, **shown_analysis(analysis))
+        return Derived(newest=same)
 
     return derive
 

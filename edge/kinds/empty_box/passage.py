@@ -19,26 +19,36 @@ def observe(config: Any, txn: Txn, view: ReadingView) -> list[Observation]:
     state = view.state or {}
     if view.message == "scan":
         sequence, container = state.get("sequence"), state.get("container")
-    elif view.message == "image":
+    elif view.message in ("image", "analysis"):
         sequence, container = view.payload.get("sequence"), view.payload.get("container")
         if state.get("sequence") != sequence:
-            state = {"image_sha256": state.get("image_sha256")}
+            state = {k: v for k, v in state.items() if k in ("image_sha256", "analysed", "regions", "analysis_error")}
     else:
         return []
     if sequence is None:
         return []
     images: tuple[ImageRef, ...] = ()
     if state.get("image_sha256"):
-        width, height = view.payload.get("width"), view.payload.get("height")
+        width, height = (view.payload.get("width"), view.payload.get("height")) if view.message == "image" else (None, None)
         regions = tuple(Region(*r["box"], score=r.get("score")) for r in state.get("regions", ()))
         images = (ImageRef(str(state["image_sha256"]), "container interior", width, height, regions),)
     verdict = state.get("verdict_words")
     confidence = state.get("confidence")
     said = (f"{container or 'no container number'}: " + (f"{verdict}" + (f" ({confidence:.2f})" if confidence is not None else "")
                                                         if verdict else "image, waiting for the scan result"))
+    image_kind = state.get("image_kind") or view.payload.get("kind") or view.payload.get("image_kind")
+    awaited = bool(config.models.for_kind(image_kind)) and not state.get("analysed")  # the model still to look
+    findings = ()
+    if state.get("analysis_error"):
+        findings = (Finding("image_not_analysed", f"interior image could not be analysed: {state['analysis_error']}",
+                            {"image_sha256": state.get("image_sha256")}),)
+    elif state.get("analysed"):
+        said += f"; model: {len(state.get('regions') or [])} region(s)" if state.get("interior_flagged") else "; model: empty"
     return [Observation(device_id=view.device_id, kind="empty_box", ref=f"scan-{sequence}", said=said,
-                        containers=(container,) if container else (), pending=verdict is None, images=images,
-                        facts={"verdict": verdict, "confidence": confidence, "sequence": sequence})]
+                        containers=(container,) if container else (), pending=verdict is None or awaited,
+                        images=images, findings=findings,
+                        facts={"verdict": verdict, "confidence": confidence, "sequence": sequence,
+                               "interior_flagged": state.get("interior_flagged")})]
 
 
 def check(observation: Observation, declared: Declared) -> list[Finding]:
@@ -53,9 +63,14 @@ def check(observation: Observation, declared: Declared) -> list[Finding]:
         if observation.images:
             evidence.update(image_sha256=observation.images[0].sha256,
                             regions=[r.__dict__ for r in observation.images[0].regions])
+        regions = len(evidence.get("regions") or [])
+        where = f" ({regions} region{'s' * (regions != 1)} on the interior image)" if regions else ""
         if verdict == "not empty":
-            found.append(Finding("not_empty", f"container {norm(number)} is declared empty; the detector finds it not empty",
-                                 evidence))
+            found.append(Finding("not_empty", f"container {norm(number)} is declared empty; the detector finds it "
+                                 f"not empty{where}", evidence))
+        elif observation.facts.get("interior_flagged"):
+            found.append(Finding("not_empty", f"container {norm(number)} is declared empty; the detector says empty, "
+                                 f"but the interior image is not{where}", evidence))
         elif verdict == "unknown":
             found.append(Finding("empty_unknown", f"container {norm(number)} is declared empty; the detector gave no verdict",
                                  evidence))
