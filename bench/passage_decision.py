@@ -104,7 +104,6 @@ from drivers.iso6346 import iso6346_check_digit  # noqa: E402
 from edge.config import EdgeConfig  # noqa: E402
 from edge.kinds.iris.enrol_store import enrol_card  # noqa: E402
 from edge.media import MediaStore  # noqa: E402
-from firmware_stubs import empty_box as empty_box_stub  # noqa: E402
 from firmware_stubs import scanner as scanner_stub  # noqa: E402
 from firmware_stubs.empty_box import DetectorConfig, EmptyBoxStub  # noqa: E402
 from firmware_stubs.empty_box import parse_events as ebox_events  # noqa: E402
