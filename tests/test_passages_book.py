@@ -329,3 +329,11 @@ def test_the_same_reason_from_two_devices_is_given_once(lane: Lane) -> None:
     lane.reading("lock", 1, lock_id="SEAL-0666")
     lane.reading("uplink", 2, lock_id="SEAL-0666")  # the lock's own uplink reads the same wrong lock
     assert lane.codes().count("lock_not_declared") == 1
+
+
+def test_a_reading_just_after_its_deadline_still_joins_the_vehicle_at_the_lane(lane: Lane) -> None:
+    lane.reading("uvss", 0, plate="苏E88888")  # nobody declared it: nothing else can match its keys
+    lane.tick(10.5)
+    assert lane.passage()["state"] == "flagged" and "device_missing" in lane.codes()
+    lane.reading("iris", 11, card_id="CARD999")  # late, and its card matches nothing
+    assert lane.count() == 1 and [o["device_id"] for o in lane.passage()["observations"]] == ["uvss", "iris"]

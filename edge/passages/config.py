@@ -22,7 +22,7 @@ class PassagesConfig(BaseModel):
         "(their readings still join the passage).")
     join_window_s: float = Field(
         60.0, gt=0, description="A reading whose plate, container, lock or card matches nothing joins the lane's "
-        "newest undecided passage if that one arrived at most this long before.")
+        "newest passage not yet released or held, if that one arrived at most this long before.")
     match_window_s: float = Field(
         900.0, gt=0, description="A reading joins a passage by plate, container, lock or card only within this long "
         "after the passage arrived; later, the same vehicle makes a new passage.")

@@ -5,8 +5,9 @@ lock or card, its declaration's keys included), unless that passage is over and 
 reads the same plate on another pass (the vehicle is back: a new visit); (2) an unused, unexpired declaration that shares
 a key: a new passage held against it; (3) a reading that names a vehicle (a plate) nobody
 declared: a new, undeclared passage; (4) any other reading (a lock, container or card that matches
-nothing) joins the lane's newest undecided passage of the last `join_window_s`, where it becomes a
-mismatch against that vehicle's declaration; (5) else a new, undeclared passage.
+nothing) joins the lane's newest passage not yet acted on (released or held) of the last
+`join_window_s`, where it becomes a mismatch against that vehicle's declaration (a reading that
+comes just after its device's deadline still joins the vehicle at the lane); (5) else a new, undeclared passage.
 A lane serves one vehicle after another, which is what makes (4) right. Only the devices at the
 lane (those a passage waits for) open passages and join by lane order; another (a lock's transit
 uplink, reporting from the road) joins a passage by a shared key only.
@@ -37,8 +38,8 @@ def find_passage(txn: Txn, observation: Observation, now: float, config: Passage
     if not by_lane_order:
         return None
     row = txn.execute(
-        "SELECT id FROM passages WHERE state IN ('open', 'analysing') AND arrived_at >= ? ORDER BY id DESC LIMIT 1",
-        (now - config.join_window_s,)).fetchone()
+        "SELECT id FROM passages WHERE state IN ('open', 'analysing', 'clear', 'flagged') AND arrived_at >= ? "
+        "ORDER BY id DESC LIMIT 1", (now - config.join_window_s,)).fetchone()
     return int(row[0]) if row is not None else None
 
 
