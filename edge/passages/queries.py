@@ -44,11 +44,6 @@ def page(txn: Txn, before: int | None, limit: int, state: str | None = None) -> 
     return {"items": items, "next": items[-1]["id"] if len(rows) > limit else None}
 
 
-def summaries(txn: Txn, ids: list[int]) -> list[dict[str, Any]]:
-    marks = ",".join("?" * len(ids))
-    return [_summary(row) for row in txn.execute(f"SELECT {_ROW} FROM passages WHERE id IN ({marks}) ORDER BY id", ids)]
-
-
 def detail(txn: Txn, passage_id: int, names: dict[str, str]) -> dict[str, Any] | None:
     """One passage whole: what each device said, the declaration beside it, reasons, timeline."""
     row = txn.execute(f"SELECT {_ROW} FROM passages WHERE id=?", (passage_id,)).fetchone()
