@@ -8,6 +8,7 @@ is logged in as that user and sends the session's CSRF token.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import queue
 import threading
@@ -178,7 +179,10 @@ def lane_config(tmp: Path, mqtt_port: int, serial_link: Path, offline_after_s: f
     return EdgeConfig.model_validate({
         "lane": {"id": "lane-t", "name": "Test lane"},
         "store": {"path": str(tmp / "edge.sqlite3")},
-        "mqtt": {"url": f"mqtt://127.0.0.1:{mqtt_port}"},
+        # a session of this test's own (stable across its restarts): the shared test broker keeps what
+        # an earlier test's stubs sent to lane-t for a session of the same id, and would deliver it here
+        "mqtt": {"url": f"mqtt://127.0.0.1:{mqtt_port}",
+                 "client_id": f"kouan-edge-lane-t-{hashlib.sha256(str(tmp).encode()).hexdigest()[:10]}"},
         "web": {"host": "127.0.0.1", "port": 0},
         "kinds": {"smart_lock": {"offline_after_s": offline_after_s}},
         "devices": [

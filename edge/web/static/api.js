@@ -5,6 +5,14 @@
 "use strict";
 window.kouanApi = (() => {
   let csrf = null;
+  let leaving = false;
+  function leave(to) {  // one navigation away, however many requests meet the end of the session
+    if (!leaving) {
+      leaving = true;
+      location.assign(to);
+    }
+    return new Promise(() => {});  // never settles: the page is leaving
+  }
   async function send(method, path, body, headers) {
     const init = { method, headers: { ...headers } };
     if (body !== undefined) {
@@ -12,10 +20,7 @@ window.kouanApi = (() => {
       init.body = JSON.stringify(body);
     }
     const r = await fetch(path, init);
-    if (r.status === 401) {
-      location.assign("/login");
-      return new Promise(() => {});  // never settles: the page is leaving
-    }
+    if (r.status === 401) return leave("/login");
     return r;
   }
   async function detail(r) {
@@ -38,5 +43,5 @@ window.kouanApi = (() => {
     }
     return result(r);
   }
-  return { get: async (path) => result(await send("GET", path)), post };
+  return { get: async (path) => result(await send("GET", path)), post, leave };
 })();

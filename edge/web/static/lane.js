@@ -65,7 +65,7 @@ $("logout").addEventListener("click", async () => {
   try {
     await api.post("/api/logout", {});
   } finally {
-    location.assign("/login");
+    api.leave("/login");  // the only navigation, even if a request in flight meets the 401 first
   }
 });
 
