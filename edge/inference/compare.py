@@ -429,6 +429,10 @@ def _compare(reference: np.ndarray, probe: np.ndarray, config: CompareConfig,
             poly = [(px, H - py) for px, py in poly]
         regions.append(Region(x=x0 * fx, y=max(0, ry0), width=ww * fx, height=min(H, ry1) - max(0, ry0),
                               score=r_score, area=area_full, polygon=poly))
+    if regions:  # a sliver (a cross member's edge a row off) weighs by its size: an object is not that small
+        weighed = [r.score * min(1.0, r.area / cfg.min_area_px) for r in regions]
+        score = max(weighed)
+        regions = [r for r, w in zip(regions, weighed) if w >= cfg.threshold]
     regions.sort(key=lambda r: r.score, reverse=True)
     regions = regions[:cfg.max_regions]
     ms = (time.perf_counter() - start) * 1000.0
