@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import time
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable
 from typing import Any, Protocol
 
@@ -34,7 +35,7 @@ class StreamDeframer(Protocol):
     def flush(self) -> None: ...
 
 
-class FramedSerialDevice:
+class FramedSerialDevice(ABC):
     """See the module docstring; `label` names the device in log lines ("lock", "iris")."""
 
     def __init__(self, ctx: DeviceContext, make_deframer: Callable[[ErrorHook], StreamDeframer],
@@ -70,8 +71,9 @@ class FramedSerialDevice:
 
     # ------------------------------------------------------------ for the kind
 
+    @abstractmethod
     def _handle(self, message: Any) -> None:
-        raise NotImplementedError
+        """Turn one whole message into a reading (or a reply): the kind's own work."""
 
     def _message_name(self, message: Any) -> str:
         """How a log line names a message (a kind names its own, e.g. "0x0200")."""
