@@ -33,6 +33,7 @@ from firmware_stubs.cli_runner import run_stub
 from firmware_stubs.iris_codes import IrisSimulator
 from firmware_stubs.pty_port import PtyPort
 from firmware_stubs.script_clock import script_origin
+from firmware_stubs.firmware_thread import FirmwareThread
 
 log = logging.getLogger(__name__)
 
@@ -96,7 +97,7 @@ class Waiting:
     attempt: int = 0
 
 
-class IrisReaderBase:
+class IrisReaderBase(FirmwareThread):
     """Thread, clock, scripted events, the capture generator and the retransmission schedule."""
 
     def __init__(self, config: ReaderConfig) -> None:
@@ -109,22 +110,11 @@ class IrisReaderBase:
         self._events = list(config.events)
         self._seq = 0
         self._impostors = 0
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        super().__init__()
         self._t0 = self._next_heartbeat = self._script_t0 = 0.0
 
-    def start(self) -> None:
-        self._stop.clear()
-        self._thread = threading.Thread(target=self.run, name=type(self).__name__, daemon=True)
-        self._thread.start()
-
-    def stop(self, timeout: float = 5.0) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-            self._thread = None
-        else:
-            self._close()
+    def _never_started(self) -> None:
+        self._close()   # stopped without a start: still release the transport
 
     def run(self) -> None:
         """The firmware loop (blocks until stop())."""

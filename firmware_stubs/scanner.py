@@ -24,7 +24,6 @@ import argparse
 import logging
 import re
 import sys
-import threading
 import time
 from collections import Counter
 from dataclasses import dataclass
@@ -39,6 +38,7 @@ from firmware_stubs.cli_runner import run_stub
 from firmware_stubs.mqtt_outbox import MqttOutbox
 from firmware_stubs.scanner_render import CARGO_KINDS, RenderRequest, render_scan
 from firmware_stubs.script_clock import script_origin
+from firmware_stubs.firmware_thread import FirmwareThread
 
 log = logging.getLogger(__name__)
 
@@ -101,8 +101,10 @@ def parse_scanner_events(text: str) -> list[ScannerEvent]:
     return sorted(events, key=lambda e: e.at_s)
 
 
-class MqttScanner:
+class MqttScanner(FirmwareThread):
     """The scanner firmware: a thread that runs the script, writes files and publishes notices."""
+
+    stop_timeout_s = 10.0
 
     def __init__(self, url: str, lane: str, device: str, folder: Path, fmt: str, events: list[ScannerEvent], *,
                  scale: float = 0.1, plate: str | None = "XJF12345", seed: int = 0) -> None:
@@ -116,8 +118,7 @@ class MqttScanner:
         self.written: list[ScanNotice] = []  # every notice made, in order (for tests and the log)
         self._events = list(events)
         self._silent = False
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        super().__init__("scanner-stub")
         self.outbox = MqttOutbox(
             client_id=f"kouan-scanner-{lane}-{device}", host=self.host, port=self.port, username=broker.username,
             password=broker.password, availability_topic=self.availability_topic, label=f"scanner {device}",
@@ -136,17 +137,6 @@ class MqttScanner:
         return self.outbox.waiting
 
     # -- life cycle ------------------------------------------------------------------------------
-    def start(self) -> None:
-        self._stop.clear()
-        self._thread = threading.Thread(target=self.run, name="scanner-stub", daemon=True)
-        self._thread.start()
-
-    def stop(self, timeout: float = 10.0) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-            self._thread = None
-
     def run(self) -> None:
         """The firmware loop: connect, run the script, keep sending what waits; blocks until stop()."""
         self.folder.mkdir(parents=True, exist_ok=True)

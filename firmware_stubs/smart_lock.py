@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 import select
-import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -27,6 +26,7 @@ from drivers.jt808 import (
 from firmware_stubs.lock_events import ScriptedEvent, SimLock
 from firmware_stubs.pty_port import PtyPort
 from firmware_stubs.script_clock import script_origin
+from firmware_stubs.firmware_thread import FirmwareThread
 
 log = logging.getLogger(__name__)
 
@@ -56,34 +56,21 @@ class LockConfig:
     events: list[ScriptedEvent] = field(default_factory=list)
 
 
-class LockStubBase:
+class LockStubBase(FirmwareThread):
     """Thread, clock, scripted events and report content shared by the serial and MQTT locks."""
 
     def __init__(self, config: LockConfig) -> None:
         self.config = config
         self.lock = SimLock(config.lock_id, battery_pct=config.battery_pct)
         self.counters: Counter[str] = Counter()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        super().__init__()
         self._events = list(config.events)
         self._t0 = 0.0
         self._report_due = 0.0
 
     # -- life cycle -------------------------------------------------------------------------
-    def start(self) -> None:
-        """Run the firmware loop in a daemon thread."""
-        self._stop.clear()
-        self._thread = threading.Thread(target=self.run, name=type(self).__name__, daemon=True)
-        self._thread.start()
-
-    def stop(self, timeout: float = 5.0) -> None:
-        """Stop the loop and release the transport."""
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-            self._thread = None
-        else:
-            self._close()   # never started: still release the transport
+    def _never_started(self) -> None:
+        self._close()   # stopped without a start: still release the transport
 
     def run(self) -> None:
         """The firmware main loop (blocks until stop())."""

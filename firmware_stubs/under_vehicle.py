@@ -20,7 +20,6 @@ import argparse
 import logging
 import re
 import sys
-import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -36,6 +35,7 @@ from firmware_stubs.line_scan import NOMINAL_MM_PER_LINE, PassConditions, scan
 from firmware_stubs.mqtt_outbox import MqttOutbox
 from firmware_stubs.script_clock import script_origin
 from firmware_stubs.undercarriage import OBJECT_KINDS, VehicleType, add_object, draw_vehicle, plate_rng, vehicle_for
+from firmware_stubs.firmware_thread import FirmwareThread
 
 log = logging.getLogger(__name__)
 
@@ -151,7 +151,7 @@ def render_pass(event: PassEvent, config: CameraConfig, pass_id: str, end: datet
     return encode_pass(header, image), truth
 
 
-class UnderVehicleCamera:
+class UnderVehicleCamera(FirmwareThread):
     """The camera firmware: a thread that renders scripted passes and publishes them with QoS 1."""
 
     def __init__(self, config: CameraConfig, url: str) -> None:
@@ -170,8 +170,7 @@ class UnderVehicleCamera:
             weigh=len)
         self.client = self.outbox.client
         self.silent = False
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        super().__init__("UnderVehicleCamera")
         self._boot = datetime.now(CHINA_TZ).strftime("%Y%m%d%H%M%S")
 
     # -- life cycle --------------------------------------------------------------------------------
@@ -184,19 +183,6 @@ class UnderVehicleCamera:
     def waiting(self) -> int:
         """Passes the broker has not acknowledged yet."""
         return self.outbox.waiting
-
-    def start(self) -> None:
-        """Connect and run the firmware loop in a daemon thread."""
-        self._stop.clear()
-        self._thread = threading.Thread(target=self.run, name="UnderVehicleCamera", daemon=True)
-        self._thread.start()
-
-    def stop(self, timeout: float = 5.0) -> None:
-        """Stop the loop, announce "offline" and disconnect."""
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-            self._thread = None
 
     def run(self) -> None:
         """The firmware main loop (blocks until stop())."""
