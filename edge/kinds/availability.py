@@ -6,6 +6,7 @@ surrounding blanks ignored) or anything else, shown as the reason the device is 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from edge.device_status import DeviceStatus
@@ -34,3 +35,12 @@ def show_availability(status: DeviceStatus, payload: bytes) -> None:
     availability = read_availability(payload)
     status.connected = availability.online
     status.last_error = "" if availability.online else availability.reason
+
+
+def take_availability(status: DeviceStatus, payload: bytes, ack: Callable[[], None],
+                      changed: Callable[[str], None]) -> None:
+    """An availability message on an adapter's topic: acknowledged (nothing to store), shown, and
+    the page told."""
+    ack()
+    show_availability(status, payload)
+    changed(status.id)

@@ -18,7 +18,7 @@ from collections.abc import Callable
 
 from drivers.iris import IrisCapture, status_from_json
 from drivers.iris.wire import ACK_CHANNEL, AVAILABILITY_CHANNEL, CAPTURE_CHANNEL, STATUS_CHANNEL, AckWire
-from edge.kinds.availability import show_availability
+from edge.kinds.availability import take_availability
 from edge.kinds.base import DeviceContext
 from edge.kinds.iris.readings import capture_reading, status_reading
 from edge.media import MediaError
@@ -69,9 +69,7 @@ class MqttIris:
     def on_mqtt_message(self, topic: str, payload: bytes, ack: Callable[[], None]) -> None:
         """Called on paho's network thread: parse, store media, hand over; never wait for the store here."""
         if topic == self.availability_topic:
-            ack()
-            show_availability(self.status, payload)
-            self._changed(self._id)
+            take_availability(self.status, payload, ack, self._changed)
             return
         self.status.counters["messages"] += 1
         if topic == self.status_topic:

@@ -8,7 +8,7 @@ import logging
 from collections.abc import Callable
 
 from drivers.smart_lock import AVAILABILITY_CHANNEL, REPORT_CHANNEL, LockReading
-from edge.kinds.availability import show_availability
+from edge.kinds.availability import take_availability
 from edge.kinds.base import DeviceContext
 from edge.kinds.smart_lock.state import lock_reading
 
@@ -48,9 +48,7 @@ class MqttLock:
         would be refused again), after it has been counted and logged.
         """
         if topic == self.availability_topic:
-            ack()
-            show_availability(self.status, payload)
-            self._changed(self._id)
+            take_availability(self.status, payload, ack, self._changed)
             return
         self.status.counters["messages"] += 1
         try:

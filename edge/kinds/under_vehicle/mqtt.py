@@ -17,7 +17,7 @@ from collections.abc import Callable
 from typing import Any
 
 from drivers.under_vehicle import AVAILABILITY_CHANNEL, PASS_CHANNEL, PassHeader, decode_pass
-from edge.kinds.availability import show_availability
+from edge.kinds.availability import take_availability
 from edge.kinds.base import DeviceContext
 from edge.kinds.under_vehicle.analysis import Analyser, Job
 from edge.kinds.under_vehicle.readings import analysis_reading, pass_reading, unanalysed_passes
@@ -86,9 +86,7 @@ class MqttUnderVehicle:
     def on_mqtt_message(self, topic: str, payload: bytes, ack: Callable[[], None]) -> None:
         """On paho's network thread: availability at once; a pass handed to the intake thread."""
         if topic == self.availability_topic:
-            ack()
-            show_availability(self.status, payload)
-            self._changed(self._id)
+            take_availability(self.status, payload, ack, self._changed)
             return
         self.status.counters["messages"] += 1
         if self._intake.full():
