@@ -80,8 +80,6 @@ import json
 import logging
 import os
 import re
-import shutil
-import socket
 import sqlite3
 import statistics
 import subprocess
@@ -102,6 +100,7 @@ sys.path.insert(0, str(ROOT))
 
 from drivers.iso6346 import iso6346_check_digit  # noqa: E402
 from edge.config import EdgeConfig  # noqa: E402
+from edge.private_broker import start_private_broker  # noqa: E402
 from edge.kinds.iris.enrol_store import enrol_card  # noqa: E402
 from edge.media import MediaStore  # noqa: E402
 from firmware_stubs import scanner as scanner_stub  # noqa: E402
@@ -175,31 +174,6 @@ def make_vehicles(n: int) -> list[Vehicle]:
 
 
 # ---------------------------------------------------------------- broker and MQTT helpers
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def start_broker(workdir: Path) -> tuple[subprocess.Popen[bytes], int]:
-    exe = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
-    port = free_port()
-    conf = workdir / "mosquitto.conf"
-    conf.write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n"
-                    "max_queued_messages 100000\nmessage_size_limit 0\n", encoding="utf-8")
-    proc = subprocess.Popen([exe, "-c", str(conf)], stdout=(workdir / "mosquitto.log").open("wb"),
-                            stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return proc, port
-        except OSError:
-            time.sleep(0.05)
-    proc.kill()
-    raise RuntimeError("mosquitto did not start")
-
 
 CHECKS = {"compare": (False, True), "model": (True, False), "both": (True, True)}   # model_check, compare
 
@@ -599,7 +573,7 @@ def main() -> int:
     ref_s, ref_shas = 0.0, {}
     with tempfile.TemporaryDirectory(prefix="kouan-bench-decision-") as name:
         tmp = Path(name)
-        broker, port = start_broker(tmp)
+        broker, port = start_private_broker(tmp, "max_queued_messages 100000\nmessage_size_limit 0\n")
         try:
             enrol_s = enrol(tmp, port, vehicles)
             if compares:

@@ -38,8 +38,6 @@ import json
 import logging
 import os
 import random
-import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -58,6 +56,7 @@ sys.path.insert(0, str(ROOT))
 
 from drivers.iso6346 import iso6346_check_digit  # noqa: E402
 from edge.config import EdgeConfig  # noqa: E402
+from edge.private_broker import start_private_broker  # noqa: E402
 from edge.kinds import KINDS  # noqa: E402
 from edge.passages.book import LaneDeviceRole, PassageBook  # noqa: E402
 from edge.passages.declarations import parse  # noqa: E402
@@ -73,30 +72,6 @@ AIM_MS = 200.0
 GAP_S = 30.0          # one vehicle every 30 s
 BATCH = 250           # vehicles per fill transaction
 DEADLINE_S = 900.0    # long, so the newest passages stay waiting while the bench runs
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def start_broker(workdir: Path) -> tuple[subprocess.Popen[bytes], int]:
-    exe = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
-    port = free_port()
-    conf = workdir / "mosquitto.conf"
-    conf.write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n", encoding="utf-8")
-    proc = subprocess.Popen([exe, "-c", str(conf)], stdout=(workdir / "mosquitto.log").open("wb"),
-                            stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return proc, port
-        except OSError:
-            time.sleep(0.05)
-    proc.kill()
-    raise RuntimeError("mosquitto did not start")
 
 
 def lane_config(tmp: Path, port: int) -> EdgeConfig:
@@ -245,7 +220,7 @@ def main() -> int:
     logging.basicConfig(level=logging.WARNING, handlers=[Keep()])
     with tempfile.TemporaryDirectory(prefix="kouan-bench-list-") as name:
         tmp = Path(name)
-        broker, port = start_broker(tmp)
+        broker, port = start_private_broker(tmp)
         edge = None
         try:
             config = lane_config(tmp, port)

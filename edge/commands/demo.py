@@ -18,8 +18,6 @@ import logging
 import math
 import os
 import secrets
-import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -119,29 +117,14 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--sampler", action="store_true", help=argparse.SUPPRESS)  # each problem once + two clean
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def _start_broker(workdir: Path) -> tuple[subprocess.Popen[bytes], str]:
-    exe = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
-    if not Path(exe).exists():
-        raise SystemExit("kouan demo: mosquitto not found; install it (apt-get install mosquitto) or pass --mqtt URL")
-    port = _free_port()
-    conf = workdir / "mosquitto.conf"
-    conf.write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n", encoding="utf-8")
-    proc = subprocess.Popen([exe, "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=(workdir / "mosquitto.log").open("wb"))
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return proc, f"mqtt://127.0.0.1:{port}"
-        except OSError:
-            time.sleep(0.05)
-    proc.kill()
-    raise SystemExit(f"kouan demo: mosquitto did not start on port {port}; see {workdir / 'mosquitto.log'}")
+    from edge.private_broker import start_private_broker
+
+    try:
+        proc, port = start_private_broker(workdir)
+    except RuntimeError as exc:
+        raise SystemExit(f"kouan demo: {exc} (or pass --mqtt URL)") from None
+    return proc, f"mqtt://127.0.0.1:{port}"
 
 
 def _officer_password(workdir: Path, store_path: Path) -> str:
