@@ -5,8 +5,10 @@ one passage whole, the day's figures. Run on the store thread (through `Store.tr
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Sequence
 from typing import Any
 
+from edge.passages.observation import norm
 from edge.passages.rows import declaration_of, seen_in
 from edge.store import Txn
 
@@ -82,3 +84,15 @@ def _quantile(values: list[float], q: float) -> float | None:
     if not values:
         return None
     return round(values[min(len(values) - 1, int(q * len(values)))], 3)
+
+
+def last_clean_image(read: Callable[[str, Sequence[Any]], list[tuple[Any, ...]]], plate: str, device_id: str) -> str | None:
+    """The SHA-256 of the first image `device_id` saw in `plate`'s last clean passage: released (by
+    the machine or an officer) with no reason that holds. For a kind's own thread (`read` is
+    `DeviceContext.read_store`), so the passage tables' layout stays in this package."""
+    rows = read(
+        "SELECT json_extract(o.observation_json, '$.images[0].sha256') FROM passages p "
+        "JOIN passage_observations o ON o.passage_id = p.id "
+        "WHERE p.plate = ? AND p.state IN ('released', 'reviewed') AND p.reasons_json NOT LIKE '%\"holds\": true%' "
+        "AND o.device_id = ? AND o.pending = 0 ORDER BY p.id DESC LIMIT 1", (norm(plate), device_id))
+    return rows[0][0] if rows and rows[0][0] else None

@@ -9,19 +9,15 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from edge.passages.observation import norm
+from edge.passages.queries import last_clean_image
 
 Read = Callable[[str, Sequence[Any]], list[tuple[Any, ...]]]
 
 
 def last_clean_pass(read: Read, device_id: str, plate: str | None, not_image: str) -> str | None:
-    """The SHA-256 of the undercarriage image of `plate`'s last clean pass by this camera, if any."""
+    """The SHA-256 of the undercarriage image of `plate`'s last clean pass by this camera, if any
+    (never the pass's own image)."""
     if not plate:
         return None
-    rows = read(
-        "SELECT json_extract(o.observation_json, '$.images[0].sha256') FROM passages p "
-        "JOIN passage_observations o ON o.passage_id = p.id "
-        "WHERE p.plate = ? AND p.state IN ('released', 'reviewed') AND p.reasons_json NOT LIKE '%\"holds\": true%' "
-        "AND o.device_id = ? AND o.pending = 0 ORDER BY p.id DESC LIMIT 1", (norm(plate), device_id))
-    sha = rows[0][0] if rows else None
-    return sha if sha and sha != not_image else None
+    sha = last_clean_image(read, plate, device_id)
+    return sha if sha != not_image else None
