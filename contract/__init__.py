@@ -1,0 +1,1 @@
+"""The one module of wire models that the edge and the hub share (see contract.uplink)."""
