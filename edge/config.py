@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from edge.device_config import TopicId
 from edge.passages.config import PassagesConfig
+from edge.uplink.config import UplinkConfig
 
 
 class ConfigError(ValueError):
@@ -106,6 +107,7 @@ class EdgeConfig(BaseModel):
     kinds: KindsConfig = Field(default_factory=KindsConfig, description="Site-wide settings per device kind ([kinds.<kind>]).")
     devices: list[DeviceConfig] = Field(default_factory=list, description="The lane's device instances, each with its kind's own fields.")
     passages: PassagesConfig = Field(default_factory=PassagesConfig, description="How readings become passages and decisions ([passages]).")
+    uplink: UplinkConfig | None = Field(None, description="The image-review hub this lane uploads to ([uplink]); none: no uplink, nothing queued.")
 
     @field_validator("devices")
     @classmethod
@@ -179,4 +181,6 @@ def load_config(path: Path | str) -> EdgeConfig:
     declarations = config.passages.declarations_file
     if declarations is not None and not declarations.is_absolute():
         config.passages.declarations_file = (path.parent / declarations).resolve()
+    if config.uplink is not None and config.uplink.token_file is not None and not config.uplink.token_file.is_absolute():
+        config.uplink.token_file = (path.parent / config.uplink.token_file).resolve()
     return config
