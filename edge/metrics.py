@@ -61,6 +61,7 @@ class RuntimeCollector(Collector):
                                   value=runtime.bus.resyncs)
         yield from self._devices()
         yield from self._passages()
+        yield from self._uplink()
         if runtime.mqtt is not None:
             mqtt = runtime.mqtt.stats()
             yield GaugeMetricFamily("kouan_mqtt_connected", "1 while connected to the site broker.", value=int(mqtt.connected))
@@ -115,6 +116,29 @@ class RuntimeCollector(Collector):
         if ingest is not None:
             yield CounterMetricFamily("kouan_passage_follow_errors", "Readings stored whose placing into a passage "
                                       "failed (logged; the reading is kept).", value=ingest.stats.follow_errors)
+
+
+    def _uplink(self) -> Iterator[Metric]:
+        uplink = getattr(self._runtime, "uplink", None)
+        if uplink is None:
+            return
+        s = uplink.stats
+        yield GaugeMetricFamily("kouan_outbox_depth", "Items (images, passage documents) the hub has not confirmed yet.",
+                                value=s.depth)
+        oldest = 0.0 if s.oldest_created_at is None else max(0.0, time.time() - s.oldest_created_at)
+        yield GaugeMetricFamily("kouan_outbox_oldest_age_seconds", "Age of the oldest item waiting for the hub "
+                                "(0 when none waits).", value=oldest)
+        yield CounterMetricFamily("kouan_uplink_bytes", "Bytes sent to the hub (resent ones included).",
+                                  value=s.bytes_sent)
+        refused = CounterMetricFamily("kouan_uplink_refused", "Items the hub refused for good, by its code (kept in "
+                                      "outbox_refused, shown on the terminal).", labels=["code"])
+        for code, count in sorted(s.refused_by_code.items()):
+            refused.add_metric([code], count)
+        yield refused
+        yield CounterMetricFamily("kouan_verdicts_received", "Reviewers' verdicts received from the hub.",
+                                  value=s.verdicts_received)
+        yield GaugeMetricFamily("kouan_uplink_hub_reachable", "1 when the hub answered the last request, 0 when it "
+                                "did not.", value=int(bool(s.hub_reachable)))
 
 
 def registry_for(runtime: EdgeRuntime) -> CollectorRegistry:

@@ -1,4 +1,4 @@
-"""The edge node's asyncio runtime: devices, ingest, store, MQTT uplink to the site broker, web.
+"""The edge node's asyncio runtime: devices, ingest, store, MQTT to the site broker, the hub's uplink, web.
 
 One process per lane. Devices are built by their kind's package (`edge.kinds`); drivers run in
 their own threads and hand readings to `Ingest`; the event loop owns ordering, events and the
@@ -30,6 +30,7 @@ from edge.passages.book import LaneDeviceRole
 from edge.passages.service import PassageService
 from edge.store import AsyncStore, EventRow, Store
 from edge.store_schema import store_migrations
+from edge.uplink.link import Uplink
 
 log = logging.getLogger(__name__)
 WATCHDOG_PERIOD_S = 1.0
@@ -49,6 +50,7 @@ class EdgeRuntime:
         self.media: MediaStore | None = None
         self.ingest: Ingest | None = None
         self.passages: PassageService | None = None
+        self.uplink: Uplink | None = None  # the hub's outbox, uploads and verdicts, when [uplink] is configured
         self.devices: dict[str, LaneDevice] = {}
         self.status: dict[str, DeviceStatus] = {}
         self.web_url: str | None = None
@@ -80,10 +82,13 @@ class EdgeRuntime:
             on_state=self._on_mqtt_state, manual_ack=True,
         )
         self.media = MediaStore(self.config.store.media_dir)
+        if self.config.uplink is not None:
+            self.uplink = Uplink(self.config.uplink, self.lane_id, self.store, self.media, self.config.passages.holds,
+                                 changed=self._verdict_changed)
         self.passages = PassageService(self.config.passages, self.lane_id, self.store, self.bus, self._publish_passage, {
             device.id: LaneDeviceRole(device.name or device.id, functools.partial(KINDS[device.kind].observe, device),
                                       KINDS[device.kind].check)
-            for device in self.config.devices})
+            for device in self.config.devices}, outbox=self.uplink.enqueue if self.uplink is not None else None)
         self.passages.bind_loop(loop)
         self.ingest = Ingest(loop, self.store, self.bus, publish_event=self._publish_event, on_device_seen=self._seen,
                              follow=self.passages.follow, on_followed=self.passages.changed)
@@ -104,6 +109,8 @@ class EdgeRuntime:
         self._tasks.append(asyncio.create_task(self.ingest.run(), name="ingest"))
         self._tasks.append(asyncio.create_task(self._watchdog(), name="watchdog"))
         self._tasks.append(asyncio.create_task(self.passages.run(), name="passages"))
+        if self.uplink is not None:
+            self._tasks.extend(self.uplink.start())
         for device in self.devices.values():
             device.start()  # MQTT devices register their subscriptions before the connect
         self.mqtt.subscribe(self.passages.declarations_topic, qos=1)
@@ -158,6 +165,8 @@ class EdgeRuntime:
             if task.get_name() != "web":
                 task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self.uplink is not None:
+            await self.uplink.stop()
         if self.mqtt is not None:
             await asyncio.to_thread(self.mqtt.stop)
         if self.store is not None:
@@ -208,6 +217,10 @@ class EdgeRuntime:
 
     def _on_mqtt_state(self, connected: bool, reason: str) -> None:
         log.info("site broker %s: %s", "connected" if connected else "disconnected", reason)
+
+    def _verdict_changed(self, ids: list[int]) -> None:
+        if self.passages is not None:
+            self.passages.changed(ids)
 
     def _publish_passage(self, topic: str, payload: bytes) -> None:
         if self.mqtt is not None:

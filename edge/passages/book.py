@@ -151,8 +151,9 @@ class PassageBook:
         return [passage_id for passage_id in due if self.evaluate(txn, passage_id, now)]
 
     def act(self, txn: Txn, passage_id: int, action: str, user: str, note: str, confirmed: bool, now: float) -> list[int]:
-        """An officer's release or hold. Releasing a flagged or held vehicle needs a confirmation and a note."""
-        row = txn.execute("SELECT state FROM passages WHERE id=?", (passage_id,)).fetchone()
+        """An officer's release or hold. Releasing a flagged or held vehicle needs a confirmation and a
+        note; one the hub's reviewer cleared (`reviewed`, a clear verdict) does not."""
+        row = txn.execute("SELECT state, verdict_json FROM passages WHERE id=?", (passage_id,)).fetchone()
         if row is None:
             raise KeyError(passage_id)
         state = row[0]
@@ -162,7 +163,8 @@ class PassageBook:
                 raise ActionRefused(f"passage {passage_id} is still {state}: wait for its decision or hold it")
             if state == "released":
                 raise ActionRefused(f"passage {passage_id} is already released")
-            if state in ("flagged", "held", "reviewed") and not (confirmed and note):
+            hub_cleared = state == "reviewed" and bool(row[1]) and json.loads(row[1]).get("verdict") == "clear"
+            if state in ("flagged", "held", "reviewed") and not hub_cleared and not (confirmed and note):
                 raise ActionRefused(f"releasing a {state} vehicle needs a confirmation and a note")
             new_state = "released"
         elif action == "hold":

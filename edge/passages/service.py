@@ -49,8 +49,10 @@ class PassageService:
     """See the module docstring."""
 
     def __init__(self, config: PassagesConfig, lane_id: str, store: AsyncStore, bus: LiveBus,
-                 publish: Callable[[str, bytes], None], roles: Mapping[str, LaneDeviceRole]) -> None:
+                 publish: Callable[[str, bytes], None], roles: Mapping[str, LaneDeviceRole],
+                 outbox: Callable[[Txn, list[int]], object] | None = None) -> None:
         self.config = config
+        self._outbox = outbox  # queues changed passages for the hub inside their transaction (edge/uplink)
         self.lane_id = lane_id
         self.book = PassageBook(config, roles)
         self.names = {device_id: role.name or device_id for device_id, role in roles.items()}
@@ -77,7 +79,23 @@ class PassageService:
     def follow(self, txn: Txn, reading: Reading, reading_id: int, derived: Derived) -> list[int]:
         view = ReadingView(reading_id, reading.device_id, reading.kind, reading.message, reading.payload, reading.state,
                            tuple(derived.events), reading.device_time, reading.received_at, reading.from_device)
-        return self.book.follow(txn, view)
+        return self._queued(txn, self.book.follow(txn, view))
+
+    def _queued(self, txn: Txn, ids: list[int]) -> list[int]:
+        """Hand the changed passages to the outbox, in the same transaction, when there is an uplink."""
+        if self._outbox is not None and ids:
+            self._outbox(txn, ids)
+        return ids
+
+    def _tick(self, txn: Txn, now: float) -> list[int]:
+        return self._queued(txn, self.book.tick(txn, now))
+
+    def _act(self, txn: Txn, *args: Any) -> list[int]:
+        return self._queued(txn, self.book.act(txn, *args))
+
+    def _load_declaration(self, txn: Txn, *args: Any) -> tuple[str, list[int]]:
+        outcome, changed = self.book.load_declaration(txn, *args)
+        return outcome, self._queued(txn, changed)
 
     def changed(self, ids: list[int]) -> None:
         """Publish these passages (event loop; after their commit)."""
@@ -118,7 +136,7 @@ class PassageService:
         """Decide passages whose deadline passed, every `tick_s` (also those a stopped edge left)."""
         while True:
             try:
-                changed = await self._store.call(Store.transact, self.book.tick, time.time())
+                changed = await self._store.call(Store.transact, self._tick, time.time())
                 self.changed(changed)
             except Exception:
                 log.exception("passages: deadline check failed; trying again")
@@ -127,7 +145,7 @@ class PassageService:
     # ------------------------------------------------------------ declarations
 
     async def declare(self, declaration: Declaration, source: str) -> str:
-        outcome, changed = await self._store.call(Store.transact, self.book.load_declaration, declaration, source,
+        outcome, changed = await self._store.call(Store.transact, self._load_declaration, declaration, source,
                                                   time.time())
         self.stats.declarations_accepted += 1
         log.info("declaration %s (%s) from %s: %s", declaration.id, declaration.plate, source, outcome)
@@ -174,7 +192,7 @@ class PassageService:
     # ------------------------------------------------------------ the terminal's questions and actions
 
     async def act(self, passage_id: int, action: str, user: str, note: str, confirmed: bool) -> dict[str, Any]:
-        changed = await self._store.call(Store.transact, self.book.act, passage_id, action, user, note, confirmed,
+        changed = await self._store.call(Store.transact, self._act, passage_id, action, user, note, confirmed,
                                          time.time())
         log.info("passage %s: %s by %s%s", passage_id, action, user, f" ({note})" if note else "")
         await self._publish(changed)

@@ -29,6 +29,7 @@ from edge.users import Session, SessionPolicy
 from edge.web.auth import Auth, current_session, current_user, install_auth, metrics_reader
 from edge.web.media_routes import media_router
 from edge.web.passage_routes import declaration_router, passage_router
+from edge.web.uplink_routes import uplink_router
 
 STATIC = Path(__file__).parent / "static"
 KEEPALIVE_S = 15.0
@@ -139,6 +140,7 @@ def create_app(view: LaneView) -> FastAPI:
     passages = lambda: getattr(view, "passages", None)  # noqa: E731 (the runtime's, once started)
     app.include_router(passage_router(passages))
     app.include_router(declaration_router(passages))
+    app.include_router(uplink_router(lambda: getattr(view, "uplink", None)))
 
     @app.get("/metrics", dependencies=[Depends(metrics_reader)])
     async def metrics() -> Response:
