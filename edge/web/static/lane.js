@@ -8,15 +8,21 @@
 import { DeviceStrip } from "/static/devices.js";
 import { actedText, PassageView } from "/static/passage-view.js";
 import { localTime, PassageList } from "/static/passages.js";
+import { UplinkLine } from "/static/uplink.js";
 
 const api = window.kouanApi;
 const $ = (id) => document.getElementById(id);
-const NEEDS_NOTE = ["flagged", "held", "reviewed"];
+/** A flagged or held vehicle's release asks for a note; one the hub's reviewer cleared does not. */
+function needsNote(s) {
+  if (s.state === "reviewed") return !(s.verdict && s.verdict.verdict === "clear");
+  return s.state === "flagged" || s.state === "held";
+}
 const STATS_EVERY_MS = 10_000;
 const narrow = window.matchMedia("(max-width: 899px)");
 
 const view = new PassageView($("view"));
 const devices = new DeviceStrip($("device-strip"), $("devices-toggle"), $("devices-summary"));
+const uplink = new UplinkLine($("uplink"), api);
 const list = new PassageList($("passages"), $("older"), $("list-empty"), api, {
   onSelect: (id) => selected(id),
   onOpen: (id) => open(id),
@@ -62,6 +68,7 @@ $("logout").addEventListener("click", async () => {
   leaving = true;  // no more requests: one would meet a 401 and send the page to /login a second time
   if (live) live.close();
   clearInterval(statsTimer);
+  uplink.stop();
   try {
     await api.post("/api/logout", {});
   } finally {
@@ -197,8 +204,8 @@ function actionBar(id) {
   if (!s) return;
   $("release").disabled = busy || ["released", "open", "analysing"].includes(s.state);
   $("hold").disabled = busy || s.state === "held";
-  $("release").querySelector("span").textContent = NEEDS_NOTE.includes(s.state) ? "Release…" : "Release";
-  $("release").title = NEEDS_NOTE.includes(s.state) ? "Release this vehicle: a note is asked for (R)" : "Release (R)";
+  $("release").querySelector("span").textContent = needsNote(s) ? "Release…" : "Release";
+  $("release").title = needsNote(s) ? "Release this vehicle: a note is asked for (R)" : "Release (R)";
   $("hold").title = "Hold this vehicle (H)";
 }
 
@@ -212,7 +219,7 @@ async function act(action) {
   const id = list.selected ?? shownId;
   if (id === null || id === undefined || busy) return;
   const s = summaryOf(id);
-  if (action === "release" && s && NEEDS_NOTE.includes(s.state)) {
+  if (action === "release" && s && needsNote(s)) {
     confirmRelease(id, s);
     return;
   }
@@ -381,6 +388,7 @@ let statsTimer = null;
 function start() {
   loadMe().then(() => {
     follow();
+    uplink.start();
     setTimeout(() => { if (!everLoaded && !leaving) loadAll().then(() => { everLoaded = true; }).catch(() => {}); }, 3000);
     statsTimer = setInterval(() => { if (!leaving) loadStats().catch(() => {}); }, STATS_EVERY_MS);
   }, () => {

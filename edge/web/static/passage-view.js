@@ -61,8 +61,9 @@ export class PassageView {
     const scroll = this.root.scrollTop;
     if (!sameId) this.imageIndex = 0;
     this.detail = p;
-    const parts = [this.head(p), this.reasons(p), this.images(p), this.compare(p), this.readings(p),
-                   this.verdict(p), this.timeline(p)].filter(Boolean);
+    const answered = p.verdict !== null && p.verdict !== undefined;  // the hub's word first once it is there
+    const parts = [this.head(p), answered ? this.verdict(p) : null, this.reasons(p), this.images(p), this.compare(p),
+                   this.readings(p), answered ? null : this.verdict(p), this.timeline(p)].filter(Boolean);
     this.root.replaceChildren(...parts);
     this.root.dataset.passage = p.id;
     if (sameId) this.root.scrollTop = scroll;
@@ -287,6 +288,25 @@ export class PassageView {
     }
     if (typeof p.verdict !== "object") {
       s.append(el("p", "", String(p.verdict)));
+      return s;
+    }
+    const v = p.verdict;
+    if (v.verdict === "clear" || v.verdict === "suspicious") {
+      const clear = v.verdict === "clear";
+      s.classList.add(`verdict-${v.verdict}`);
+      const word = el("p", `verdict-word ${v.verdict}`);
+      word.append(el("span", "verdict-mark", clear ? "✓" : "⚠"), clear ? " Clear" : " Suspicious");
+      word.firstChild.setAttribute("aria-hidden", "true");
+      s.append(word);
+      if (v.note) s.append(el("p", "verdict-note", v.note));
+      const who = `${v.stage === "recheck" ? "re-checked by supervisor" : "by reviewer"} ${v.reviewer}`;
+      const at = Date.parse(v.decided_at);
+      s.append(el("p", "muted verdict-by", Number.isFinite(at) ? `${who} at ${localTime(at / 1000, true)}` : who));
+      let advice = "";
+      if (!clear && p.state === "released") advice = "The vehicle was already released: tell the supervisor.";
+      else if (!clear) advice = "Hold the vehicle for physical inspection.";
+      else if (p.state === "reviewed") advice = "Cleared by the hub: it may be released without a note.";
+      if (advice) s.append(el("p", `verdict-advice${!clear ? " alarm" : ""}`, advice));
       return s;
     }
     const dl = el("dl", "verdict-list");

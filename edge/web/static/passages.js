@@ -1,13 +1,13 @@
 // The passage list: newest first, one page at a time from the API's keyset cursor ("older" asks
 // for the next page), live rows from the stream inserted in id order, an update replacing its
 // row only when its `version` is newer. A filter of several states ("needs the officer": flagged,
-// open, analysing) merges one keyset-paged source per state, so it still never loads everything.
+// reviewed by the hub, open, analysing) merges one keyset-paged source per state, so it still never loads everything.
 "use strict";
 
 export const PAGE = 50;
 const MAX_ROWS = 600;  // a day's live rows are trimmed from the old end (they stay one "older" away)
 export const FILTERS = {
-  needs: ["flagged", "open", "analysing"],
+  needs: ["flagged", "reviewed", "open", "analysing"],
   flagged: ["flagged"],
   held: ["held"],
   all: [null],
@@ -23,6 +23,15 @@ export function stateMark(state) {
 export function stateWord(summary) {
   if (summary.state === "released" && summary.acted_by === "machine") return "released (machine)";
   return summary.state;
+}
+
+/** The hub's verdict as a marker for the row ("hub ✓ clear", "hub ⚠ suspicious"); null without one. */
+export function hubVerdict(summary) {
+  const v = summary.verdict;
+  if (!v || typeof v !== "object" || (v.verdict !== "clear" && v.verdict !== "suspicious")) return null;
+  const mark = el("span", `hub-verdict ${v.verdict}`, ` hub ${v.verdict === "clear" ? "✓" : "⚠"} ${v.verdict}`);
+  mark.title = `hub verdict: ${v.verdict} by ${v.reviewer}${v.note ? `: ${v.note}` : ""}`;
+  return mark;
 }
 
 /** Local time of the terminal; the date too when it is not today. */
@@ -173,6 +182,8 @@ export class PassageList {
       reason.classList.add("by");
     }
     if (summary.holding > 1) reason.append(el("span", "more", ` +${summary.holding - 1}`));
+    const verdict = hubVerdict(summary);
+    if (verdict) reason.append(verdict);
     button.append(state, plate, containers, time, reason);
     button.addEventListener("click", () => { this.select(summary.id, false); this.onOpen(summary.id); });
     li.append(button);
