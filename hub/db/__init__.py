@@ -1,0 +1,1 @@
+"""The hub's store: engine and transactions (engine.py), tables (models.py), Alembic migrations."""
