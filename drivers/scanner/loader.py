@@ -31,7 +31,7 @@ from typing import BinaryIO
 import cv2
 import numpy as np
 
-from drivers.scanner.dicos import read_dicos_header
+from drivers.scanner.dicos import read_dicos_header, read_dicos_pixels
 from drivers.scanner.headers import ImageHeader, ScanRefused, read_png_header, read_tiff_header, sniff_format
 from drivers.scanner.notice import ScanNotice
 
@@ -118,13 +118,7 @@ def _check_header(header: ImageHeader, notice: ScanNotice, limits: ScanLimits) -
 def _decode(path: str, notice: ScanNotice) -> tuple[np.ndarray, ...]:
     """The planes, each (height, width) uint16; ScanRefused when the decoder fails or disagrees."""
     if notice.format == "dicos":
-        from pydicom.pixels import pixel_array
-
-        try:
-            array = pixel_array(path)
-        except Exception as exc:  # pydicom raises many kinds on damaged data
-            raise ScanRefused("decode", f"DICOS pixel data cannot be decoded: {exc}") from None
-        planes = tuple(array) if array.ndim == 3 else (array,)
+        planes = read_dicos_pixels(path)
     elif notice.format == "tiff" and notice.planes == 2:
         # one page at a time: imreadmulti's pages are copied into numpy by the binding, so reading both
         # at once would briefly hold the pixels twice
