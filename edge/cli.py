@@ -19,6 +19,7 @@ SUBCOMMANDS: dict[str, str] = {
     "decode": "decode",
     "iris": "iris",
     "user": "user",
+    "dicos": "dicos",
 }
 
 
