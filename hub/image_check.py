@@ -19,7 +19,7 @@ from typing import BinaryIO
 import cv2
 import numpy as np
 
-from drivers.scanner.dicos import read_dicos_header
+from drivers.scanner.dicos import image_geometry, open_dicos, read_dicos_header, read_dicos_pixels
 from drivers.scanner.headers import PNG_IEND, ImageHeader, ScanRefused, read_png_header, read_tiff_header, sniff_format
 
 DEFAULT_MAX_PIXELS = 400_000_000
@@ -116,7 +116,10 @@ def _read_header(kind: str, f: BinaryIO, size: int) -> ImageHeader:
     if kind == "tiff":
         return read_tiff_header(f, size)
     if kind == "dicos":
-        return read_dicos_header(f, size)
+        header = read_dicos_header(f, size)
+        stored = image_geometry(open_dicos(f)).bits_stored  # the significant bits of the 16 allocated
+        return ImageHeader(header.format, header.width, header.height, stored, header.samples, header.pages,
+                           header.detail, header.truncated)
     return _jpeg_header(f, size)
 
 
@@ -129,10 +132,7 @@ def decode_pages(path: Path, media_type: str | None) -> list[np.ndarray]:
         raise ImageRefused("unsupported", f"media type {media_type} is not accepted")
     try:
         if kind == "dicos":
-            from pydicom import dcmread
-
-            pixels = np.asarray(dcmread(path).pixel_array)
-            return [pixels] if pixels.ndim == 2 else list(pixels)
+            return list(read_dicos_pixels(path))
         data = np.fromfile(path, dtype=np.uint8)
         if kind == "tiff":
             ok, pages = cv2.imdecodemulti(data, cv2.IMREAD_UNCHANGED)
@@ -142,6 +142,8 @@ def decode_pages(path: Path, media_type: str | None) -> list[np.ndarray]:
         image = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
     except ImageRefused:
         raise
+    except ScanRefused as exc:
+        raise ImageRefused("truncated", str(exc)) from None
     except (cv2.error, ValueError, OSError, AttributeError, KeyError, TypeError, EOFError) as exc:
         raise ImageRefused("truncated", f"the {kind.upper()} does not decode: {exc}") from None
     if image is None:
@@ -155,6 +157,12 @@ def _planes(pages: list[np.ndarray]) -> int:
 
 def check_image(path: Path, media_type: str, max_side: int, max_pixels: int = DEFAULT_MAX_PIXELS) -> ImageFacts:
     """The facts of the image at `path` claimed to be `media_type`, or ImageRefused saying why not."""
+    return inspect_image(path, media_type, max_side, max_pixels)[0]
+
+
+def inspect_image(path: Path, media_type: str, max_side: int,
+                  max_pixels: int = DEFAULT_MAX_PIXELS) -> tuple[ImageFacts, list[np.ndarray]]:
+    """`check_image`'s facts and the decoded pages it checked."""
     kind = _KIND.get(media_type)
     if kind is None:
         raise ImageRefused("unsupported", f"media type {media_type} is not accepted")
@@ -184,4 +192,4 @@ def check_image(path: Path, media_type: str, max_side: int, max_pixels: int = DE
                                             f"{header.width} x {header.height}")
         if page.dtype not in (np.uint8, np.uint16):
             raise ImageRefused("unsupported", f"samples of type {page.dtype}: the viewer takes 8- or 16-bit")
-    return ImageFacts(header.width, header.height, header.bits, _planes(pages))
+    return ImageFacts(header.width, header.height, header.bits, _planes(pages)), pages

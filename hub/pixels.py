@@ -1,7 +1,9 @@
 """An image as raw samples for the reviewer's viewer, which windows 16-bit scans itself.
 
 The raw form is every plane one after the other (a TIFF's pages or a DICOS's frames in order; a
-colour image's channels as R, G, B[, A]), each row-major, samples little-endian uint8 or uint16.
+colour image's channels as R, G, B[, A]), each row-major, samples little-endian uint8 or uint16;
+`bits` is 8, or for 16-bit samples the file's significant bits (9 to 16, e.g. a DICOS's 12 stored
+bits), the full scale a viewer windows from.
 Decoding a 60 MB scan takes a while, so the result is cached beside the blob's hash as
 `<root>/<aa>/<bb>/<sha>.raw` with its dimensions in `<sha>.raw.json`, both written to a temporary
 file and renamed, so two hub processes making it at once leave one whole copy.
@@ -19,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from hub.blobs import BlobStore, check_sha
-from hub.image_check import decode_pages, media_type_of
+from hub.image_check import ImageRefused, inspect_image, media_type_of
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +52,14 @@ def to_planes(pages: list[np.ndarray]) -> np.ndarray:
     return np.stack([p.astype(dtype, copy=False) for p in planes])
 
 
+def sample_bits(dtype: np.dtype, declared: int) -> int:
+    """The bits a viewer takes as full scale: 8 for 8-bit samples; the file's own (e.g. a DICOS's 12 stored
+    bits) for 16-bit samples, when it says 9 to 16."""
+    if dtype.itemsize == 1:
+        return 8
+    return declared if 9 <= declared <= 16 else 16
+
+
 def _write_atomic(path: Path, data: bytes | memoryview) -> None:
     fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=".pixels-")
     try:
@@ -77,7 +87,8 @@ class PixelCache:
         raw, meta = self._paths(sha256)
         try:
             facts = json.loads(meta.read_text(encoding="utf-8"))
-            if raw.stat().st_size != facts["width"] * facts["height"] * facts["planes"] * facts["bits"] // 8:
+            per_sample = 2 if facts["bits"] > 8 else 1
+            if raw.stat().st_size != facts["width"] * facts["height"] * facts["planes"] * per_sample:
                 return None
             return RawPixels(raw, **facts)
         except (FileNotFoundError, ValueError, KeyError, TypeError):
@@ -91,11 +102,14 @@ class PixelCache:
         with blobs.local_file(sha256) as source:
             with source.open("rb") as handle:
                 media_type = media_type_of(handle.read(132))
-            planes = to_planes(decode_pages(source, media_type))
+            if media_type is None:
+                raise ImageRefused("unsupported", "the file is no image the hub knows")
+            image, pages = inspect_image(source, media_type, max_side=1 << 31, max_pixels=1 << 62)  # checked at upload
+        planes = to_planes(pages)
         raw, meta = self._paths(sha256)
         raw.parent.mkdir(parents=True, exist_ok=True)
         facts = {"width": int(planes.shape[2]), "height": int(planes.shape[1]),
-                 "bits": planes.dtype.itemsize * 8, "planes": int(planes.shape[0])}
+                 "bits": sample_bits(planes.dtype, image.bits), "planes": int(planes.shape[0])}
         _write_atomic(meta, json.dumps(facts).encode())
         little = np.ascontiguousarray(planes, dtype=planes.dtype.newbyteorder("<"))
         _write_atomic(raw, memoryview(little).cast("B"))
