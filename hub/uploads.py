@@ -1,0 +1,319 @@
+"""Resumable image uploads: chunks appended at the hub's offset, checked whole, then kept.
+
+An upload in progress is two files under `<root>/partial/`: `<sha>.part` (the bytes so far) and
+`<sha>.json` (the size and media type claimed, and the offset recorded after each chunk was
+fsynced). Every step takes an exclusive `flock` on `<sha>.lock`, so several hub processes sharing
+the root see one upload. The offset a restart reports is the part file's real length trimmed to
+the recorded offset: a chunk written but not yet recorded when the hub was killed is sent again.
+
+After the last byte the file's SHA-256 must be the one it was opened under and the file must be
+the image it claims (hub/image_check.py); only then is it moved into the blob store and recorded
+(`ingest.record_blob`). A refusal deletes the partial upload, so a corrected re-send starts clean.
+A kill between the move and the record leaves a stored blob without a record; the next HEAD or
+POST finds it and records it.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import logging
+import os
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from hub import ingest
+from hub.accounts import EdgeInfo
+from hub.blobs import BlobStore, check_sha, sha256_file
+from hub.db.engine import Database
+from hub.image_check import ImageFacts, ImageRefused, check_image, media_type_of
+from hub.metrics import HubMetrics
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class UploadLimits:
+    """What the hub accepts: bytes per file, pixels a side, samples per image."""
+
+    max_bytes: int
+    max_side: int
+    max_pixels: int
+
+
+@dataclass(frozen=True)
+class UploadState:
+    """Where one upload stands."""
+
+    sha256: str
+    size: int
+    offset: int
+    complete: bool
+
+
+class UploadError(Exception):
+    """Base of the refusals below."""
+
+
+class OffsetMismatch(UploadError):
+    """A chunk sent for another offset than the hub's (409; the edge resumes from `offset`)."""
+
+    def __init__(self, offset: int, sent: int) -> None:
+        super().__init__(f"the upload is at offset {offset}, the chunk was sent for offset {sent}")
+        self.offset = offset
+
+
+class TooLarge(UploadError):
+    """A file over the hub's byte limit (413)."""
+
+
+class NoUpload(UploadError):
+    """A chunk for an upload nobody opened (404)."""
+
+
+class UploadRefused(UploadError):
+    """The upload is refused and dropped (422): `code` as the wire Refusal's."""
+
+    def __init__(self, code: str, detail: str) -> None:
+        super().__init__(f"{code}: {detail}")
+        self.code, self.detail = code, detail
+
+
+@dataclass
+class _Partial:
+    size: int
+    media_type: str
+    offset: int
+    edge: str
+    started_at: float
+
+
+def _write_json(path: Path, data: dict[str, object]) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}-")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            json.dump(data, out)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(tmp, path)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+
+
+class _Lock:
+    """An exclusive flock on one upload's lock file; `drop()` removes the file when the upload ends."""
+
+    def __init__(self, path: Path, fd: int) -> None:
+        self.path, self.fd, self.dropped = path, fd, False
+
+    def drop(self) -> None:
+        self.dropped = True
+
+
+class Uploads:
+    """The resumable uploads of one hub (all its processes share `root`)."""
+
+    def __init__(self, root: Path, blobs: BlobStore, limits: UploadLimits, database: Database,
+                 metrics: HubMetrics) -> None:
+        self.partial = root / "partial"
+        self.partial.mkdir(parents=True, exist_ok=True)
+        self.blobs, self.limits, self.database, self.metrics = blobs, limits, database, metrics
+
+    # -- the three protocol steps -------------------------------------------------------------
+
+    def status(self, sha256: str, edge: EdgeInfo) -> UploadState | None:
+        """HEAD: complete, in progress (a full partial file is finished now), or None (unknown)."""
+        check_sha(sha256)
+        done = self._held(sha256, edge)
+        if done is not None:
+            return done
+        if not self._meta(sha256).exists():
+            return None
+        with self._locked(sha256) as lock:
+            partial = self._load(sha256, lock)
+            if partial is None:
+                return None
+            if partial.offset == partial.size:
+                return self._finish(sha256, partial, edge, lock)
+            return UploadState(sha256, partial.size, partial.offset, False)
+
+    def open(self, sha256: str, size: int, media_type: str, edge: EdgeInfo) -> UploadState:
+        """POST: open an upload, or answer the state of the one already open or done."""
+        check_sha(sha256)
+        if size > self.limits.max_bytes:
+            self.metrics.uploads_refused.labels(code="too_large").inc()
+            raise TooLarge(f"the file is {size} bytes, over the hub's limit of {self.limits.max_bytes}")
+        done = self._held(sha256, edge)
+        if done is not None:
+            return done
+        with self._locked(sha256) as lock:
+            partial = self._load(sha256, lock)
+            if partial is not None and (partial.size, partial.media_type) != (size, media_type):
+                log.warning("upload %s re-opened by %s as %d bytes %s (was %d bytes %s): starting over",
+                            sha256, edge.name, size, media_type, partial.size, partial.media_type)
+                partial = None
+            if partial is None:
+                partial = _Partial(size, media_type, 0, edge.name, time.time())
+                self._part(sha256).write_bytes(b"")
+                self._save(sha256, partial)
+                log.info("upload %s opened by %s: %d bytes %s", sha256, edge.name, size, media_type)
+            if partial.offset == partial.size:
+                return self._finish(sha256, partial, edge, lock)
+            return UploadState(sha256, partial.size, partial.offset, False)
+
+    def append(self, sha256: str, offset: int, chunk: bytes, edge: EdgeInfo) -> UploadState:
+        """PATCH: append `chunk` at exactly the upload's offset; after the last byte, finish it."""
+        check_sha(sha256)
+        done = self._held(sha256, edge)
+        if done is not None:
+            if offset != done.size:
+                raise OffsetMismatch(done.size, offset)
+            return done
+        with self._locked(sha256) as lock:
+            partial = self._load(sha256, lock)
+            if partial is None:
+                raise NoUpload(f"no upload of {sha256} is open: POST it first")
+            if offset != partial.offset:
+                raise OffsetMismatch(partial.offset, offset)
+            if offset + len(chunk) > partial.size:
+                self._drop(sha256, lock)
+                raise self._refused("overrun", f"the chunk runs to byte {offset + len(chunk)}, past the "
+                                               f"{partial.size} bytes the upload was opened with")
+            if chunk:
+                with self._part(sha256).open("r+b") as out:
+                    out.seek(offset)
+                    out.write(chunk)
+                    out.truncate()
+                    out.flush()
+                    os.fsync(out.fileno())
+                partial.offset += len(chunk)
+                self._save(sha256, partial)
+                self.metrics.upload_bytes.inc(len(chunk))
+            if partial.offset == partial.size:
+                return self._finish(sha256, partial, edge, lock)
+            return UploadState(sha256, partial.size, partial.offset, False)
+
+    # -- finishing ----------------------------------------------------------------------------
+
+    def _finish(self, sha256: str, partial: _Partial, edge: EdgeInfo, lock: _Lock) -> UploadState:
+        part = self._part(sha256)
+        actual = sha256_file(part)
+        if actual != sha256:
+            self._drop(sha256, lock)
+            raise self._refused("hash_mismatch", f"the {partial.size} bytes received hash to {actual}, "
+                                                 f"not {sha256}")
+        try:
+            facts = check_image(part, partial.media_type, self.limits.max_side, self.limits.max_pixels)
+        except ImageRefused as exc:
+            self._drop(sha256, lock)
+            raise self._refused(exc.code, exc.detail) from None
+        stored = self.blobs.put_file(part, sha256)
+        self._record(sha256, stored.size, partial.media_type, facts, edge)
+        self._drop(sha256, lock)
+        self.metrics.uploads.inc()
+        log.info("upload %s complete from %s: %d bytes %s, %d x %d x %d, %d-bit", sha256, edge.name,
+                 stored.size, partial.media_type, facts.width, facts.height, facts.planes, facts.bits)
+        return UploadState(sha256, stored.size, stored.size, True)
+
+    def _record(self, sha256: str, size: int, media_type: str, facts: ImageFacts, edge: EdgeInfo) -> None:
+        with self.database.session() as s:
+            ingest.record_blob(s, sha256, size, media_type, facts.width, facts.height, facts.bits,
+                               facts.planes, edge, time.time())
+
+    def _held(self, sha256: str, edge: EdgeInfo) -> UploadState | None:
+        """The state of a blob already kept; one stored but never recorded (a kill) is recorded now."""
+        size = self.blobs.size(sha256)
+        with self.database.session() as s:
+            recorded = sha256 in ingest.held_blobs(s, [sha256])
+        if size is None:
+            if recorded:
+                log.error("blob %s is recorded but its file is missing from the blob store: taking it again", sha256)
+            return None
+        if not recorded:
+            with self.blobs.local_file(sha256) as path:
+                with path.open("rb") as head:
+                    media_type = media_type_of(head.read(132)) or ""
+                try:
+                    facts = check_image(path, media_type, self.limits.max_side, self.limits.max_pixels)
+                except ImageRefused as exc:
+                    log.error("stored blob %s without a record does not pass the image check (%s)", sha256, exc)
+                    return None
+            self._record(sha256, size, media_type, facts, edge)
+            log.warning("blob %s was stored but not recorded (the hub was stopped between): recorded now", sha256)
+        return UploadState(sha256, size, size, True)
+
+    def _refused(self, code: str, detail: str) -> UploadRefused:
+        self.metrics.uploads_refused.labels(code=code).inc()
+        log.warning("upload refused (%s): %s", code, detail)
+        return UploadRefused(code, detail)
+
+    # -- files --------------------------------------------------------------------------------
+
+    def _part(self, sha256: str) -> Path:
+        return self.partial / f"{sha256}.part"
+
+    def _meta(self, sha256: str) -> Path:
+        return self.partial / f"{sha256}.json"
+
+    def _load(self, sha256: str, lock: _Lock) -> _Partial | None:
+        """The upload's record with its offset made true: the part file's length, trimmed to the record."""
+        try:
+            partial = _Partial(**json.loads(self._meta(sha256).read_text(encoding="utf-8")))
+        except FileNotFoundError:
+            return None
+        except (ValueError, TypeError) as exc:
+            log.error("upload %s: its record is unreadable (%s): dropped, the edge starts it again", sha256, exc)
+            self._drop(sha256, lock)
+            return None
+        part = self._part(sha256)
+        try:
+            length = part.stat().st_size
+        except FileNotFoundError:
+            length = 0
+            part.write_bytes(b"")
+        if length != partial.offset:
+            if length > partial.offset:
+                os.truncate(part, partial.offset)
+            log.info("upload %s: resumed at offset %d (file %d, recorded %d)", sha256, min(length, partial.offset),
+                     length, partial.offset)
+            partial.offset = min(length, partial.offset)
+            self._save(sha256, partial)
+        return partial
+
+    def _save(self, sha256: str, partial: _Partial) -> None:
+        _write_json(self._meta(sha256), partial.__dict__)
+
+    def _drop(self, sha256: str, lock: _Lock) -> None:
+        self._part(sha256).unlink(missing_ok=True)
+        self._meta(sha256).unlink(missing_ok=True)
+        lock.drop()
+
+    @contextmanager
+    def _locked(self, sha256: str) -> Iterator[_Lock]:
+        """Hold the upload's lock file; retried when another process removed it while we waited."""
+        path = self.partial / f"{sha256}.lock"
+        while True:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX)
+                try:
+                    current = os.stat(path).st_ino == os.fstat(fd).st_ino
+                except FileNotFoundError:
+                    current = False
+            except BaseException:
+                os.close(fd)
+                raise
+            if current:
+                break
+            os.close(fd)
+        lock = _Lock(path, fd)
+        try:
+            yield lock
+        finally:
+            if lock.dropped:
+                path.unlink(missing_ok=True)
+            os.close(fd)
