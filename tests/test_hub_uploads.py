@@ -1,0 +1,175 @@
+"""Resumable image uploads against a real hub over HTTP: resume, refusals, re-sends, restarts, races."""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from contract.uplink import MAX_CHUNK, UPLOAD_LENGTH, UPLOAD_OFFSET, BlobStatus, Refusal
+from hub import ingest
+from tests import hub_images
+from tests.hub_harness import Hub, patch_chunk, running_hub, upload_blob
+
+BLOB = "/api/v1/blobs/{}"
+
+
+@pytest.fixture(scope="module")
+def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hub]:
+    with running_hub(tmp_path_factory.mktemp("hub")) as running:
+        yield running
+
+
+def sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def held(hub: Hub, digest: str) -> bool:
+    with hub.database.read_session() as s:
+        return digest in ingest.held_blobs(s, [digest])
+
+
+def partial_files(hub: Hub, digest: str) -> list[Path]:
+    return sorted(p for p in (hub.config.blobs.root / "partial").iterdir() if p.name.startswith(digest))
+
+
+def refused_count(hub: Hub, code: str) -> float:
+    value = hub.app.state.hub.metrics.registry.get_sample_value("kouan_hub_uploads_refused_total", {"code": code})
+    return value or 0.0
+
+
+def test_chunked_upload_breaks_and_resumes_from_head(hub: Hub) -> None:
+    data = hub_images.tiff(2, 120, 200)
+    digest = sha(data)
+    assert hub.edge.head(BLOB.format(digest)).status_code == 404
+    opened = hub.edge.post(BLOB.format(digest), json={"size": len(data), "media_type": "image/tiff"})
+    assert BlobStatus.model_validate(opened.json()) == BlobStatus(sha256=digest, size=len(data), offset=0, complete=False)
+    assert patch_chunk(hub.edge, digest, 0, data[:5000]).json()["offset"] == 5000
+    # the connection broke after the hub stored the second chunk: the edge resends it from its own offset
+    assert patch_chunk(hub.edge, digest, 5000, data[5000:12000]).status_code == 200
+    stale = patch_chunk(hub.edge, digest, 5000, data[5000:12000])
+    assert stale.status_code == 409
+    assert stale.headers[UPLOAD_OFFSET] == "12000"
+    assert Refusal.model_validate(stale.json()).code == "offset_mismatch"
+    head = hub.edge.head(BLOB.format(digest))
+    assert (head.status_code, head.headers[UPLOAD_OFFSET], head.headers[UPLOAD_LENGTH]) == (200, "12000", str(len(data)))
+    assert not held(hub, digest)
+    done = upload_blob(hub.edge, data, "image/tiff", chunk=7000)
+    assert done.json() == {"sha256": digest, "size": len(data), "offset": len(data), "complete": True}
+    head = hub.edge.head(BLOB.format(digest))
+    assert head.headers[UPLOAD_OFFSET] == head.headers[UPLOAD_LENGTH] == str(len(data))
+    assert held(hub, digest)
+    assert partial_files(hub, digest) == []
+    with hub.app.state.hub.blobs.open(digest) as stored:
+        assert stored.read() == data
+
+
+def test_a_chunk_written_but_not_recorded_is_trimmed(hub: Hub) -> None:
+    """A hub killed after writing a chunk but before recording its offset: HEAD gives the recorded one."""
+    data = hub_images.png16(60, 90, seed=11)
+    digest = sha(data)
+    hub.edge.post(BLOB.format(digest), json={"size": len(data), "media_type": "image/png"})
+    patch_chunk(hub.edge, digest, 0, data[:1000])
+    part = hub.config.blobs.root / "partial" / f"{digest}.part"
+    with part.open("ab") as out:
+        out.write(b"\xff" * 700)  # bytes past the recorded offset (never acknowledged)
+    assert hub.edge.head(BLOB.format(digest)).headers[UPLOAD_OFFSET] == "1000"
+    assert part.stat().st_size == 1000
+    assert upload_blob(hub.edge, data, "image/png", chunk=999).json()["complete"] is True
+    with hub.app.state.hub.blobs.open(digest) as stored:
+        assert sha(stored.read()) == digest
+
+
+@pytest.mark.parametrize(("name", "data", "claimed", "code"), [
+    ("wrong hash", hub_images.png16(seed=21), "image/png", "hash_mismatch"),
+    ("wrong magic", hub_images.png16(seed=22), "image/jpeg", "bad_magic"),
+    ("bomb", hub_images.png_claiming(60000, 60000), "image/png", "bomb"),
+    ("truncated tiff", hub_images.tiff(2, 50, 70)[:-900], "image/tiff", "truncated"),
+])
+def test_finished_file_refused_with_its_code_and_dropped(hub: Hub, name: str, data: bytes, claimed: str,
+                                                         code: str) -> None:
+    digest = sha(b"something else") if code == "hash_mismatch" else sha(data)
+    before = refused_count(hub, code)
+    answer = upload_blob(hub.edge, data, claimed, chunk=1000, sha256=digest)
+    assert answer.status_code == 422, name
+    refusal = Refusal.model_validate(answer.json())
+    assert refusal.code == code and refusal.detail
+    assert partial_files(hub, digest) == []
+    assert hub.edge.head(BLOB.format(digest)).status_code == 404
+    assert not held(hub, digest)
+    assert refused_count(hub, code) == before + 1
+    if name == "wrong magic":  # a corrected re-send starts clean
+        assert upload_blob(hub.edge, data, "image/png").json()["complete"] is True
+
+
+def test_resending_a_complete_blob_is_harmless(hub: Hub) -> None:
+    data = hub_images.jpeg(40, 50)
+    digest = sha(data)
+    assert upload_blob(hub.edge, data, "image/jpeg").json()["complete"] is True
+    again = hub.other_edge.post(BLOB.format(digest), json={"size": len(data), "media_type": "image/jpeg"})
+    assert again.json() == {"sha256": digest, "size": len(data), "offset": len(data), "complete": True}
+    assert patch_chunk(hub.edge, digest, len(data), b"").json()["complete"] is True
+    late = patch_chunk(hub.edge, digest, 0, data[:10])
+    assert late.status_code == 409 and late.headers[UPLOAD_OFFSET] == str(len(data))
+    assert partial_files(hub, digest) == []
+
+
+def test_protocol_misuse_refused_in_words(hub: Hub) -> None:
+    data = hub_images.png16(seed=31)
+    digest = sha(data)
+    assert patch_chunk(hub.edge, digest, 0, data).status_code == 404  # never opened
+    too_big = hub.edge.post(BLOB.format(digest), json={"size": hub.config.blobs.max_bytes + 1, "media_type": "image/png"})
+    assert too_big.status_code == 413 and too_big.json()["code"] == "too_large"
+    hub.edge.post(BLOB.format(digest), json={"size": len(data), "media_type": "image/png"})
+    wrong_type = hub.edge.patch(BLOB.format(digest), content=data, headers={UPLOAD_OFFSET: "0",
+                                                                             "Content-Type": "application/json"})
+    assert wrong_type.status_code == 415
+    huge = patch_chunk(hub.edge, digest, 0, b"\x00" * (MAX_CHUNK + 1))
+    assert huge.status_code == 413
+    assert hub.edge.head(BLOB.format(digest)).headers[UPLOAD_OFFSET] == "0"  # nothing of either was kept
+    bad_offset = hub.edge.patch(BLOB.format(digest), content=data, headers={
+        UPLOAD_OFFSET: "-1", "Content-Type": "application/offset+octet-stream"})
+    assert bad_offset.status_code == 422 and bad_offset.json()["code"] == "invalid"
+    overrun = patch_chunk(hub.edge, digest, 0, data + b"extra")
+    assert overrun.status_code == 422 and overrun.json()["code"] == "overrun"
+    assert hub.edge.head(BLOB.format(digest)).status_code == 404
+    assert hub.edge.post(BLOB.format("XYZ"), json={"size": 1, "media_type": "image/png"}).status_code == 422
+
+
+def test_stored_but_unrecorded_blob_is_recorded_on_head(hub: Hub, tmp_path: Path) -> None:
+    """A hub killed between moving the file into the store and recording it."""
+    data = hub_images.dicos(1, 30, 40)
+    digest = sha(data)
+    loose = tmp_path / "loose"
+    loose.write_bytes(data)
+    hub.app.state.hub.blobs.put_file(loose, digest)
+    assert not held(hub, digest)
+    head = hub.edge.head(BLOB.format(digest))
+    assert head.status_code == 200 and head.headers[UPLOAD_OFFSET] == str(len(data))
+    assert held(hub, digest)
+
+
+def test_racing_chunks_for_one_offset_one_wins(hub: Hub) -> None:
+    """Several connections (as several hub processes would) append at the same offset: one is taken."""
+    data = hub_images.png16(80, 100, seed=41)
+    digest = sha(data)
+    hub.edge.post(BLOB.format(digest), json={"size": len(data), "media_type": "image/png"})
+    statuses: list[int] = []
+    clients = [hub.edge_client() for _ in range(6)]
+    barrier = threading.Barrier(len(clients))
+
+    def send(client: object) -> None:
+        barrier.wait()
+        statuses.append(patch_chunk(client, digest, 0, data[:2000]).status_code)  # type: ignore[arg-type]
+
+    threads = [threading.Thread(target=send, args=(c,)) for c in clients]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(20)
+    assert sorted(statuses) == [200] + [409] * 5
+    assert hub.edge.head(BLOB.format(digest)).headers[UPLOAD_OFFSET] == "2000"
+    assert upload_blob(hub.edge, data, "image/png").json()["complete"] is True
