@@ -112,6 +112,9 @@ def server() -> Iterator[tuple[str, Images]]:
     images.sets["main"] = {"ref": ref(images.add(main), "this pass"),
                            "earlier": [{"caption": "earlier pass", "ref": ref(images.add(earlier), "earlier pass")}]}
     images.sets["big"] = {"ref": ref(images.add(big), "60 MB scan"), "earlier": []}
+    rng = np.random.default_rng(7)
+    dual = rng.integers(0, 256, (2, 800, 1000), dtype=np.uint8)  # two energy planes, 8 bits
+    images.sets["dual"] = {"ref": ref(images.add(dual), "dual energy"), "earlier": []}
     port = free_port()
     srv = uvicorn.Server(uvicorn.Config(make_app(images), host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=srv.run, daemon=True)
@@ -260,8 +263,9 @@ def test_zoom_and_pan_keep_the_image_point_under_the_cursor(server: tuple[str, I
     for _ in range(3):
         page.mouse.wheel(0, -100)
     page.wait_for_function(f"window.kouanViewer.zoom > {fit * 1.9}")
-    after = page.evaluate(f"() => window.kouanViewer.clientToImage({cursor[0]}, {cursor[1]}, 0)")
-    assert abs(after["x"] - under["x"]) < 0.5 and abs(after["y"] - under["y"]) < 0.5, (under, after)
+    after = hook(page, f"imageToClient({under['x']}, {under['y']}, 0)")
+    # within a screen pixel: the drawn offset is snapped to whole pixels, before and after
+    assert abs(after["x"] - cursor[0]) <= 1 and abs(after["y"] - cursor[1]) <= 1, (cursor, after)
     assert abs(hook(page, "zoom") - fit * 1.25 ** 3) < 1e-6 * fit
     assert_grey(page, img, *cursor)
     # a drag pans: the point grabbed stays under the pointer
@@ -272,8 +276,8 @@ def test_zoom_and_pan_keep_the_image_point_under_the_cursor(server: tuple[str, I
     page.mouse.down()
     page.mouse.move(*end, steps=4)
     page.mouse.up()
-    there = page.evaluate(f"() => window.kouanViewer.clientToImage({end[0]}, {end[1]}, 0)")
-    assert abs(there["x"] - grabbed["x"]) < 0.5 and abs(there["y"] - grabbed["y"]) < 0.5, (grabbed, there)
+    there = hook(page, f"imageToClient({grabbed['x']}, {grabbed['y']}, 0)")
+    assert abs(there["x"] - end[0]) <= 1 and abs(there["y"] - end[1]) <= 1, (end, there)
     assert_grey(page, img, *end)
     # 1:1 and fit
     page.keyboard.press("0")
@@ -344,12 +348,43 @@ def test_canvas2d_fallback_applies_window_level(server: tuple[str, Images], brow
     page.close()
 
 
+def test_an_8_bit_dual_energy_scan_shows_each_plane(server: tuple[str, Images], browser: Any) -> None:
+    base, images = server
+    page = open_viewer(browser, base, "set=dual")
+    dual = images.raw[images.sets["dual"]["ref"]["sha256"]]
+    page.keyboard.press("0")  # 1:1: one sample per screen pixel
+    assert hook(page, "plane") == 0
+    centres = [hook(page, f"imageToClient({x + 0.5}, {y + 0.5}, 0)") for x, y in [(450, 380), (451, 380), (600, 555)]]
+    points = [(c["x"], c["y"]) for c in centres]  # noise: exactly one sample's centre each
+    for point in points:
+        assert_grey(page, dual[0], *point, tol=2)
+    page.keyboard.press("p")
+    assert hook(page, "plane") == 1
+    assert "plane 2/2" in page.inner_text(".tool-readout")
+    for point in points:
+        assert_grey(page, dual[1], *point, tol=2)
+    page.close()
+
+
 def test_window_level_drag_on_a_60_mb_scan_is_drawn_within_a_frame(server: tuple[str, Images], browser: Any) -> None:
     """Reports the time from each drag event to the end of its frame (no wall-time assertion)."""
     base, images = server
-    page = open_viewer(browser, base, "set=big")
     img = images.raw[images.sets["big"]["ref"]["sha256"]]
     assert img.nbytes == 60_000_000
+    for renderer in ("webgl2", "canvas2d"):
+        t0 = time.monotonic()
+        page = open_viewer(browser, base, f"set=big&renderer={'auto' if renderer == 'webgl2' else renderer}")
+        loaded_s = time.monotonic() - t0
+        assert hook(page, "renderer") == renderer
+        samples, draw_ms = drag_timing(page, img)
+        print(f"\n60 MB 16-bit scan, {renderer}: loaded (fetch, histogram, upload) in {loaded_s:.1f} s; "
+              f"window/level drag, input to drawn frame: median {np.median(samples):.1f} ms, max {max(samples):.1f} ms;"
+              f" one frame drawn and finished {draw_ms:.1f} ms")
+        page.close()
+
+
+def drag_timing(page: Any, img: np.ndarray) -> tuple[list[float], float]:
+    """Right-drag in 20 steps, a frame after each; the input-to-frame times and the last draw's cost."""
     page.evaluate("() => { window.kouanViewer.measure = true; }")
     frames0 = hook(page, "timing.frames")
     w0 = hook(page, "window")
@@ -363,8 +398,5 @@ def test_window_level_drag_on_a_60_mb_scan_is_drawn_within_a_frame(server: tuple
     timing = hook(page, "timing")
     assert timing["frames"] - frames0 >= 20
     assert hook(page, "window") > w0
-    samples = timing["samples"][-20:]
-    print(f"\n60 MB 16-bit scan, window/level drag: input to drawn frame median {np.median(samples):.1f} ms, "
-          f"max {max(samples):.1f} ms; GPU-finished draw {timing['drawMs']:.1f} ms")
-    assert_grey(page, img, *canvas_point(page, 0.4, 0.4))
-    page.close()
+    assert_grey(page, img, *canvas_point(page, 0.4, 0.4), tol=6)
+    return timing["samples"][-20:], timing["drawMs"]

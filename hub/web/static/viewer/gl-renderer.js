@@ -121,6 +121,9 @@ export class GLRenderer {
     gl.texParameteri(gl.TEXTURE_2D, gl.TEXTURE_WRAP_S, gl.CLAMP_TO_EDGE);
     gl.texParameteri(gl.TEXTURE_2D, gl.TEXTURE_WRAP_T, gl.CLAMP_TO_EDGE);
     this.maxTextureSize = gl.getParameter(gl.MAX_TEXTURE_SIZE);
+    const info = gl.getExtension("WEBGL_debug_renderer_info");
+    const name = info ? String(gl.getParameter(info.UNMASKED_RENDERER_WEBGL)) : "";
+    this.software = /swiftshader|llvmpipe|software/i.test(name);  // no GPU: the shader runs on the CPU
   }
 
   restore() {

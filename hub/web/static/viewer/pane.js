@@ -115,8 +115,9 @@ export class Pane {
     return {
       low, high, gamma: s.gamma, invert: s.invert, overlay: s.overlay,
       zoom: s.zoom / this.k,
-      offsetX: this.canvas.width / 2 - s.cx * s.zoom,
-      offsetY: this.canvas.height / 2 - s.cy * s.zoom,
+      // whole device pixels: at 1:1 and above each sample's edges fall on pixel edges, never between
+      offsetX: Math.round(this.canvas.width / 2 - s.cx * s.zoom),
+      offsetY: Math.round(this.canvas.height / 2 - s.cy * s.zoom),
     };
   }
 

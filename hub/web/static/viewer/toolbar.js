@@ -1,5 +1,5 @@
 // The viewer's tool strip: a button for every keyboard action (same names, so a click and a key
-// do the same thing), the colour map and earlier-pass choices, and the readout of the window,
+// do the same thing), the colour map and earlier-pass choices; and its status line: the window,
 // level, gamma, zoom, the sample under the cursor and which renderer draws.
 "use strict";
 
@@ -57,11 +57,13 @@ export class Toolbar {
     this.earlier.addEventListener("change", () => pickEarlier(Number(this.earlier.value)));
     this.buttons.get("invert").before(this.colormap);
     this.root.append(this.earlier);
+    // the readouts live in a status line of their own, one line high, so changing text never moves the image
+    this.status = el("div", "viewer-status");
     this.readout = el("span", "tool-readout");
     this.readout.setAttribute("aria-live", "off");
     this.hover = el("span", "tool-hover");
     this.renderer = el("span", "tool-renderer");
-    this.root.append(this.readout, this.hover, this.renderer);
+    this.status.append(this.readout, this.hover, this.renderer);
   }
 
   setEarlier(captions, index) {
@@ -77,8 +79,9 @@ export class Toolbar {
     this.buttons.get("plane").hidden = planes < 2;
   }
 
-  setRenderer(kind) {
-    this.renderer.textContent = kind === "webgl2" ? "WebGL2" : "Canvas 2D (no WebGL2: slower window/level)";
+  setRenderer(kind, software) {
+    this.renderer.textContent = kind === "webgl2"
+      ? `WebGL2${software ? " (software rendering: no GPU)" : ""}` : "Canvas 2D (no WebGL2: a reduced copy)";
     this.renderer.dataset.kind = kind;
   }
 

@@ -52,8 +52,8 @@ export class Viewer {
     this.panes = [new Pane(events, this.options), new Pane(events, this.options)];
     this.panes[1].root.hidden = true;
     this.stage.append(...this.panes.map((p) => p.root));
-    root.append(this.toolbar.root, this.stage);
-    this.toolbar.setRenderer(this.renderer);
+    root.append(this.toolbar.root, this.stage, this.toolbar.status);
+    this.toolbar.setRenderer(this.renderer, Boolean(this.panes[0].renderer.software));
     this.toolbar.setEarlier([], 0);
     this.toolbar.setPlanes(1);
     this.earlier = [];
