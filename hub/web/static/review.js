@@ -1,5 +1,5 @@
 // One open item: its evidence in the viewer and the side panel, and its decision. In review mode
-// the page holds a claim (a lease with a fencing token): it renews the lease every RENEW_MS, sends
+// the page holds a claim (a lease with a fencing token): it renews the lease every 5 s, sends
 // the verdict under the fence, and gives the item back when the reviewer leaves it. A 409 on
 // renew or verdict means the claim was lost (the lease ran out and someone else took the item):
 // the reviewer is told and sent back to the queue. In re-check mode a supervisor confirms or
@@ -10,7 +10,7 @@ import { $, el } from "./dom.js";
 import { earlierFor, imageCaption, markImage, orderedImages, renderDetail } from "./detail.js";
 import { countdown, hubNow, syncClock } from "./time.js";
 
-const RENEW_MS = 5000;
+const RENEW_MS = 5000;  // or a third of the lease, if the hub's lease is shorter than 15 s
 
 export class Review {
   /** `done(message, kind)` is called when the item is finished with (verdict, lost claim, error). */
@@ -43,7 +43,8 @@ export class Review {
     $("detail").replaceChildren(el("p", "muted", "Loading the item…"));
     this.setButtons(mode);
     if (mode === "review") {
-      this.renewTimer = setInterval(() => this.renew(), RENEW_MS);
+      const every = Math.min(RENEW_MS, ((this.claim && this.claim.lease_s) || 60) * 1000 / 3);
+      this.renewTimer = setInterval(() => this.renew(), every);
       this.tickTimer = setInterval(() => this.showLease(), 1000);
     }
     this.showLease();
