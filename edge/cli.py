@@ -22,6 +22,11 @@ SUBCOMMANDS: dict[str, str] = {
     "dicos": "dicos",
 }
 
+# name -> a module outside the edge whose main(argv) parses the rest itself, imported only when run
+HANDED_ON: dict[str, tuple[str, str]] = {
+    "hub": ("hub.cli", "the central image-review hub: serve, migrate, user, edge, verify-audit (kouan hub --help)"),
+}
+
 
 def _load(module: str) -> ModuleType:
     return importlib.import_module(f"edge.commands.{module}")
@@ -43,6 +48,9 @@ def build_parser() -> argparse.ArgumentParser:
         sub = subparsers.add_parser(name, help=module.HELP, description=module.__doc__)
         module.configure(sub)
         sub.set_defaults(_run=module.run)
+    for name, (target, help_text) in HANDED_ON.items():
+        sub = subparsers.add_parser(name, help=help_text, add_help=False)  # --help goes to its own parser
+        sub.set_defaults(_takes_rest=True, _run=lambda args, target=target: importlib.import_module(target).main(args._rest))
     return parser
 
 
