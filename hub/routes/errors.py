@@ -59,8 +59,34 @@ def _validation_words(exc: RequestValidationError) -> str:
     return "; ".join(parts) or "the request does not validate"
 
 
+def _openapi_with_refusals(app: FastAPI) -> Any:
+    """FastAPI's schema, its automatic 422s (HTTPValidationError) said as what `invalid` answers: a Refusal."""
+    from fastapi.openapi.utils import get_openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = get_openapi(title=app.title, version=app.version, description=app.description,
+                                 routes=app.routes)
+            for methods in schema.get("paths", {}).values():
+                for operation in methods.values():
+                    answer = operation.get("responses", {}).get("422")
+                    content = (answer or {}).get("content", {}).get("application/json", {})
+                    if content.get("schema", {}).get("$ref", "").endswith("/HTTPValidationError"):
+                        content["schema"] = {"$ref": "#/components/schemas/Refusal"}
+                        answer["description"] = "The request does not validate (code invalid)."
+            components = schema.setdefault("components", {}).setdefault("schemas", {})
+            components.setdefault("Refusal", Refusal.model_json_schema(ref_template="#/components/schemas/{model}"))
+            for unused in ("HTTPValidationError", "ValidationError"):
+                components.pop(unused, None)
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    return openapi
+
+
 def install_error_handlers(app: FastAPI) -> None:
-    """Every error the app answers is a Refusal; no traceback leaves the process."""
+    """Every error the app answers is a Refusal (the OpenAPI says so too); no traceback leaves the process."""
+    app.openapi = _openapi_with_refusals(app)  # type: ignore[method-assign]
 
     @app.exception_handler(ApiError)
     async def api_error(_request: Request, exc: ApiError) -> JSONResponse:

@@ -42,7 +42,7 @@ def _refusal(exc: UploadRefused | TooLarge) -> ApiError:
     return ApiError(422, exc.code, exc.detail)
 
 
-@router.head("/blobs/{sha256}", responses=errors(401, 404, s404="the hub knows nothing of this image"),
+@router.head("/blobs/{sha256}", responses=errors(401, 404, 422, s404="the hub knows nothing of this image"),
              summary="Where an image upload stands (Upload-Offset, Upload-Length)")
 def blob_head(sha256: ShaPath, edge: EdgeInfo = Depends(edge_caller), hub: HubState = Depends(hub_state)) -> Response:
     try:
