@@ -28,10 +28,17 @@ class UplinkStats:
     refused: int = 0  # rows in outbox_refused (all time: they are kept)
     refused_by_code: dict[str, int] = field(default_factory=dict)
 
-    def failed(self, error: str, now: float, reachable: bool | None = False) -> None:
+    def failed(self, error: str, now: float, reachable: bool | None = False) -> bool:
+        """Record a failure; True when it is the first since the hub last answered (worth a WARNING:
+        an outage is logged once, not at every retry)."""
+        first = reachable is False and self.hub_reachable is not False
         self.last_error, self.last_error_at = error, now
         if reachable is not None:
             self.hub_reachable = reachable
+        return first
 
-    def succeeded(self, now: float) -> None:
+    def succeeded(self, now: float) -> bool:
+        """Record an answer; True when the hub was unreachable until now."""
+        back = self.hub_reachable is False
         self.hub_reachable, self.last_ok_at = True, now
+        return back

@@ -108,10 +108,13 @@ class VerdictFollower:
             except HubError as exc:
                 failures += 1
                 delay = backoff_s(failures, self.config.backoff_base_s, self.config.backoff_cap_s)
-                log.warning("uplink: verdicts not fetched (next try in %.1f s): %s", delay, exc)
+                log.log(logging.WARNING if failures == 1 else logging.DEBUG,
+                        "uplink: verdicts not fetched (next try in %.1f s): %s", delay, exc)
                 self.stats.failed(f"verdicts: {exc}", self.clock())
                 await asyncio.sleep(delay)
                 continue
+            if failures:
+                log.info("uplink: verdicts fetched again after %d failed tries", failures)
             failures = 0
             self.stats.succeeded(self.clock())
             for verdict in sorted(page.verdicts, key=lambda v: v.cursor):

@@ -96,9 +96,11 @@ class UploadWorker:
                 await self._put_passage(item)
         except Unreachable as exc:
             delay = backoff_s(item.attempts + 1, self.config.backoff_base_s, self.config.backoff_cap_s)
-            log.warning("uplink: %s %s not sent (attempt %d, next in %.1f s): %s", item.kind, item.key,
-                        item.attempts + 1, delay, exc)
             self.stats.failed(str(exc), now)
+            first = self.failures == 0  # the worker's first failure since the hub last took something
+            log.log(logging.WARNING if first else logging.DEBUG, "uplink: %s %s not sent (attempt %d, next in "
+                    "%.1f s): %s%s", item.kind, item.key, item.attempts + 1, delay, exc,
+                    "; further failures until the hub answers are logged at DEBUG" if first else "")
             await self._tx(outbox.retry, item, delay, str(exc), now)
             return False
         except MissingImages as exc:
@@ -106,8 +108,12 @@ class UploadWorker:
         except Refused as exc:
             await self._refuse(item, exc.status, exc.refusal, now)
         else:
-            self.stats.succeeded(self.clock())
+            self._answered()
         return True
+
+    def _answered(self) -> None:
+        if self.stats.succeeded(self.clock()):
+            log.info("uplink: the hub answers again (%s)", self.config.hub_url)
 
     async def _refuse(self, item: OutboxRow, status: int, refusal: Refusal, now: float) -> None:
         log.error("uplink: the hub refused %s %s (passage %s revision %s) for good: %s %s: %s; kept in "
@@ -115,8 +121,8 @@ class UploadWorker:
                   refusal.detail)
         await self._tx(outbox.refuse, item, status, refusal.code, refusal.detail, refusal.missing, now)
         self.stats.refused_now += 1
+        self._answered()
         self.stats.failed(f"refused {item.kind} {item.key}: {refusal.code}: {refusal.detail}", now, reachable=None)
-        self.stats.succeeded(now)  # it answered
 
     async def _missing(self, item: OutboxRow, exc: MissingImages, now: float) -> None:
         """The hub lacks images of the passage: sent again when the edge has them, else refused."""
