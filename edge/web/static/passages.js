@@ -25,11 +25,12 @@ export function stateWord(summary) {
   return summary.state;
 }
 
-/** The hub's verdict as a marker for the row ("hub ✓ clear", "hub ⚠ suspicious"); null without one. */
+/** The hub's verdict as a marker for the row ("hub ✓", "hub ⚠", the word for screen readers); null without one. */
 export function hubVerdict(summary) {
   const v = summary.verdict;
   if (!v || typeof v !== "object" || (v.verdict !== "clear" && v.verdict !== "suspicious")) return null;
-  const mark = el("span", `hub-verdict ${v.verdict}`, ` hub ${v.verdict === "clear" ? "✓" : "⚠"} ${v.verdict}`);
+  const mark = el("span", `hub-verdict ${v.verdict}`, `hub ${v.verdict === "clear" ? "✓" : "⚠"}`);
+  mark.append(el("span", "sr-only", ` ${v.verdict}`), " ");
   mark.title = `hub verdict: ${v.verdict} by ${v.reviewer}${v.note ? `: ${v.note}` : ""}`;
   return mark;
 }
@@ -183,7 +184,7 @@ export class PassageList {
     }
     if (summary.holding > 1) reason.append(el("span", "more", ` +${summary.holding - 1}`));
     const verdict = hubVerdict(summary);
-    if (verdict) reason.append(verdict);
+    if (verdict) reason.prepend(verdict);  // first, so a long reason is what the ellipsis cuts
     button.append(state, plate, containers, time, reason);
     button.addEventListener("click", () => { this.select(summary.id, false); this.onOpen(summary.id); });
     li.append(button);
