@@ -137,6 +137,12 @@ class RuntimeCollector(Collector):
         yield refused
         yield CounterMetricFamily("kouan_verdicts_received", "Reviewers' verdicts received from the hub.",
                                   value=s.verdicts_received)
+        queued = uplink.outbox.stats
+        yield CounterMetricFamily("kouan_uplink_images_left_out", "Images a passage named that could not go to the "
+                                  "hub (not in the media store, or of no type it takes); logged.",
+                                  value=queued.images_left_out)
+        yield CounterMetricFamily("kouan_uplink_enqueue_errors", "Passage changes that could not be queued for the "
+                                  "hub (logged; an unbuildable document is kept as refused).", value=queued.errors)
         yield GaugeMetricFamily("kouan_uplink_hub_reachable", "1 when the hub answered the last request, 0 when it "
                                 "did not.", value=int(bool(s.hub_reachable)))
 

@@ -41,12 +41,16 @@ class Uplink:
         self.worker = UploadWorker(config, store, media, self.client, self.stats, self.bucket)
         self.verdicts = VerdictFollower(config, lane_id, store, self.client, self.outbox, self.stats, changed)
         self._tasks: list[asyncio.Task[Any]] = []
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     def enqueue(self, txn: Txn, ids: list[int]) -> None:
-        """For the passage service: queue these passages inside its transaction."""
-        self.outbox.enqueue_passages(txn, ids)
+        """For the passage service: queue these passages inside its transaction (store thread), and wake
+        the worker; its next read runs on the same store thread, so after this transaction ends."""
+        if self.outbox.enqueue_passages(txn, ids) and self._loop is not None:
+            self._loop.call_soon_threadsafe(self.worker.wake.set)
 
     def start(self) -> list[asyncio.Task[Any]]:
+        self._loop = asyncio.get_running_loop()
         self._tasks = [asyncio.create_task(self.worker.run(), name="uplink-worker"),
                        asyncio.create_task(self.verdicts.run(), name="uplink-verdicts"),
                        asyncio.create_task(self._watch(), name="uplink-watch")]

@@ -75,10 +75,14 @@ class UploadWorker:
         rows: list[OutboxRow] = await self._tx(outbox.due, self.clock(), BATCH)  # type: ignore[assignment]
         sent = 0
         for item in rows:
-            if item.kind == "passage":
-                shas = [image.sha256 for image in item.passage().images]
-                if await self._tx(outbox.pending_blobs, shas):
-                    continue  # its images first: they are queued too, and go in this round or a later one
+            try:
+                shas = [image.sha256 for image in item.passage().images] if item.kind == "passage" else []
+            except ValueError as exc:  # not the document it was queued as: nothing to send, kept as refused
+                await self._refuse(item, 0, Refusal(code="unreadable", detail=f"the queued document: {exc}"[:2000]),
+                                   self.clock())
+                continue
+            if shas and await self._tx(outbox.pending_blobs, shas):
+                continue  # its images first: they are queued too, and go in this round or a later one
             if not await self.send(item):
                 self.failures += 1
                 return backoff_s(self.failures, self.config.backoff_base_s, self.config.backoff_cap_s)
@@ -143,7 +147,10 @@ class UploadWorker:
     # ---------------------------------------------------------------- one blob
 
     async def _upload_blob(self, item: OutboxRow) -> None:
-        create = item.blob()
+        try:
+            create = item.blob()
+        except ValueError as exc:
+            raise Refused(0, Refusal(code="unreadable", detail=f"the queued blob: {exc}"[:2000])) from exc
         sha = item.key
         try:
             path = self.media.path(sha)
