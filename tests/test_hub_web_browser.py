@@ -97,7 +97,9 @@ def browser() -> Iterator[Any]:
 
 def log_in(browser: Any, hub: Hub, name: str) -> Any:
     page = browser.new_page(viewport={"width": 1400, "height": 900})
-    page.on("pageerror", lambda e: pytest.fail(f"page error: {e}"))
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.errors = errors  # checked by done()
     page.goto(f"{hub.url}/login.html")
     page.fill("#name", name)
     page.fill("#password", PASSWORDS[name])
@@ -105,6 +107,13 @@ def log_in(browser: Any, hub: Hub, name: str) -> Any:
     page.wait_for_url(f"{hub.url}/#/queue")
     page.wait_for_selector("#queue-rows tr")
     return page
+
+
+def done(page: Any) -> None:
+    """Close the page; it must have thrown no error meanwhile."""
+    errors = page.errors
+    page.close()
+    assert not errors, errors
 
 
 def frame(page: Any) -> None:
@@ -186,7 +195,7 @@ def test_reviewer_claims_views_and_decides_a_16_bit_scan(desk: Desk, browser: An
     page.wait_for_function(f"document.querySelector('#queue-rows tr[data-item=\"{claim['item_id']}\"] td.held')"
                            f"?.textContent === '{REVIEWER2}'", timeout=8000)
     assert rows.count() == 2
-    page.close()
+    done(page)
 
 
 def test_a_claim_taken_over_is_reported_lost(desk: Desk, browser: Any) -> None:
@@ -212,7 +221,7 @@ def test_a_claim_taken_over_is_reported_lost(desk: Desk, browser: Any) -> None:
     page.wait_for_url("**/#/queue", timeout=8000)  # the next renewal (every 5 s) is refused 409
     assert "claim on this item was lost" in page.inner_text("#notice")
     assert not page.evaluate("window.kouanViewer.loaded")
-    page.close()
+    done(page)
 
 
 def test_supervisor_overturns_and_a_reviewer_cannot_recheck(desk: Desk, browser: Any) -> None:
@@ -223,7 +232,7 @@ def test_supervisor_overturns_and_a_reviewer_cannot_recheck(desk: Desk, browser:
     reviewer.goto(f"{hub.url}/#/rechecks")
     reviewer.wait_for_selector("#queue-view:not([hidden])")
     assert reviewer.is_hidden("#rechecks-view")
-    reviewer.close()
+    done(reviewer)
     assert hub.reviewer.get(f"{API}/rechecks").status_code == 403
     assert hub.reviewer.post(f"{API}/review/{item_id}/recheck", json={"verdict": "clear", "note": ""}).status_code == 403
     page = log_in(browser, hub, SUPERVISOR)
@@ -242,4 +251,4 @@ def test_supervisor_overturns_and_a_reviewer_cannot_recheck(desk: Desk, browser:
     page.goto(f"{hub.url}/stats.html")
     page.wait_for_selector("#lanes tr[data-key='L1']")
     assert page.inner_text("#lanes tr[data-key='L1'] td:first-of-type") == "4"
-    page.close()
+    done(page)

@@ -16,7 +16,6 @@ export class QueueView {
     this.me = me;
     this.items = [];
     this.timers = [];
-    this.loadedOnce = false;
   }
 
   start() {
@@ -31,20 +30,26 @@ export class QueueView {
   }
 
   async refresh() {
-    const r = await fetch("/api/v1/queue", { credentials: "same-origin" });
+    let r;
+    try {
+      r = await fetch("/api/v1/queue", { credentials: "same-origin" });
+    } catch (err) {
+      this.els.depth.textContent = "The hub does not answer; the queue shown may be old.";
+      return undefined;
+    }
     if (r.status === 401) return this.api.leave("/login.html");
     if (!r.ok) {
       const body = await r.json().catch(() => ({}));
       this.els.depth.textContent = `The queue could not be read: ${body.detail || r.status}`;
-      return;
+      return undefined;
     }
     const body = await r.json();
     syncClock(body.now, r.headers.get("Date"));
     this.items = Array.isArray(body) ? body : body.items;
     this.depth = body.depth ?? this.items.length;
     this.oldest = body.oldest_age_s ?? null;
-    this.loadedOnce = true;
     this.render();
+    return undefined;
   }
 
   render() {
