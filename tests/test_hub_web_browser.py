@@ -76,8 +76,8 @@ def passage(passage_id: int, plate: str, image: ImageWire, *, flagged: bool, ref
 @pytest.fixture(scope="module")
 def desk(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Desk]:
     """A hub with four passages of lane L1: an earlier pass of plate ABC123 (not referred), then that
-    plate flagged, and two referred at random; three review items."""
-    with running_hub(tmp_path_factory.mktemp("hub")) as hub:
+    plate flagged (10 minutes to decide), and two referred at random (1 s: overdue); three review items."""
+    with running_hub(tmp_path_factory.mktemp("hub"), review={"deadline_s": 1.0}) as hub:  # the unflagged: overdue
         images: dict[str, np.ndarray] = {}
         for pid, plate, flagged, refer in [(1, "ABC123", False, False), (2, "ABC123", True, True),
                                            (3, "XYZ789", False, True), (4, "QRS456", False, True)]:
@@ -134,6 +134,11 @@ def test_reviewer_claims_views_and_decides_a_16_bit_scan(desk: Desk, browser: An
     rows = page.locator("#queue-rows tr")
     assert rows.count() == 3
     assert "flagged" in rows.nth(0).inner_text()  # flagged first
+    page.wait_for_selector("#queue-rows td.deadline.overdue")
+    deadlines = page.locator("#queue-rows td.deadline")
+    assert deadlines.nth(0).get_attribute("class") == "deadline" and ":" in deadlines.nth(0).inner_text()
+    assert "overdue" in deadlines.nth(1).inner_text()
+    assert deadlines.nth(1).evaluate("td => getComputedStyle(td).color") == "rgb(248, 81, 73)"  # red
     page.keyboard.press("n")
     page.wait_for_url("**/#/review/*")
     page.wait_for_function("window.kouanViewer.loaded", timeout=20_000)
