@@ -13,6 +13,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,7 @@ import pytest
 from contract.uplink import BLOB, UPLOAD_LENGTH, UPLOAD_OFFSET
 from edge.uplink import outbox
 from tests.conftest import free_port
+from tests.hub_db import fresh_postgres_url
 from tests.hub_harness import Hub, populate, running_hub
 from tests.lane_harness import wait_until
 from tests.uplink_edge import EdgeUplink
@@ -31,11 +33,13 @@ ROOT = Path(__file__).resolve().parents[1]
 VERDICT_WITHIN_S = 2.0
 
 
-@pytest.fixture(scope="module")
-def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hub]:
-    """One hub for the module's tests (its lanes kept apart: L1 for the first, L2 for the refusals)."""
-    with running_hub(tmp_path_factory.mktemp("hub")) as running:
-        yield running
+@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+def hub(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hub]:
+    """One hub for the module's tests on each store (its lanes kept apart: L1 for the first, L2 for the
+    refusals); the PostgreSQL one is skipped without KOUAN_TEST_POSTGRES."""
+    with ExitStack() as stack:
+        url = stack.enter_context(fresh_postgres_url()) if request.param == "postgres" else None
+        yield stack.enter_context(running_hub(tmp_path_factory.mktemp("hub"), url))
 
 
 def edge_for(tmp_path: Path, hub_url: str, token: str, lane: str = "L1", **uplink: Any) -> EdgeUplink:
