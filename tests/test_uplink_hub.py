@@ -98,9 +98,9 @@ def test_a_flagged_passage_arrives_whole_and_verdicts_come_back_once(tmp_path: P
         assert held["verdict"]["note"] == "dense block behind the rear axle"
         assert passage_id in edge.published  # published like any change (the lane page's live stream)
         # the new state goes to the hub as the next revision; its images are not sent again
-        blobs_sent = edge.uplink.stats.blobs_sent if edge.uplink else -1
         wait_until(lambda: edge.rows() == [], 10, what="the held revision confirmed")
-        assert edge.uplink is not None and edge.uplink.stats.blobs_sent == blobs_sent == 0 + 2
+        assert edge.uplink is not None
+        assert (edge.uplink.stats.blobs_sent, edge.uplink.stats.passages_sent) == (2, 2)
     finally:
         edge.stop()
 
