@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from contract.uplink import API
 from hub import accounts, audit
 from hub.accounts import EdgeInfo, UserInfo
-from hub.routes.errors import ApiError, errors
+from hub.routes.errors import MAX_INT, ApiError, errors
 from hub.state import HubState, hub_state
 from hub.web.auth import person
 
@@ -180,7 +180,7 @@ def revoke_edge(name: Name, user: UserInfo = Depends(admin), hub: HubState = Dep
 
 
 @router.get("/audit", responses=errors(401, 403, 422), summary="The audit log, a page at a time")
-def audit_page(before: Annotated[int | None, Query(ge=1, description="Entries with a smaller id (the next page).")] = None,
+def audit_page(before: Annotated[int | None, Query(ge=1, le=MAX_INT, description="Entries with a smaller id (the next page).")] = None,
                limit: Annotated[int, Query(ge=1, le=1000, description="Entries per page.")] = 100,
                _admin: UserInfo = Depends(admin), hub: HubState = Depends(hub_state)) -> AuditPage:
     with hub.database.read_session() as s:

@@ -1,7 +1,8 @@
 """One error body for the whole API: the wire `Refusal` (code, detail in words, missing images).
 
 An edge parses every refusal as a `Refusal`; the reviewer page shows `detail`. Routes raise
-`ApiError`; FastAPI's own errors (a body that does not validate, an unknown path) and anything
+`ApiError`; FastAPI's own errors (a body that does not validate, an unknown path), a value the database
+cannot hold (PostgreSQL takes no NUL character in text: 422 like any invalid input) and anything
 unexpected are turned into the same shape here, the last as a 500 that says "internal error" and
 is logged with its traceback, never sent.
 """
@@ -15,6 +16,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -22,6 +24,8 @@ from contract.uplink import Refusal
 
 log = logging.getLogger(__name__)
 
+MAX_INT = 2**31 - 1  # ids, cursors, fences and revisions are 32-bit columns on PostgreSQL
+MAX_BIGINT = 2**63 - 1
 _WORDS = {400: "bad request", 401: "credentials missing or wrong", 403: "not allowed for this caller",
           404: "not found", 409: "conflict with the hub's state", 413: "too large", 415: "wrong content type",
           422: "refused", 429: "too many attempts", 500: "internal error"}
@@ -96,6 +100,13 @@ def install_error_handlers(app: FastAPI) -> None:
     async def http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
         detail = exc.detail if isinstance(exc.detail, str) else _WORDS.get(exc.status_code, "error")
         return _answer(exc.status_code, _CODES.get(exc.status_code, "error"), detail, exc.headers)
+
+    @app.exception_handler(DataError)
+    async def unstorable(request: Request, exc: DataError) -> JSONResponse:
+        log.warning("refused on %s %s: the database cannot hold a value (%s)", request.method, request.url.path,
+                    type(exc.orig).__name__ if exc.orig is not None else "DataError")
+        return _answer(422, "invalid", "a value the hub's database cannot hold (a NUL character, a number out "
+                                       "of range)")
 
     @app.exception_handler(RequestValidationError)
     async def invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -19,7 +19,7 @@ from contract.uplink import (API, CHUNK_CONTENT_TYPE, MAX_CHUNK, UPLOAD_LENGTH, 
                              BlobStatus, PassageAck, PassageUpload, canonical_sha256)
 from hub import ingest
 from hub.accounts import EdgeInfo
-from hub.routes.errors import ApiError, errors
+from hub.routes.errors import MAX_BIGINT, MAX_INT, ApiError, errors
 from hub.state import HubState, hub_state
 from hub.uploads import NoUpload, OffsetMismatch, TooLarge, UploadRefused, UploadState
 from hub.web.auth import edge_caller
@@ -112,6 +112,8 @@ def passage_put(sha256: ShaPath, body: PassageUpload, edge: EdgeInfo = Depends(e
     actual = canonical_sha256(body)
     if actual != sha256:
         raise ApiError(422, "hash_mismatch", f"the document's canonical SHA-256 is {actual}, not {sha256}")
+    if body.passage_id > MAX_BIGINT or body.revision > MAX_INT:
+        raise ApiError(422, "invalid", f"passage_id is at most {MAX_BIGINT} and revision at most {MAX_INT}")
     if body.lane != edge.lane:
         raise ApiError(403, "wrong_lane", f"edge {edge.name} uploads for lane {edge.lane}, not {body.lane}")
     wanted = _images_named(body)

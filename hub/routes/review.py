@@ -19,7 +19,7 @@ from contract.uplink import API
 from hub import queue
 from hub.accounts import UserInfo
 from hub.blobs import BlobError
-from hub.routes.errors import ApiError, errors
+from hub.routes.errors import MAX_INT, ApiError, errors
 from hub.routes.review_models import (ClaimOut, FenceBody, ItemDetailOut, QueuePage, RecheckBody, RecheckDone,
                                       RecheckPage, VerdictBody, VerdictDone, claim_out, detail_out, item_out)
 from hub.state import HubState, hub_state
@@ -27,7 +27,7 @@ from hub.web.auth import person
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix=API, tags=["review"])
-ItemId = Annotated[int, Path(ge=1, description="The review item's id.")]
+ItemId = Annotated[int, Path(ge=1, le=MAX_INT, description="The review item's id.")]
 reviewer = person("reviewer")
 supervisor = person("supervisor")
 

@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from contract.uplink import ImageWire, PassageUpload, Verdict
 from hub.queue import Claim, ItemDetail, QueueItem
+from hub.routes.errors import MAX_INT
 
 ItemState = Literal["queued", "claimed", "decided", "recheck", "rechecked"]
 
@@ -67,13 +68,13 @@ class ClaimOut(_Body):
 class FenceBody(_Body):
     """The fence of the caller's claim."""
 
-    fence: int = Field(ge=0, description="As the claim gave it.")
+    fence: int = Field(ge=0, le=MAX_INT, description="As the claim gave it.")
 
 
 class VerdictBody(_Body):
     """A reviewer's verdict on the item they hold."""
 
-    fence: int = Field(ge=0, description="As the claim gave it.")
+    fence: int = Field(ge=0, le=MAX_INT, description="As the claim gave it.")
     verdict: Verdict
     note: str = Field("", max_length=2000, description="What was seen; required for suspicious.")
 

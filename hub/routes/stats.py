@@ -58,7 +58,7 @@ class Stats(_Body):
 
 
 @router.get("/stats", responses=errors(401, 403, 422), summary="Statistics per lane and per port")
-def stats(since: Annotated[float | None, Query(description="Epoch s; default 24 h ago.")] = None,
+def stats(since: Annotated[float | None, Query(allow_inf_nan=False, description="Epoch s; default 24 h ago.")] = None,
           lane: Annotated[str | None, Query(max_length=64, description="Only this lane.")] = None,
           port: Annotated[str | None, Query(max_length=64, description="Only this port.")] = None,
           _user: UserInfo = Depends(person("reviewer")), hub: HubState = Depends(hub_state)) -> Stats:

@@ -17,7 +17,7 @@ from fastapi.concurrency import run_in_threadpool
 from contract.uplink import API, MAX_WAIT_S, VerdictPage, VerdictWire
 from hub import feed
 from hub.accounts import EdgeInfo
-from hub.routes.errors import errors
+from hub.routes.errors import MAX_INT, errors
 from hub.state import HubState, hub_state
 from hub.web.auth import edge_caller
 
@@ -33,7 +33,7 @@ def _after(hub: HubState, lane: str, after: int) -> list[VerdictWire]:
 
 @router.get("/verdicts", responses=errors(401, 422), summary="The lane's verdicts after a cursor (long poll)")
 async def verdicts(request: Request,
-                   after: Annotated[int, Query(ge=0, description="The last cursor the edge stored (0: from the start).")] = 0,
+                   after: Annotated[int, Query(ge=0, le=MAX_INT, description="The last cursor the edge stored (0: from the start).")] = 0,
                    wait: Annotated[float, Query(ge=0, description=f"Seconds to wait for one when there is none (at most {MAX_WAIT_S:g}; more is taken as that).")] = 0.0,
                    edge: EdgeInfo = Depends(edge_caller), hub: HubState = Depends(hub_state)) -> VerdictPage:
     deadline = time.monotonic() + min(wait, MAX_WAIT_S)
