@@ -1,14 +1,16 @@
 """Resumable image uploads: chunks appended at the hub's offset, checked whole, then kept.
 
-An upload in progress is two files under `<root>/partial/`: `<sha>.part` (the bytes so far) and
-`<sha>.json` (the size and media type claimed, and the offset recorded after each chunk was
-fsynced). Every step takes an exclusive `flock` on `<sha>.lock`, so several hub processes sharing
-the root see one upload. The offset a restart reports is the part file's real length trimmed to
-the recorded offset: a chunk written but not yet recorded when the hub was killed is sent again.
+An upload in progress is the file `<root>/partial/<sha>.part` (the bytes so far) and its `uploads`
+row (the size and media type claimed, and the offset recorded after each chunk was fsynced).
+Every step takes an exclusive `flock` on `<root>/partial/<sha>.lock`, so several hub processes
+sharing the root and the database see one upload. The offset a restart reports is the part file's
+real length trimmed to the recorded offset: a chunk written but not yet recorded when the hub was
+killed is sent again.
 
 After the last byte the file's SHA-256 must be the one it was opened under and the file must be
 the image it claims (hub/image_check.py); only then is it moved into the blob store and recorded
-(`ingest.record_blob`). A refusal deletes the partial upload, so a corrected re-send starts clean.
+(`ingest.record_blob`, in the transaction that deletes the `uploads` row). A refusal deletes the
+partial upload, so a corrected re-send starts clean.
 A kill between the move and the record leaves a stored blob without a record; the next HEAD or
 POST finds it and records it.
 """
@@ -16,20 +18,21 @@ POST finds it and records it.
 from __future__ import annotations
 
 import fcntl
-import json
 import logging
 import os
-import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from sqlalchemy import delete, update
+
 from hub import ingest
 from hub.accounts import EdgeInfo
 from hub.blobs import BlobStore, check_sha, sha256_file
 from hub.db.engine import Database
+from hub.db.models import Upload
 from hub.image_check import ImageFacts, ImageRefused, check_image, media_type_of
 from hub.metrics import HubMetrics
 
@@ -85,23 +88,11 @@ class UploadRefused(UploadError):
 
 @dataclass
 class _Partial:
+    """An upload's row, as read under its lock."""
+
     size: int
     media_type: str
     offset: int
-    edge: str
-    started_at: float
-
-
-def _write_json(path: Path, data: dict[str, object]) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}-")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            json.dump(data, out)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, path)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
 
 
 class _Lock:
@@ -131,8 +122,9 @@ class Uploads:
         done = self._held(sha256, edge)
         if done is not None:
             return done
-        if not self._meta(sha256).exists():
-            return None
+        with self.database.read_session() as s:
+            if s.get(Upload, sha256) is None:
+                return None
         with self._locked(sha256) as lock:
             partial = self._load(sha256, lock)
             if partial is None:
@@ -157,9 +149,9 @@ class Uploads:
                             sha256, edge.name, size, media_type, partial.size, partial.media_type)
                 partial = None
             if partial is None:
-                partial = _Partial(size, media_type, 0, edge.name, time.time())
+                partial = _Partial(size, media_type, 0)
                 self._part(sha256).write_bytes(b"")
-                self._save(sha256, partial)
+                self._save(sha256, partial, edge, new=True)
                 log.info("upload %s opened by %s: %d bytes %s", sha256, edge.name, size, media_type)
             if partial.offset == partial.size:
                 return self._finish(sha256, partial, edge, lock)
@@ -191,7 +183,7 @@ class Uploads:
                     out.flush()
                     os.fsync(out.fileno())
                 partial.offset += len(chunk)
-                self._save(sha256, partial)
+                self._save(sha256, partial, edge)
                 self.metrics.upload_bytes.inc(len(chunk))
             if partial.offset == partial.size:
                 return self._finish(sha256, partial, edge, lock)
@@ -212,17 +204,20 @@ class Uploads:
             self._drop(sha256, lock)
             raise self._refused(exc.code, exc.detail) from None
         stored = self.blobs.put_file(part, sha256)
-        self._record(sha256, stored.size, partial.media_type, facts, edge)
+        self._record(sha256, stored.size, partial.media_type, facts, edge, finished=True)
         self._drop(sha256, lock)
         self.metrics.uploads.inc()
         log.info("upload %s complete from %s: %d bytes %s, %d x %d x %d, %d-bit", sha256, edge.name,
                  stored.size, partial.media_type, facts.width, facts.height, facts.planes, facts.bits)
         return UploadState(sha256, stored.size, stored.size, True)
 
-    def _record(self, sha256: str, size: int, media_type: str, facts: ImageFacts, edge: EdgeInfo) -> None:
+    def _record(self, sha256: str, size: int, media_type: str, facts: ImageFacts, edge: EdgeInfo,
+                finished: bool = False) -> None:
         with self.database.session() as s:
             ingest.record_blob(s, sha256, size, media_type, facts.width, facts.height, facts.bits,
                                facts.planes, edge, time.time())
+            if finished:
+                s.execute(delete(Upload).where(Upload.sha256 == sha256))
 
     def _held(self, sha256: str, edge: EdgeInfo) -> UploadState | None:
         """The state of a blob already kept; one stored but never recorded (a kill) is recorded now."""
@@ -242,7 +237,7 @@ class Uploads:
                 except ImageRefused as exc:
                     log.error("stored blob %s without a record does not pass the image check (%s)", sha256, exc)
                     return None
-            self._record(sha256, size, media_type, facts, edge)
+            self._record(sha256, size, media_type, facts, edge, finished=True)
             log.warning("blob %s was stored but not recorded (the hub was stopped between): recorded now", sha256)
         return UploadState(sha256, size, size, True)
 
@@ -256,20 +251,15 @@ class Uploads:
     def _part(self, sha256: str) -> Path:
         return self.partial / f"{sha256}.part"
 
-    def _meta(self, sha256: str) -> Path:
-        return self.partial / f"{sha256}.json"
-
     def _load(self, sha256: str, lock: _Lock) -> _Partial | None:
-        """The upload's record with its offset made true: the part file's length, trimmed to the record."""
-        try:
-            partial = _Partial(**json.loads(self._meta(sha256).read_text(encoding="utf-8")))
-        except FileNotFoundError:
-            return None
-        except (ValueError, TypeError) as exc:
-            log.error("upload %s: its record is unreadable (%s): dropped, the edge starts it again", sha256, exc)
-            self._drop(sha256, lock)
-            return None
+        """The upload's row with its offset made true: the part file's length, trimmed to the row's."""
+        with self.database.read_session() as s:
+            row = s.get(Upload, sha256)
+            partial = None if row is None else _Partial(row.size, row.media_type, row.offset)
         part = self._part(sha256)
+        if partial is None:
+            part.unlink(missing_ok=True)  # a part file whose row never committed
+            return None
         try:
             length = part.stat().st_size
         except FileNotFoundError:
@@ -281,15 +271,26 @@ class Uploads:
             log.info("upload %s: resumed at offset %d (file %d, recorded %d)", sha256, min(length, partial.offset),
                      length, partial.offset)
             partial.offset = min(length, partial.offset)
-            self._save(sha256, partial)
+            with self.database.session() as s:
+                s.execute(update(Upload).where(Upload.sha256 == sha256)
+                          .values(offset=partial.offset, updated_at=time.time()))
         return partial
 
-    def _save(self, sha256: str, partial: _Partial) -> None:
-        _write_json(self._meta(sha256), partial.__dict__)
+    def _save(self, sha256: str, partial: _Partial, edge: EdgeInfo, new: bool = False) -> None:
+        now = time.time()
+        with self.database.session() as s:
+            if new:
+                s.execute(delete(Upload).where(Upload.sha256 == sha256))
+                s.add(Upload(sha256=sha256, size=partial.size, media_type=partial.media_type, offset=partial.offset,
+                             edge_id=edge.id, started_at=now, updated_at=now))
+            else:
+                s.execute(update(Upload).where(Upload.sha256 == sha256)
+                          .values(offset=partial.offset, updated_at=now))
 
     def _drop(self, sha256: str, lock: _Lock) -> None:
+        with self.database.session() as s:
+            s.execute(delete(Upload).where(Upload.sha256 == sha256))
         self._part(sha256).unlink(missing_ok=True)
-        self._meta(sha256).unlink(missing_ok=True)
         lock.drop()
 
     @contextmanager

@@ -11,15 +11,21 @@ import pytest
 
 from contract.uplink import MAX_CHUNK, UPLOAD_LENGTH, UPLOAD_OFFSET, BlobStatus, Refusal
 from hub import ingest
+from hub.db.models import Upload
 from tests import hub_images
+from tests.hub_db import fresh_postgres_url
 from tests.hub_harness import Hub, patch_chunk, running_hub, upload_blob
 
 BLOB = "/api/v1/blobs/{}"
 
 
-@pytest.fixture(scope="module")
-def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hub]:
-    with running_hub(tmp_path_factory.mktemp("hub")) as running:
+@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+def hub(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hub]:
+    if request.param == "sqlite":
+        with running_hub(tmp_path_factory.mktemp("hub")) as running:
+            yield running
+        return
+    with fresh_postgres_url() as url, running_hub(tmp_path_factory.mktemp("hub"), url) as running:
         yield running
 
 
@@ -32,8 +38,12 @@ def held(hub: Hub, digest: str) -> bool:
         return digest in ingest.held_blobs(s, [digest])
 
 
-def partial_files(hub: Hub, digest: str) -> list[Path]:
-    return sorted(p for p in (hub.config.blobs.root / "partial").iterdir() if p.name.startswith(digest))
+def partial_files(hub: Hub, digest: str) -> list[Path | str]:
+    """The upload's files in the partial folder, and "row" while its `uploads` row exists."""
+    files: list[Path | str] = sorted(p for p in (hub.config.blobs.root / "partial").iterdir()
+                                     if p.name.startswith(digest))
+    with hub.database.read_session() as s:
+        return files + (["row"] if s.get(Upload, digest) is not None else [])
 
 
 def refused_count(hub: Hub, code: str) -> float:
@@ -57,6 +67,8 @@ def test_chunked_upload_breaks_and_resumes_from_head(hub: Hub) -> None:
     head = hub.edge.head(BLOB.format(digest))
     assert (head.status_code, head.headers[UPLOAD_OFFSET], head.headers[UPLOAD_LENGTH]) == (200, "12000", str(len(data)))
     assert not held(hub, digest)
+    assert partial_files(hub, digest) == [hub.config.blobs.root / "partial" / f"{digest}.lock",
+                                          hub.config.blobs.root / "partial" / f"{digest}.part", "row"]
     done = upload_blob(hub.edge, data, "image/tiff", chunk=7000)
     assert done.json() == {"sha256": digest, "size": len(data), "offset": len(data), "complete": True}
     head = hub.edge.head(BLOB.format(digest))
