@@ -96,10 +96,10 @@ class _Partial:
 
 
 class _Lock:
-    """An exclusive flock on one upload's lock file; `drop()` removes the file when the upload ends."""
+    """An exclusive flock on one upload's lock file; once dropped, the file goes when the lock is let go."""
 
-    def __init__(self, path: Path, fd: int) -> None:
-        self.path, self.fd, self.dropped = path, fd, False
+    def __init__(self) -> None:
+        self.dropped = False
 
     def drop(self) -> None:
         self.dropped = True
@@ -152,6 +152,7 @@ class Uploads:
                 partial = _Partial(size, media_type, 0)
                 self._part(sha256).write_bytes(b"")
                 self._save(sha256, partial, edge, new=True)
+                lock.dropped = False
                 log.info("upload %s opened by %s: %d bytes %s", sha256, edge.name, size, media_type)
             if partial.offset == partial.size:
                 return self._finish(sha256, partial, edge, lock)
@@ -259,6 +260,7 @@ class Uploads:
         part = self._part(sha256)
         if partial is None:
             part.unlink(missing_ok=True)  # a part file whose row never committed
+            lock.drop()
             return None
         try:
             length = part.stat().st_size
@@ -311,7 +313,7 @@ class Uploads:
             if current:
                 break
             os.close(fd)
-        lock = _Lock(path, fd)
+        lock = _Lock()
         try:
             yield lock
         finally:

@@ -133,6 +133,7 @@ def test_protocol_misuse_refused_in_words(hub: Hub) -> None:
     data = hub_images.png16(seed=31)
     digest = sha(data)
     assert patch_chunk(hub.edge, digest, 0, data).status_code == 404  # never opened
+    assert partial_files(hub, digest) == []
     too_big = hub.edge.post(BLOB.format(digest), json={"size": hub.config.blobs.max_bytes + 1, "media_type": "image/png"})
     assert too_big.status_code == 413 and too_big.json()["code"] == "too_large"
     hub.edge.post(BLOB.format(digest), json={"size": len(data), "media_type": "image/png"})
