@@ -6,13 +6,13 @@ the item's detail with earlier passes; images, pixels and the DICOS export; the 
 
 from __future__ import annotations
 
+import hashlib
 import io
 import threading
 import time
 import zipfile
 from collections.abc import Iterator
 from datetime import datetime, timezone
-from pathlib import Path
 
 import httpx
 import numpy as np
@@ -44,8 +44,6 @@ def send_passage(hub: Hub, *, plate: str = "", flagged: bool = True, score: floa
                  image: bytes | None = None) -> tuple[int, PassageUpload]:
     """An image uploaded and a referred passage naming it; (the review item's id, the document)."""
     data = image if image is not None else hub_images.png16(40, 64, seed=next(_ids))
-    import hashlib
-
     sha = hashlib.sha256(data).hexdigest()
     assert upload_blob(hub.edge, data, "image/png").json()["complete"] is True
     passage_id = next(_ids)
@@ -227,7 +225,7 @@ def test_stats_count_the_lanes_passages(hub: Hub) -> None:
     assert only_l2["overall"]["passages"] == 0
 
 
-def test_two_reviewers_racing_for_the_next_item_never_share_one(hub: Hub, tmp_path: Path) -> None:
+def test_two_reviewers_racing_for_the_next_item_never_share_one(hub: Hub) -> None:
     for _ in range(3):
         send_passage(hub)
     claims: list[int] = []
