@@ -27,7 +27,8 @@ def _read_until_terminal(proc: subprocess.Popen[str], lines: list[str], timeout:
     """What the demo printed before its lane terminal answered: the URL, the login, the scenario."""
     found: dict[str, str] = {}
     patterns = {"url": r"lane terminal: (http://\S+)", "password": r"officer login: officer / (\S+)",
-                "scenario": r"kouan demo: scenario: (.+)"}
+                "scenario": r"kouan demo: scenario: (.+)", "hub": r"review hub: (http://\S+)",
+                "reviewer": r"reviewer login: reviewer / (\S+)", "supervisor": r"supervisor login: supervisor / (\S+)"}
     deadline = time.monotonic() + timeout
     while "url" not in found and time.monotonic() < deadline and proc.stdout is not None:
         line = proc.stdout.readline()
@@ -62,7 +63,8 @@ def _check_passage(truck: Vehicle, passage: dict[str, Any]) -> None:
 def test_demo_trucks_make_passages_released_or_flagged_and_it_stops_on_sigint(tmp_path: Path) -> None:
     started = time.monotonic()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "edge.cli", "demo", "--port", "0", "--workdir", str(tmp_path), "--sampler"],
+        [sys.executable, "-m", "edge.cli", "demo", "--port", "0", "--hub-port", "0", "--workdir", str(tmp_path),
+         "--sampler"],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )
     lines: list[str] = []
@@ -112,6 +114,18 @@ def test_demo_trucks_make_passages_released_or_flagged_and_it_stops_on_sigint(tm
             preview = client.get(f"api/media/{shown[device_id]}/preview?max_px=200")
             assert preview.status_code == 200 and preview.headers["content-type"] == "image/png", device_id
         assert (tmp_path / "edge.toml").is_file() and (tmp_path / "edge.sqlite3").is_file()
+        # the hub beside the lane: its people log in, and the lane's flagged passages wait in its queue
+        hub = httpx.Client(base_url=printed["hub"], timeout=10)
+        assert hub.get("api/v1/queue").status_code == 401
+        me = hub.post("api/v1/login", json={"name": "reviewer", "password": printed["reviewer"]})
+        assert me.status_code == 200 and me.json()["role"] == "reviewer", me.text
+        flagged = {p["id"] for p in items if p["state"] == "flagged"}
+        wait_until(lambda: flagged <= {i["passage_id"] for i in hub.get("api/v1/queue").json()["items"]}, 30,
+                   what="the lane's flagged passages in the hub's queue")
+        supervisor = httpx.post(printed["hub"] + "api/v1/login",
+                                json={"name": "supervisor", "password": printed["supervisor"]}, timeout=10)
+        assert supervisor.status_code == 200 and supervisor.json()["role"] == "supervisor"
+        hub.close()
     finally:
         client.close()
         proc.send_signal(signal.SIGINT)

@@ -1,13 +1,15 @@
 """A whole simulated lane on this machine: a site broker, a stub for every device kind (a lock
 reader on a serial pty and the locks' transit uplink on MQTT; an empty-box detector on Modbus RTU
 over a pty with its images on MQTT; an under-vehicle camera on MQTT; an iris reader on a pty; a
-container scanner with its watched folder), and the edge node with its lane terminal.
+container scanner with its watched folder), the edge node with its lane terminal, and a central
+image-review hub beside it that the lane uploads its passages to (edge/commands/demo_hub.py).
 
 The stubs play one stream of trucks (edge/commands/demo_scenario.py): each truck's readings agree
 with each other and with its advance declaration (written to <workdir>/declarations.jsonl and
 loaded by the edge), except for its one problem, if it has one; its drivers are enrolled before
 the stubs start. Printed: `lane terminal: URL`, the login of the demo's officer (user `officer`,
-its password made once per workdir and kept in <workdir>/officer-password) and the scenario.
+its password made once per workdir and kept in <workdir>/officer-password), `review hub: URL` with
+the hub's reviewer and supervisor logins (kept in <workdir>/hub/), and the scenario.
 """
 
 from __future__ import annotations
@@ -96,6 +98,10 @@ kind = "scanner"
 folder = "{scan_folder}"
 refer = "loaded"                    # scans of containers not declared empty go to central image review
 
+[uplink]
+hub_url = "{hub_url}"
+token_file = "{hub_token}"
+
 [passages]
 declarations_file = "{declarations}"
 # the devices a truck passes and the seconds after its arrival (the under-vehicle camera's pass)
@@ -109,6 +115,7 @@ deadlines = {{ uvss = 15, lock-serial = 15, iris = 15, empty-box = 15, scanner =
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--workdir", type=Path, default=Path("var/demo"), help="where the demo keeps its config, database and broker (default var/demo)")
     parser.add_argument("--port", type=int, default=8080, help="lane terminal port (default 8080; 0 = any free port)")
+    parser.add_argument("--hub-port", type=int, default=8090, help="review hub port (default 8090; 0 = any free port)")
     parser.add_argument("--mqtt", default=None, help="use this broker (mqtt://host:port) instead of starting a private Mosquitto")
     parser.add_argument("--vehicles", type=int, default=None, metavar="N",
                         help=f"trucks in the stream (default: {STREAM_MINUTES} minutes' worth)")
@@ -236,6 +243,13 @@ def run(args: argparse.Namespace) -> int:
         else:
             broker, mqtt_url = _start_broker(workdir)
             children.append(broker)
+        from edge.commands.demo_hub import start_demo_hub
+
+        hub = start_demo_hub(workdir, LANE, args.hub_port, workdir / "hub.log")
+        children.append(hub.process)
+        print(f"review hub: {hub.url}", flush=True)
+        for name, password in hub.passwords.items():
+            print(f"{name} login: {name} / {password}", flush=True)
         trucks = _trucks(args, _next_run(workdir))
         events = scripts(trucks)
         link = workdir / "lock-serial.tty"
@@ -244,7 +258,7 @@ def run(args: argparse.Namespace) -> int:
         paths["scan_folder"].mkdir(exist_ok=True)
         paths["declarations"].write_text(declarations_jsonl(trucks), encoding="utf-8")
         text = CONFIG.format(lane=LANE, mqtt_url=mqtt_url, port=args.port, link=link,
-                             **paths)
+                             hub_url=hub.url.rstrip("/"), hub_token=hub.token_file, **paths)
         (workdir / "edge.toml").write_text(text, encoding="utf-8")
         config = EdgeConfig.model_validate(tomllib.loads(text))
         config.store.path = workdir / "edge.sqlite3"
