@@ -39,6 +39,7 @@ class EdgeUplink:
         self.passages_config = PassagesConfig(deadlines={"uvss": 10})
         self.media = MediaStore(root / "media")
         self.published: list[int] = []
+        self.bus = LiveBus()  # the passage service's live stream (what a lane terminal page follows)
         self.store: AsyncStore | None = None
         self.service: PassageService | None = None
         self.uplink: Uplink | None = None
@@ -55,7 +56,7 @@ class EdgeUplink:
             self.store = AsyncStore(self.root / "edge.sqlite3", store_migrations())
             self.uplink = Uplink(self.config, self.lane, self.store, self.media, self.passages_config.holds,
                                  changed=self._changed)
-            self.service = PassageService(self.passages_config, self.lane, self.store, LiveBus(), lambda *_: None,
+            self.service = PassageService(self.passages_config, self.lane, self.store, self.bus, lambda *_: None,
                                           roles(), outbox=self.uplink.enqueue)
             if uplink:
                 self.uplink.start()
