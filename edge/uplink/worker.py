@@ -30,7 +30,8 @@ from edge.uplink.pacing import TokenBucket, backoff_s
 from edge.uplink.stats import UplinkStats
 
 log = logging.getLogger(__name__)
-PIECE = 128 * 1024  # what one read from the file and one take from the bucket move
+PIECE = 128 * 1024  # what one read from the file and one take from the bucket move, under a bandwidth cap
+PIECE_UNCAPPED = 1024 * 1024  # the same with no cap: fewer reads, each a hop to a worker thread
 BATCH = 20
 MAX_OFFSET_CONFLICTS = 5
 
@@ -196,9 +197,9 @@ class UploadWorker:
         handle = await asyncio.to_thread(path.open, "rb")
         try:
             await asyncio.to_thread(handle.seek, offset)
-            left = length
+            left, most = length, PIECE if self.bucket.rate > 0 else PIECE_UNCAPPED
             while left > 0:
-                piece = await asyncio.to_thread(handle.read, min(PIECE, left))
+                piece = await asyncio.to_thread(handle.read, min(most, left))
                 if not piece:
                     raise OSError(f"{path} ended {left} bytes early")
                 await self.bucket.take(len(piece))
