@@ -3,9 +3,10 @@
 In order, each a refusal with its code: the magic must be that of the claimed media type
 (`bad_magic`); the header's dimensions must be within `max_side` and `width x height x planes`
 within the pixel budget, read before anything is decoded (`bomb`); the pixel data the header
-points at must lie inside the file and the whole file must decode (`truncated`); a well-formed
-file of a kind the viewer cannot show (float samples, a colour TIFF, a DICOM that is not DICOS DX)
-is `unsupported`. The header readers are the scanner codec's (drivers/scanner/); PNG colour
+points at must lie inside the file and the whole file must decode (`truncated`; an uncompressed
+TIFF or native DICOS whose header places every sample inside the file is proven whole by that and
+a bounded sample instead, hub/image_extent.py); a well-formed file of a kind the viewer cannot show
+(float samples, a colour TIFF, a DICOM that is not DICOS DX) is `unsupported`. The header readers are the scanner codec's (drivers/scanner/); PNG colour
 types and JPEG, which scans never are, are read here.
 """
 
@@ -21,6 +22,7 @@ import numpy as np
 
 from drivers.scanner.dicos import image_geometry, open_dicos, read_dicos_header, read_dicos_pixels
 from drivers.scanner.headers import PNG_IEND, ImageHeader, ScanRefused, read_png_header, read_tiff_header, sniff_format
+from hub.image_extent import native_dicos, uncompressed_tiff
 
 DEFAULT_MAX_PIXELS = 400_000_000
 _KIND = {"image/png": "png", "image/tiff": "tiff", "image/jpeg": "jpeg", "application/dicom": "dicos"}
@@ -156,13 +158,29 @@ def _planes(pages: list[np.ndarray]) -> int:
 
 
 def check_image(path: Path, media_type: str, max_side: int, max_pixels: int = DEFAULT_MAX_PIXELS) -> ImageFacts:
-    """The facts of the image at `path` claimed to be `media_type`, or ImageRefused saying why not."""
-    return inspect_image(path, media_type, max_side, max_pixels)[0]
+    """The facts of the image at `path` claimed to be `media_type`, or ImageRefused saying why not.
+
+    An uncompressed TIFF or a native DICOS whose header places every sample inside the file is
+    proven whole by that and a bounded sample (hub/image_extent.py); anything else is decoded whole."""
+    kind = _KIND.get(media_type)
+    header = _checked_header(path, media_type, max_side, max_pixels)
+    if kind in ("tiff", "dicos"):
+        with path.open("rb") as f:
+            size = path.stat().st_size
+            sampled = uncompressed_tiff(f, size) if kind == "tiff" else native_dicos(f, size)
+        if sampled is not None and sampled.pages == header.pages:
+            return ImageFacts(header.width, header.height, header.bits, header.samples * header.pages)
+    return _decoded(path, media_type, header)[0]
 
 
 def inspect_image(path: Path, media_type: str, max_side: int,
                   max_pixels: int = DEFAULT_MAX_PIXELS) -> tuple[ImageFacts, list[np.ndarray]]:
-    """`check_image`'s facts and the decoded pages it checked."""
+    """`check_image`'s facts and every page decoded (always in whole: the viewer wants the pixels)."""
+    return _decoded(path, media_type, _checked_header(path, media_type, max_side, max_pixels))
+
+
+def _checked_header(path: Path, media_type: str, max_side: int, max_pixels: int) -> ImageHeader:
+    """The header, checked for magic, size limits (a bomb) and what it shows of truncation."""
     kind = _KIND.get(media_type)
     if kind is None:
         raise ImageRefused("unsupported", f"media type {media_type} is not accepted")
@@ -185,6 +203,10 @@ def inspect_image(path: Path, media_type: str, max_side: int,
                                    f"the budget of {max_pixels}")
     if header.truncated:
         raise ImageRefused("truncated", header.truncated)
+    return header
+
+
+def _decoded(path: Path, media_type: str, header: ImageHeader) -> tuple[ImageFacts, list[np.ndarray]]:
     pages = decode_pages(path, media_type)
     for page in pages:
         if page.shape[:2] != (header.height, header.width):

@@ -76,3 +76,38 @@ def corrupt_middle(data: bytes) -> bytes:
     """The same length with bytes in the middle flipped (headers and end markers intact)."""
     mid = len(data) // 2
     return data[:mid] + bytes(b ^ 0x5A for b in data[mid:mid + 16]) + data[mid + 16:]
+
+
+def tiff_lzw(height: int = 200, width: int = 300) -> bytes:
+    """A 16-bit grey TIFF, LZW-compressed (only a decode proves it whole)."""
+    return encode(".tiff", scan_planes(height, width)[0], [cv2.IMWRITE_TIFF_COMPRESSION, 5])
+
+
+def tiff_tags(data: bytes) -> dict[int, int]:
+    """Tag -> byte offset of its 12-byte entry in the first IFD of a little-endian TIFF."""
+    ifd = struct.unpack("<I", data[4:8])[0]
+    (count,) = struct.unpack("<H", data[ifd:ifd + 2])
+    return {struct.unpack("<H", data[ifd + 2 + 12 * i:ifd + 4 + 12 * i])[0]: ifd + 2 + 12 * i for i in range(count)}
+
+
+def tiff_strip_moved(data: bytes, past_end: int) -> bytes:
+    """The same file, its last strip's offset moved to `past_end` bytes before the file's end, so the
+    strip runs past it (the file's length and every other byte intact)."""
+    out = bytearray(data)
+    entry = tiff_tags(data)[273]  # StripOffsets
+    kind, count = struct.unpack("<HI", out[entry + 2:entry + 8])
+    width = 4 if kind == 4 else 2
+    where = entry + 8 if count * width <= 4 else struct.unpack("<I", out[entry + 8:entry + 12])[0]
+    last = where + (count - 1) * width
+    out[last:last + width] = (len(data) - past_end).to_bytes(width, "little")
+    return bytes(out)
+
+
+def tiff_strip_counts_short(data: bytes) -> bytes:
+    """A single-strip TIFF whose StripByteCounts says fewer bytes than its rows hold."""
+    out = bytearray(data)
+    entry = tiff_tags(data)[279]
+    kind = struct.unpack("<H", out[entry + 2:entry + 4])[0]
+    value = struct.unpack("<I" if kind == 4 else "<H", out[entry + 8:entry + (12 if kind == 4 else 10)])[0]
+    out[entry + 8:entry + (12 if kind == 4 else 10)] = struct.pack("<I" if kind == 4 else "<H", value // 2)
+    return bytes(out)

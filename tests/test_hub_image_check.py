@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from hub.blobs import DiskBlobStore, sha256_file
-from hub.image_check import ImageFacts, ImageRefused, check_image, media_type_of
+from hub import image_check
+from hub.image_check import ImageFacts, ImageRefused, check_image, inspect_image, media_type_of
 from hub.pixels import PixelCache
 from tests import hub_images
 
@@ -130,3 +131,61 @@ def test_blob_store_content_addressed_and_idempotent(tmp_path: Path) -> None:
     assert store.size(sha) == len(data) and store.size("0" * 64) is None
     decoded = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
     assert decoded.dtype == np.uint16
+
+
+@pytest.mark.parametrize(("height", "width"), [(40, 64), (40, 1000)], ids=["one-strip", "ten-strips"])
+def test_tiff_strip_past_the_end_refused(tmp_path: Path, height: int, width: int) -> None:
+    data = hub_images.tiff(1, height, width)
+    moved = hub_images.tiff_strip_moved(data, past_end=100)
+    assert len(moved) == len(data)
+    error = refused(write(tmp_path, moved), "image/tiff")
+    assert error.code == "truncated"
+    assert "truncated" in error.detail
+
+
+def _no_full_decode(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    decoded: list[str] = []
+    real = image_check.decode_pages
+
+    def counted(path: Path, media_type: str | None) -> list[np.ndarray]:
+        decoded.append(str(media_type))
+        return real(path, media_type)
+
+    monkeypatch.setattr(image_check, "decode_pages", counted)
+    return decoded
+
+
+@pytest.mark.parametrize(("data", "media_type"), [
+    (hub_images.tiff(1, 40, 1000), "image/tiff"), (hub_images.tiff(2, 40, 64), "image/tiff"),
+    (hub_images.dicos(2, 40, 64), "application/dicom"), (hub_images.dicos(1, 41, 63), "application/dicom"),
+], ids=["tiff-strips", "tiff-dual", "dicos-dual", "dicos-odd"])
+def test_uncompressed_proven_from_extents_without_a_full_decode(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                data: bytes, media_type: str) -> None:
+    path = write(tmp_path, data)
+    whole = inspect_image(path, media_type, MAX_SIDE)[0]  # the full decode's facts
+    decoded = _no_full_decode(monkeypatch)
+    assert check_image(path, media_type, MAX_SIDE) == whole
+    assert decoded == []
+
+
+@pytest.mark.parametrize(("data", "media_type"), [
+    (hub_images.tiff_lzw(), "image/tiff"), (hub_images.png16(), "image/png"), (hub_images.jpeg(), "image/jpeg"),
+    (hub_images.tiff_strip_counts_short(hub_images.tiff(1, 40, 64)), "image/tiff"),
+], ids=["tiff-lzw", "png", "jpeg", "tiff-short-strip-count"])
+def test_compressed_or_irregular_decoded_whole(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, data: bytes,
+                                               media_type: str) -> None:
+    decoded = _no_full_decode(monkeypatch)
+    facts = check_image(write(tmp_path, data), media_type, MAX_SIDE)
+    assert decoded == [media_type]
+    assert facts.bits in (8, 16)
+
+
+def test_compressed_tiff_corrupt_inside_refused(tmp_path: Path) -> None:
+    data = hub_images.corrupt_middle(hub_images.tiff_lzw())
+    assert refused(write(tmp_path, data), "image/tiff").code == "truncated"
+
+
+def test_dicos_pixel_data_cut_refused_before_sampling(tmp_path: Path) -> None:
+    data = hub_images.dicos(2, 40, 64)
+    error = refused(write(tmp_path, data[:-2]), "application/dicom")
+    assert error.code == "truncated"
