@@ -24,6 +24,9 @@ class HubMetrics:
         r = self.registry
         self.upload_bytes = Counter("kouan_hub_upload_bytes", "Image bytes received in upload chunks.", registry=r)
         self.uploads = Counter("kouan_hub_uploads", "Image uploads completed (hash and image checked, stored).", registry=r)
+        self.upload_hash_readbacks = Counter(
+            "kouan_hub_upload_hash_readbacks", "Finished uploads whose SHA-256 was read back from disk (their chunks "
+            "were not all appended by this process since the upload's last change elsewhere).", registry=r)
         self.uploads_refused = Counter("kouan_hub_uploads_refused", "Image uploads refused, by reason.", ["code"], registry=r)
         self.queue_depth = Gauge("kouan_hub_queue_depth", "Review items waiting (queued or claimed).", registry=r)
         self.queue_oldest_age = Gauge("kouan_hub_queue_oldest_age_seconds", "Age of the oldest waiting review item (0 when none).", registry=r)

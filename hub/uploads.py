@@ -8,7 +8,11 @@ real length trimmed to the recorded offset: a chunk written but not yet recorded
 killed is sent again.
 
 After the last byte the file's SHA-256 must be the one it was opened under and the file must be
-the image it claims (hub/image_check.py); only then is it moved into the blob store and recorded
+the image it claims (hub/image_check.py). The SHA-256 is the running hash of the chunks this process
+appended when the row's `generation` (rewritten with every change to the row's offset or the part
+file, by any process) is still the one it wrote with its last chunk; otherwise (another process
+appended, the upload started over, this process was restarted) the file is read back from disk
+(hub/upload_hash.py). only then is it moved into the blob store and recorded
 (`ingest.record_blob`, in the transaction that deletes the `uploads` row). A refusal deletes the
 partial upload, so a corrected re-send starts clean.
 A kill between the move and the record leaves a stored blob without a record; the next HEAD or
@@ -35,6 +39,7 @@ from hub.db.engine import Database
 from hub.db.models import Upload
 from hub.image_check import ImageFacts, ImageRefused, check_image, media_type_of
 from hub.metrics import HubMetrics
+from hub.upload_hash import RunningHashes, new_generation
 
 log = logging.getLogger(__name__)
 
@@ -93,6 +98,7 @@ class _Partial:
     size: int
     media_type: str
     offset: int
+    generation: str
 
 
 class _Lock:
@@ -113,6 +119,7 @@ class Uploads:
         self.partial = root / "partial"
         self.partial.mkdir(parents=True, exist_ok=True)
         self.blobs, self.limits, self.database, self.metrics = blobs, limits, database, metrics
+        self.hashes = RunningHashes()
 
     # -- the three protocol steps -------------------------------------------------------------
 
@@ -149,7 +156,8 @@ class Uploads:
                             sha256, edge.name, size, media_type, partial.size, partial.media_type)
                 partial = None
             if partial is None:
-                partial = _Partial(size, media_type, 0)
+                partial = _Partial(size, media_type, 0, new_generation())
+                self.hashes.forget(sha256)
                 self._part(sha256).write_bytes(b"")
                 self._save(sha256, partial, edge, new=True)
                 lock.dropped = False
@@ -177,14 +185,21 @@ class Uploads:
                 raise self._refused("overrun", f"the chunk runs to byte {offset + len(chunk)}, past the "
                                                f"{partial.size} bytes the upload was opened with")
             if chunk:
+                running = self.hashes.take(sha256, partial.generation, offset)
                 with self._part(sha256).open("r+b") as out:
                     out.seek(offset)
                     out.write(chunk)
                     out.truncate()
                     out.flush()
                     os.fsync(out.fileno())
+                if running is not None:
+                    running.digest.update(chunk)
                 partial.offset += len(chunk)
+                partial.generation = new_generation()
                 self._save(sha256, partial, edge)
+                if running is not None:  # only once the row holds the offset and generation it stands for
+                    running.offset, running.generation = partial.offset, partial.generation
+                    self.hashes.keep(sha256, running)
                 self.metrics.upload_bytes.inc(len(chunk))
             if partial.offset == partial.size:
                 return self._finish(sha256, partial, edge, lock)
@@ -194,7 +209,12 @@ class Uploads:
 
     def _finish(self, sha256: str, partial: _Partial, edge: EdgeInfo, lock: _Lock) -> UploadState:
         part = self._part(sha256)
-        actual = sha256_file(part)
+        running = self.hashes.take(sha256, partial.generation, partial.offset)
+        if running is not None and running.offset == partial.size:
+            actual = running.hexdigest()
+        else:
+            actual = sha256_file(part)
+            self.metrics.upload_hash_readbacks.inc()
         if actual != sha256:
             self._drop(sha256, lock)
             raise self._refused("hash_mismatch", f"the {partial.size} bytes received hash to {actual}, "
@@ -256,7 +276,7 @@ class Uploads:
         """The upload's row with its offset made true: the part file's length, trimmed to the row's."""
         with self.database.read_session() as s:
             row = s.get(Upload, sha256)
-            partial = None if row is None else _Partial(row.size, row.media_type, row.offset)
+            partial = None if row is None else _Partial(row.size, row.media_type, row.offset, row.generation)
         part = self._part(sha256)
         if partial is None:
             part.unlink(missing_ok=True)  # a part file whose row never committed
@@ -273,9 +293,10 @@ class Uploads:
             log.info("upload %s: resumed at offset %d (file %d, recorded %d)", sha256, min(length, partial.offset),
                      length, partial.offset)
             partial.offset = min(length, partial.offset)
+            partial.generation = new_generation()
             with self.database.session() as s:
                 s.execute(update(Upload).where(Upload.sha256 == sha256)
-                          .values(offset=partial.offset, updated_at=time.time()))
+                          .values(offset=partial.offset, generation=partial.generation, updated_at=time.time()))
         return partial
 
     def _save(self, sha256: str, partial: _Partial, edge: EdgeInfo, new: bool = False) -> None:
@@ -284,12 +305,13 @@ class Uploads:
             if new:
                 s.execute(delete(Upload).where(Upload.sha256 == sha256))
                 s.add(Upload(sha256=sha256, size=partial.size, media_type=partial.media_type, offset=partial.offset,
-                             edge_id=edge.id, started_at=now, updated_at=now))
+                             generation=partial.generation, edge_id=edge.id, started_at=now, updated_at=now))
             else:
                 s.execute(update(Upload).where(Upload.sha256 == sha256)
-                          .values(offset=partial.offset, updated_at=now))
+                          .values(offset=partial.offset, generation=partial.generation, updated_at=now))
 
     def _drop(self, sha256: str, lock: _Lock) -> None:
+        self.hashes.forget(sha256)
         with self.database.session() as s:
             s.execute(delete(Upload).where(Upload.sha256 == sha256))
         self._part(sha256).unlink(missing_ok=True)

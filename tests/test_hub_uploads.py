@@ -10,10 +10,16 @@ from pathlib import Path
 import pytest
 
 from contract.uplink import MAX_CHUNK, UPLOAD_LENGTH, UPLOAD_OFFSET, BlobStatus, Refusal
-from hub import ingest
+from hub import accounts, ingest
+from hub import uploads as uploads_module
+from hub.accounts import EdgeInfo
+from hub.blobs import DiskBlobStore
+from hub.db.engine import Database
 from hub.db.models import Upload
+from hub.metrics import HubMetrics
+from hub.uploads import UploadLimits, UploadRefused, Uploads, UploadState
 from tests import hub_images
-from tests.hub_db import fresh_postgres_url
+from tests.hub_db import fresh_postgres_url, hub_db  # noqa: F401  (fixture)
 from tests.hub_harness import Hub, patch_chunk, running_hub, upload_blob
 
 BLOB = "/api/v1/blobs/{}"
@@ -186,3 +192,98 @@ def test_racing_chunks_for_one_offset_one_wins(hub: Hub) -> None:
     assert sorted(statuses) == [200] + [409] * 5
     assert hub.edge.head(BLOB.format(digest)).headers[UPLOAD_OFFSET] == "2000"
     assert upload_blob(hub.edge, data, "image/png").json()["complete"] is True
+
+
+# -- the running hash: one process's chunks hashed as they arrive, anything else read back from disk --
+
+def _process(root: Path, database: Database) -> Uploads:
+    """An `Uploads` of its own, as another hub process sharing the blob folder and the database has."""
+    return Uploads(root, DiskBlobStore(root), UploadLimits(1 << 30, 20000, 400_000_000), database, HubMetrics())
+
+
+def _readbacks(uploads: Uploads) -> float:
+    return uploads.metrics.registry.get_sample_value("kouan_hub_upload_hash_readbacks_total") or 0.0
+
+
+@pytest.fixture
+def edge_info(hub_db: Database) -> EdgeInfo:
+    with hub_db.session() as s:
+        return accounts.add_edge(s, "hash-edge", "HL", "HP", actor="test")[0]
+
+
+def _stored(uploads: Uploads, digest: str) -> bytes:
+    with uploads.blobs.open(digest) as stored:
+        return stored.read()
+
+
+def test_chunks_of_one_process_hashed_as_they_arrive(hub_db: Database, edge_info: EdgeInfo, tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    data = hub_images.tiff(2, 120, 200)
+    digest = sha(data)
+    one = _process(tmp_path, hub_db)
+    read_back: list[Path] = []
+    monkeypatch.setattr(uploads_module, "sha256_file", lambda path: read_back.append(path) or sha(path.read_bytes()))
+    one.open(digest, len(data), "image/tiff", edge_info)
+    for offset in range(0, len(data), 40000):
+        state = one.append(digest, offset, data[offset:offset + 40000], edge_info)
+    assert state.complete and _stored(one, digest) == data
+    assert read_back == [] and _readbacks(one) == 0
+    assert len(one.hashes) == 0  # nothing kept of a finished upload
+
+
+def test_resume_by_another_process_reads_the_file_back(hub_db: Database, edge_info: EdgeInfo, tmp_path: Path) -> None:
+    data = hub_images.tiff(2, 120, 200)
+    digest = sha(data)
+    first, second = _process(tmp_path, hub_db), _process(tmp_path, hub_db)
+    first.open(digest, len(data), "image/tiff", edge_info)
+    first.append(digest, 0, data[:30000], edge_info)
+    assert second.status(digest, edge_info) == UploadState(digest, len(data), 30000, False)
+    second.append(digest, 30000, data[30000:60000], edge_info)  # the edge's chunk went to the other process
+    state = first.append(digest, 60000, data[60000:], edge_info)  # and the last back to the first
+    assert state.complete and _stored(first, digest) == data
+    assert _readbacks(first) == 1 and _readbacks(second) == 0
+    # a process killed mid-upload: its successor has no hash state, and reads back at the finish
+    other = hub_images.png16(90, 120, seed=51)
+    digest = sha(other)
+    first.open(digest, len(other), "image/png", edge_info)
+    first.append(digest, 0, other[:1000], edge_info)
+    restarted = _process(tmp_path, hub_db)
+    assert restarted.append(digest, 1000, other[1000:], edge_info).complete
+    assert _readbacks(restarted) == 1 and _stored(restarted, digest) == other
+
+
+def test_a_hash_state_outlived_by_a_restart_elsewhere_is_not_used(hub_db: Database, edge_info: EdgeInfo,
+                                                                   tmp_path: Path) -> None:
+    """A process hashed bad bytes up to offset n; another dropped the upload and appended the right bytes up to
+    the same n: the first's state matches the offset but not the generation, so the file is read back."""
+    data = hub_images.png16(90, 120, seed=52)
+    digest = sha(data)
+    first, second = _process(tmp_path, hub_db), _process(tmp_path, hub_db)
+    first.open(digest, len(data), "image/png", edge_info)
+    first.append(digest, 0, bytes(b ^ 0xFF for b in data[:1000]), edge_info)
+    with pytest.raises(UploadRefused) as overrun:
+        second.append(digest, 1000, data[1000:] + b"x", edge_info)
+    assert overrun.value.code == "overrun"  # dropped: the upload starts over
+    second.open(digest, len(data), "image/png", edge_info)
+    second.append(digest, 0, data[:1000], edge_info)
+    state = first.append(digest, 1000, data[1000:], edge_info)
+    assert state.complete and _stored(first, digest) == data
+    assert _readbacks(first) == 1
+
+
+def test_bytes_past_the_recorded_offset_trimmed_change_the_generation(hub_db: Database, edge_info: EdgeInfo,
+                                                                       tmp_path: Path) -> None:
+    data = hub_images.png16(90, 120, seed=53)
+    digest = sha(data)
+    one = _process(tmp_path, hub_db)
+    one.open(digest, len(data), "image/png", edge_info)
+    one.append(digest, 0, data[:1000], edge_info)
+    with hub_db.read_session() as s:
+        before = s.get(Upload, digest).generation  # type: ignore[union-attr]
+    with (tmp_path / "partial" / f"{digest}.part").open("ab") as out:
+        out.write(b"\x00" * 300)  # a chunk written by a process killed before it recorded it
+    assert one.status(digest, edge_info) == UploadState(digest, len(data), 1000, False)
+    with hub_db.read_session() as s:
+        assert s.get(Upload, digest).generation not in ("", before)  # type: ignore[union-attr]
+    assert one.append(digest, 1000, data[1000:], edge_info).complete
+    assert _readbacks(one) == 1 and _stored(one, digest) == data

@@ -87,6 +87,7 @@ class Upload(Base):
     edge_id: Mapped[int] = mapped_column(ForeignKey("edges.id"))
     started_at: Mapped[float] = mapped_column(Double)
     updated_at: Mapped[float] = mapped_column(Double)
+    generation: Mapped[str] = mapped_column(String(32), server_default="")  # rewritten with every change (0002)
 
 
 class Passage(Base):
