@@ -65,13 +65,25 @@ def _small_model(nodes: list[onnx.NodeProto], inputs: list[onnx.ValueInfoProto],
     return model
 
 
-def build_extractor(backbone: Backbone, channels: int, height: int, width: int) -> onnx.ModelProto:
-    """Graph `image` [N,channels,height,width] -> `patch_features` [N,C,height/s,width/s]."""
+def build_extractor(backbone: Backbone, channels: int, height: int, width: int,
+                    shrink: tuple[int, int] = (1, 1)) -> onnx.ModelProto:
+    """Graph `image` [N,channels,height,width] -> `patch_features` [N,C,height/(s*sy),width/(s*sx)].
+
+    `shrink` (sy, sx): rows and columns averaged into one pixel before the backbone, inside the
+    graph, so a line scan's 4096-px lines are seen at a coarser working resolution (fewer
+    backbone pixels per tile) while the core still feeds native tiles.
+    """
     src = helper.make_tensor_value_info(INPUT_NAME, TensorProto.FLOAT, ["N", channels, height, width])
-    rgb = helper.make_tensor_value_info("rgb", TensorProto.FLOAT, ["N", 3, height, width])
-    adapt_node = (helper.make_node("Concat", [INPUT_NAME] * 3, ["rgb"], axis=1) if channels == 1
-                  else helper.make_node("Identity", [INPUT_NAME], ["rgb"]))
-    adapter = _small_model([adapt_node], [src], [rgb], backbone.model, "adapt_channels")
+    sy, sx = shrink
+    rgb = helper.make_tensor_value_info("rgb", TensorProto.FLOAT, ["N", 3, height // sy, width // sx])
+    nodes: list[onnx.NodeProto] = []
+    grey = INPUT_NAME
+    if (sy, sx) != (1, 1):
+        grey = "shrunk"
+        nodes.append(helper.make_node("AveragePool", [INPUT_NAME], [grey], kernel_shape=[sy, sx], strides=[sy, sx]))
+    nodes.append(helper.make_node("Concat", [grey] * 3, ["rgb"], axis=1) if channels == 1
+                 else helper.make_node("Identity", [grey], ["rgb"]))
+    adapter = _small_model(nodes, [src], [rgb], backbone.model, "adapt_channels")
     body = compose.add_prefix(backbone.model, "backbone/")
     feats = helper.make_tensor_value_info("backbone/features", TensorProto.FLOAT, ["N", "C", "h", "w"])
     out = helper.make_tensor_value_info(PATCH_FEATURES, TensorProto.FLOAT, ["N", "C", "h", "w"])

@@ -75,6 +75,7 @@ class FitOptions:
     name: str | None = None
     version: str = "1.0.0"
     backbone_dir: Path | None = None
+    shrink: tuple[int, int] = (1, 1)  # knn/gaussian: (rows, columns) averaged into one pixel in the graph
 
 
 @dataclass
@@ -97,8 +98,19 @@ class _Geometry:
 
 
 def _geometry(normal: NormalSet, opts: FitOptions, stride: int) -> _Geometry:
-    """Tile size: for aligned views the whole (resized) image; for surfaces a square tile."""
+    """Tile size: for aligned views the whole (resized) image; for surfaces a square tile (of
+    `tile` working pixels: with a shrink, `tile * sy` rows by `tile * sx` columns of the image)."""
     unit = max(8, stride * 2)
+    sy, sx = opts.shrink
+    if (sy, sx) != (1, 1):
+        if opts.method == "padim" or sy < 1 or sx < 1:
+            raise FitInputError(f"shrink {opts.shrink}: needs knn or gaussian and factors of at least 1")
+        rows = min(opts.tile * sy, min(im.pixels.shape[0] for im in normal.images)) // (unit * sy) * (unit * sy)
+        cols = min(opts.tile * sx, min(im.pixels.shape[1] for im in normal.images)) // (unit * sx) * (unit * sx)
+        if rows < 4 * unit * sy or cols < 4 * unit * sx:
+            raise FitInputError(f"images too small for shrink {opts.shrink}: need at least {4 * unit * sy} rows "
+                                f"and {4 * unit * sx} columns")
+        return _Geometry(rows, cols, None)
     if opts.method == "padim":
         widths = [im.pixels.shape[1] * opts.size / im.pixels.shape[0] for im in normal.images]
         width = max(unit, int(np.median(widths)) // unit * unit)
@@ -197,6 +209,7 @@ def _out_of_fold(feats: list[np.ndarray], opts: FitOptions, shape: tuple[int, in
 def _card(opts: FitOptions, normal: NormalSet, geo: _Geometry, folder: Path, normal_dir: Path,
           thr: Thresholds, backbone: Backbone, sha: str) -> ModelCard:
     when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    ry, rx = backbone.stride * opts.shrink[0], backbone.stride * opts.shrink[1]
     skipped = f"; {len(normal.skipped)} unreadable skipped: " + ", ".join(p.name for p, _ in normal.skipped) \
         if normal.skipped else ""
     method_text = {
@@ -210,15 +223,17 @@ def _card(opts: FitOptions, normal: NormalSet, geo: _Geometry, folder: Path, nor
         version=opts.version,
         task="anomaly_map",
         description=f"Fitted on site: {method_text}. Backbone {backbone.label}; "
+                    + (f"{opts.shrink[0]}x{opts.shrink[1]} (rows x columns) average-pooled in the graph first; "
+                       if opts.shrink != (1, 1) else "") +
                     f"3x3 patch neighbourhoods; map smoothed with sigma {opts.smooth_sigma:g}; score = map maximum.",
         input=InputSpec(name="image", height=geo.height, width=geo.width, channels=normal.channels,  # type: ignore[arg-type]
                         bit_depth=normal.bit_depth, scale=255.0 if normal.bit_depth == 8 else 65535.0),  # type: ignore[arg-type]
         outputs=[OutputSpec(name=SCORE, shape="[N]", meaning="Image anomaly score: the largest value of anomaly_map "
                             "(distance of the least normal patch to the normal images)."),
-                 OutputSpec(name=ANOMALY_MAP, shape=f"[N,1,{geo.height // backbone.stride},"
-                            f"{geo.width // backbone.stride}]",
-                            meaning=f"Per-patch distance to normal, at 1/{backbone.stride} of the input, "
-                                    "on the scale of pixel_threshold.")],
+                 OutputSpec(name=ANOMALY_MAP, shape=f"[N,1,{geo.height // ry},{geo.width // rx}]",
+                            meaning=(f"Per-patch distance to normal, at 1/{ry} of the input" if ry == rx else
+                                     f"Per-patch distance to normal, at 1/{ry} of the input's rows and 1/{rx} "
+                                     "of its columns") + ", on the scale of pixel_threshold.")],
         threshold=thr.image,
         pixel_threshold=thr.pixel,
         tiling=TilingSpec(overlap=opts.overlap, resize_to_height=geo.resize_height),
@@ -244,7 +259,7 @@ def fit_model(normal_dir: Path, out_dir: Path, opts: FitOptions | None = None,
     write(f"[read] {len(normal.images)} normal images, {normal.channels} channel(s), {normal.bit_depth}-bit")
     backbone = load_backbone(opts.backbone_dir)
     geo = _geometry(normal, opts, backbone.stride)
-    extractor_model = build_extractor(backbone, normal.channels, geo.height, geo.width)
+    extractor_model = build_extractor(backbone, normal.channels, geo.height, geo.width, opts.shrink)
     extractor = FeatureExtractor(extractor_model, opts.threads)
     feats = _extract(normal, geo, extractor, opts, write)
     shape = tuple(int(d) for d in feats[0].shape[1:])
