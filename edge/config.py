@@ -16,6 +16,7 @@ from typing import Annotated, Any, Union
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from edge.device_config import TopicId
+from edge.normal.config import NormalConfig
 from edge.passages.config import PassagesConfig
 from edge.uplink.config import UplinkConfig
 
@@ -108,6 +109,7 @@ class EdgeConfig(BaseModel):
     devices: list[DeviceConfig] = Field(default_factory=list, description="The lane's device instances, each with its kind's own fields.")
     passages: PassagesConfig = Field(default_factory=PassagesConfig, description="How readings become passages and decisions ([passages]).")
     uplink: UplinkConfig | None = Field(None, description="The image-review hub this lane uploads to ([uplink]); none: no uplink, nothing queued.")
+    normal: NormalConfig | None = Field(None, description="The lane learns its normal ([normal]): clean passes kept and the lane's own model refitted from them; none: nothing kept.")
 
     @field_validator("devices")
     @classmethod
@@ -126,6 +128,14 @@ class EdgeConfig(BaseModel):
             if device_id not in known:
                 raise ValueError(f"passages.deadlines names device '{device_id}', which is not in devices "
                                  f"(known: {', '.join(sorted(known)) or 'none'})")
+        learning = set(self.normal.devices) if self.normal is not None else set()
+        for device_id in sorted(learning - known):
+            raise ValueError(f"normal.devices names device '{device_id}', which is not in devices "
+                             f"(known: {', '.join(sorted(known)) or 'none'})")
+        for device in self.devices:
+            if getattr(device, "model", None) == "lane" and device.id not in learning:
+                raise ValueError(f"device '{device.id}' has model = \"lane\" but does not learn its normal: "
+                                 "add it to [normal] devices")
         return self
 
     @property
@@ -181,6 +191,11 @@ def load_config(path: Path | str) -> EdgeConfig:
     declarations = config.passages.declarations_file
     if declarations is not None and not declarations.is_absolute():
         config.passages.declarations_file = (path.parent / declarations).resolve()
+    if config.normal is not None:
+        for name in ("models_dir", "canaries", "backbone"):
+            value = getattr(config.normal, name)
+            if value is not None and not value.is_absolute():
+                setattr(config.normal, name, (path.parent / value).resolve())
     if config.uplink is not None and config.uplink.token_file is not None and not config.uplink.token_file.is_absolute():
         config.uplink.token_file = (path.parent / config.uplink.token_file).resolve()
     return config

@@ -15,6 +15,8 @@ from prometheus_client import CollectorRegistry
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from edge.normal.metrics import normal_metrics
+
 if TYPE_CHECKING:
     from edge.runtime import EdgeRuntime
 
@@ -62,6 +64,7 @@ class RuntimeCollector(Collector):
         yield from self._devices()
         yield from self._passages()
         yield from self._uplink()
+        yield from normal_metrics(getattr(runtime, "normal", None))
         if runtime.mqtt is not None:
             mqtt = runtime.mqtt.stats()
             yield GaugeMetricFamily("kouan_mqtt_connected", "1 while connected to the site broker.", value=int(mqtt.connected))

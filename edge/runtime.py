@@ -26,6 +26,7 @@ from edge.kinds.base import DeviceContext, LaneDevice
 from edge.live import LiveBus
 from edge.media import MediaStore
 from edge.metrics import registry_for
+from edge.normal.lane import LaneNormal
 from edge.passages.book import LaneDeviceRole
 from edge.passages.service import PassageService
 from edge.store import AsyncStore, EventRow, Store
@@ -51,6 +52,7 @@ class EdgeRuntime:
         self.ingest: Ingest | None = None
         self.passages: PassageService | None = None
         self.uplink: Uplink | None = None  # the hub's outbox, uploads and verdicts, when [uplink] is configured
+        self.normal: LaneNormal | None = None  # clean passes kept and the lane's models refitted, when [normal] is
         self.devices: dict[str, LaneDevice] = {}
         self.status: dict[str, DeviceStatus] = {}
         self.web_url: str | None = None
@@ -82,13 +84,17 @@ class EdgeRuntime:
             on_state=self._on_mqtt_state, manual_ack=True,
         )
         self.media = MediaStore(self.config.store.media_dir)
+        if self.config.normal is not None:
+            self.normal = LaneNormal(self.config, self.media)
+        watchers = [self.normal.retention] if self.normal is not None else []
         if self.config.uplink is not None:
             self.uplink = Uplink(self.config.uplink, self.lane_id, self.store, self.media, self.config.passages.holds,
-                                 changed=self._verdict_changed)
+                                 changed=self._verdict_changed, watchers=watchers)
         self.passages = PassageService(self.config.passages, self.lane_id, self.store, self.bus, self._publish_passage, {
             device.id: LaneDeviceRole(device.name or device.id, functools.partial(KINDS[device.kind].observe, device),
                                       KINDS[device.kind].check)
-            for device in self.config.devices}, outbox=self.uplink.enqueue if self.uplink is not None else None)
+            for device in self.config.devices}, outbox=self.uplink.enqueue if self.uplink is not None else None,
+            watchers=watchers)
         self.passages.bind_loop(loop)
         self.ingest = Ingest(loop, self.store, self.bus, publish_event=self._publish_event, on_device_seen=self._seen,
                              follow=self.passages.follow, on_followed=self.passages.changed)
@@ -105,12 +111,15 @@ class EdgeRuntime:
             self.devices[device_config.id] = kind.build(DeviceContext(
                 device_config, defaults, self.lane_id, status, self.ingest, self.mqtt, self._changed_threadsafe(loop),
                 self.media, self.store.read_blocking,
+                self.normal.pointer(device_config.id) if self.normal is not None else None,
             ))
         self._tasks.append(asyncio.create_task(self.ingest.run(), name="ingest"))
         self._tasks.append(asyncio.create_task(self._watchdog(), name="watchdog"))
         self._tasks.append(asyncio.create_task(self.passages.run(), name="passages"))
         if self.uplink is not None:
             self._tasks.extend(self.uplink.start())
+        if self.normal is not None:
+            self._tasks.extend(self.normal.start(self.store))
         for device in self.devices.values():
             device.start()  # MQTT devices register their subscriptions before the connect
         self.mqtt.subscribe(self.passages.declarations_topic, qos=1)

@@ -7,6 +7,14 @@ out-of-fold scores, written as one ONNX graph with its card. Progress goes to st
 summary goes to stdout. `kouan model calibrate NAME_OR_DIR --normal DIR --out DIR` keeps a
 model's graph and picks its threshold from the site's own clean images. `kouan model list` prints the cards under the models folder;
 `kouan model verify NAME_OR_DIR` checks hash, graph contract and a warm-up run.
+
+The lane's own model (docs/operations.md, "The lane learns its normal"): `kouan model fit
+--from-store --config lane.toml --device ID` refits a device's model from the clean passes the
+edge kept ([normal] settings), judges it against the current one on the newest held-back clean
+passes and the canaries, and adopts it as the next version or refuses it (exit 3) with both
+figures; `kouan model propose DIR --config ... --device ...` judges a model fitted elsewhere the
+same way; `kouan model rollback --config ... --device ...` points the device back at the
+version before; `kouan model history --config ... --device ...` prints what happened.
 """
 
 from __future__ import annotations
@@ -16,26 +24,35 @@ import json
 import sys
 from pathlib import Path
 
-HELP = ("fit a site model on normal images (fit), re-pick a model's threshold on them (calibrate), "
-        "list models (list), check one (verify)")
+HELP = ("fit a site model on normal images or a lane's model from its store (fit), re-pick a model's threshold "
+        "(calibrate), list models (list), check one (verify), judge a model for a lane (propose), roll a lane's "
+        "model back (rollback), what happened to it (history)")
 
 EXIT_INPUT_ERROR = 2
 EXIT_MODEL_ERROR = 1
+EXIT_REFUSED = 3
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    """Add `fit`, `calibrate`, `list` and `verify` under `kouan model`."""
+    """Add `fit`, `calibrate`, `list`, `verify`, `propose`, `rollback` and `history` under `kouan model`."""
     sub = parser.add_subparsers(dest="model_command", metavar="ACTION", required=True)
     fit = sub.add_parser("fit", help="fit an anomaly model on a folder of normal (clean) images",
                          description=__doc__)
-    fit.add_argument("--normal", type=Path, required=True, metavar="DIR", help="folder of normal images of this site")
-    fit.add_argument("--out", type=Path, required=True, metavar="DIR", help="output model folder (model.onnx + card.json)")
+    fit.add_argument("--normal", type=Path, metavar="DIR", help="folder of normal images of this site")
+    fit.add_argument("--out", type=Path, metavar="DIR", help="output model folder (model.onnx + card.json)")
+    fit.add_argument("--from-store", action="store_true",
+                     help="refit a lane device's own model from the clean passes its edge kept (with --config, "
+                          "--device; fit settings from [normal]); adopted only if it beats the current one")
+    _lane_arguments(fit, required=False)
     fit.add_argument("--method", choices=["knn", "gaussian", "padim"], default="knn",
                      help="knn (default): surfaces and textures, defects anywhere, views not aligned; "
                           "gaussian: one shared Gaussian (cheapest; as good on regular surfaces, weaker on irregular "
                           "textures); padim: aligned views, a Gaussian per feature-map position")
     fit.add_argument("--tile", type=int, default=256, help="tile side in pixels for knn/gaussian (default 256; "
                      "smaller if the images are smaller)")
+    fit.add_argument("--shrink", type=_pair, default=(1, 1), metavar="ROWS,COLS",
+                     help="knn/gaussian: average ROWS x COLS pixels into one inside the graph first (default 1,1; "
+                          "1,8 for 4096-px line scans); --tile is then in those working pixels")
     fit.add_argument("--size", type=int, default=256, help="padim: images are resized to this height (default 256)")
     fit.add_argument("--name", help="model name on the card (default site_<folder name>)")
     fit.add_argument("--version", default="1.0.0", help="model version on the card (default 1.0.0)")
@@ -60,6 +77,14 @@ def configure(parser: argparse.ArgumentParser) -> None:
     cal.add_argument("--name", help="model name on the new card (default NAME_site)")
     cal.add_argument("--min-images", type=int, default=20, help="fewest readable normal images accepted (default 20)")
     cal.add_argument("--models-dir", type=Path, metavar="DIR", help="models folder (default $KOUAN_MODELS_DIR or models/)")
+    prop = sub.add_parser("propose", help="judge a model folder for a lane device by the refit rule; adopt it if it "
+                          "is at least as good as the current one")
+    prop.add_argument("model", type=Path, metavar="DIR", help="model folder (model.onnx + card.json)")
+    _lane_arguments(prop, required=True)
+    back = sub.add_parser("rollback", help="point a lane device back at its model version before the current one")
+    _lane_arguments(back, required=True)
+    hist = sub.add_parser("history", help="a lane device's model versions and its refits (JSON lines)")
+    _lane_arguments(hist, required=True)
     lst = sub.add_parser("list", help="list models under the models folder")
     lst.add_argument("--models-dir", type=Path, metavar="DIR", help="models folder (default $KOUAN_MODELS_DIR or models/)")
     ver = sub.add_parser("verify", help="check a model's hash, graph contract and a warm-up run")
@@ -67,12 +92,78 @@ def configure(parser: argparse.ArgumentParser) -> None:
     ver.add_argument("--models-dir", type=Path, metavar="DIR", help="models folder (default $KOUAN_MODELS_DIR or models/)")
 
 
+def _pair(text: str) -> tuple[int, int]:
+    try:
+        rows, cols = (int(v) for v in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected ROWS,COLS, e.g. 1,8") from None
+    if rows < 1 or cols < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: factors must be at least 1")
+    return rows, cols
+
+
+def _lane_arguments(parser: argparse.ArgumentParser, required: bool) -> None:
+    parser.add_argument("--config", type=Path, required=required, metavar="FILE", help="the lane's edge config (TOML)")
+    parser.add_argument("--device", required=required, metavar="ID", help="the device (one of [normal] devices)")
+
+
+def _lane(args: argparse.Namespace, command: str) -> object | None:
+    """The device's LaneSetup from --config/--device, or None after printing why not."""
+    from edge.config import ConfigError, load_config
+    from edge.normal.setup import RefitError, lane_setup
+
+    if args.config is None or args.device is None:
+        print(f"kouan model {command}: error: --config and --device are needed", file=sys.stderr)
+        return None
+    try:
+        config = load_config(args.config)
+        if not any(d.id == args.device for d in config.devices):
+            raise RefitError(f"no device {args.device!r} in {args.config}")
+        return lane_setup(config, args.device)
+    except (ConfigError, RefitError) as exc:
+        print(f"kouan model {command}: error: {exc}", file=sys.stderr)
+        return None
+
+
+def _judged(command: str, run: object, *call: object) -> int:
+    """Run a refit or a proposal; the outcome as JSON on stdout, a refusal's figures on stderr (exit 3)."""
+    from edge.fitting.images import FitInputError
+    from edge.inference.registry import ModelError
+    from edge.normal.canaries import CanaryError
+    from edge.normal.setup import RefitError
+
+    try:
+        outcome = run(*call)  # type: ignore[operator]
+    except (RefitError, FitInputError, CanaryError, OSError) as exc:
+        print(f"kouan model {command}: error: {exc}", file=sys.stderr)
+        return EXIT_INPUT_ERROR
+    except ModelError as exc:
+        print(f"kouan model {command}: {exc}", file=sys.stderr)
+        return EXIT_MODEL_ERROR
+    print(json.dumps(outcome.as_dict()))
+    if not outcome.adopted:
+        print(f"kouan model {command}: {outcome.message}", file=sys.stderr)
+        return EXIT_REFUSED
+    return 0
+
+
 def _fit(args: argparse.Namespace) -> int:
     from edge.fitting import FitInputError, FitOptions, fit_model
+
+    if args.from_store:
+        from edge.normal.refit import refit_device
+
+        setup = _lane(args, "fit --from-store")
+        return EXIT_INPUT_ERROR if setup is None else _judged("fit --from-store", refit_device, setup)
+    if args.normal is None or args.out is None:
+        print("kouan model fit: error: --normal DIR and --out DIR are needed (or --from-store --config FILE "
+              "--device ID)", file=sys.stderr)
+        return EXIT_INPUT_ERROR
 
     opts = FitOptions(method=args.method, tile=args.tile, size=args.size, name=args.name, version=args.version,
                       folds=args.folds, quantile=args.quantile, margin=args.margin,
                       max_tiles_per_image=args.max_tiles, bank_size=args.bank, min_images=args.min_images,
+                      shrink=args.shrink,
                       threads=args.threads,
                       seed=args.seed)
     try:
@@ -141,7 +232,44 @@ def _verify(args: argparse.Namespace) -> int:
     return 0
 
 
+def _propose(args: argparse.Namespace) -> int:
+    from edge.normal.refit import propose
+
+    setup = _lane(args, "propose")
+    return EXIT_INPUT_ERROR if setup is None else _judged("propose", propose, setup, args.model)
+
+
+def _rollback(args: argparse.Namespace) -> int:
+    from edge.normal.lane_models import LaneModelError
+    from edge.normal.refit import rollback
+
+    setup = _lane(args, "rollback")
+    if setup is None:
+        return EXIT_INPUT_ERROR
+    try:
+        was, now = rollback(setup)  # type: ignore[arg-type]
+    except LaneModelError as exc:
+        print(f"kouan model rollback: error: {exc}", file=sys.stderr)
+        return EXIT_INPUT_ERROR
+    print(json.dumps({"device": args.device, "from": was, "current": now}))
+    return 0
+
+
+def _history(args: argparse.Namespace) -> int:
+    from edge.normal.lane_models import LaneModels
+
+    setup = _lane(args, "history")
+    if setup is None:
+        return EXIT_INPUT_ERROR
+    models = LaneModels(setup.root)  # type: ignore[attr-defined]
+    print(json.dumps({"device": args.device, "current": models.current_version(), "versions": models.versions()}))
+    for entry in models.history():
+        print(json.dumps(entry, ensure_ascii=False))
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
-    """Dispatch to fit, calibrate, list or verify; return the exit code."""
-    action = {"fit": _fit, "calibrate": _calibrate, "list": _list, "verify": _verify}[args.model_command]
+    """Dispatch to the action; return the exit code."""
+    action = {"fit": _fit, "calibrate": _calibrate, "list": _list, "verify": _verify, "propose": _propose,
+              "rollback": _rollback, "history": _history}[args.model_command]
     return action(args)

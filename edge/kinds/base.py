@@ -55,6 +55,8 @@ class DeviceContext:
     # A read-only SELECT on the store, for an adapter's own thread (e.g. at start, to carry on
     # with what a previous run left in the kind's tables); never call it on the event loop.
     read_store: Callable[[str, Sequence[Any]], list[tuple[Any, ...]]] | None = None
+    # The device's own lane model (edge.normal.lane_models.LaneModelPointer), when it learns its normal.
+    lane_model: Any = None
 
     @property
     def topic_prefix(self) -> str:

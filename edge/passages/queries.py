@@ -96,3 +96,30 @@ def last_clean_image(read: Callable[[str, Sequence[Any]], list[tuple[Any, ...]]]
         "WHERE p.plate = ? AND p.state IN ('released', 'reviewed') AND p.reasons_json NOT LIKE '%\"holds\": true%' "
         "AND o.device_id = ? AND o.pending = 0 ORDER BY p.id DESC LIMIT 1", (norm(plate), device_id))
     return rows[0][0] if rows and rows[0][0] else None
+
+
+def clean_images(txn: Txn, passage_id: int) -> tuple[str, list[tuple[str, str, int | None, int | None]]] | None:
+    """Why a passage counts as clean and each device's own image of it, as (device id, SHA-256,
+    width, height); None when it does not count. Clean: released with no reason that holds, or
+    cleared by the hub's reviewer; never after a suspicious verdict. Only an observation's first
+    image (its own; later ones are references such as the last clean pass), none that came late."""
+    row = txn.execute("SELECT state, reasons_json, verdict_json FROM passages WHERE id=?", (passage_id,)).fetchone()
+    if row is None:
+        return None
+    state, reasons_json, verdict_json = row
+    verdict = (json.loads(verdict_json) or {}).get("verdict") if verdict_json else None
+    if verdict == "suspicious":
+        return None
+    if verdict == "clear" and state in ("reviewed", "released"):
+        why = "cleared by the hub"
+    elif state == "released" and not any(r.get("holds") for r in json.loads(reasons_json)):
+        why = "released clean"
+    else:
+        return None
+    images = []
+    for device_id, data in txn.execute("SELECT device_id, observation_json FROM passage_observations WHERE "
+                                       "passage_id=? AND pending=0 AND late=0 ORDER BY id", (passage_id,)):
+        first = (json.loads(data).get("images") or [None])[0]
+        if first and first.get("sha256"):
+            images.append((device_id, str(first["sha256"]), first.get("width"), first.get("height")))
+    return why, images

@@ -15,7 +15,7 @@ import functools
 import json
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -50,9 +50,11 @@ class PassageService:
 
     def __init__(self, config: PassagesConfig, lane_id: str, store: AsyncStore, bus: LiveBus,
                  publish: Callable[[str, bytes], None], roles: Mapping[str, LaneDeviceRole],
-                 outbox: Callable[[Txn, list[int]], object] | None = None) -> None:
+                 outbox: Callable[[Txn, list[int]], object] | None = None,
+                 watchers: Sequence[Callable[[Txn, list[int]], object]] = ()) -> None:
         self.config = config
         self._outbox = outbox  # queues changed passages for the hub inside their transaction (edge/uplink)
+        self._watchers = tuple(watchers)  # others told of changed passages in their transaction (edge/normal)
         self.lane_id = lane_id
         self.book = PassageBook(config, roles)
         self.names = {device_id: role.name or device_id for device_id, role in roles.items()}
@@ -82,9 +84,12 @@ class PassageService:
         return self._queued(txn, self.book.follow(txn, view))
 
     def _queued(self, txn: Txn, ids: list[int]) -> list[int]:
-        """Hand the changed passages to the outbox, in the same transaction, when there is an uplink."""
+        """Hand the changed passages to the outbox (when there is an uplink) and the watchers, in the same
+        transaction."""
         if self._outbox is not None and ids:
             self._outbox(txn, ids)
+        for watch in self._watchers if ids else ():
+            watch(txn, ids)
         return ids
 
     def _tick(self, txn: Txn, now: float) -> list[int]:

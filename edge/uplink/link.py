@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import httpx
@@ -31,7 +31,8 @@ class Uplink:
 
     def __init__(self, config: UplinkConfig, lane_id: str, store: AsyncStore, media: MediaStore,
                  holds: Callable[[str], bool], changed: Callable[[list[int]], None],
-                 transport: httpx.AsyncBaseTransport | None = None) -> None:
+                 transport: httpx.AsyncBaseTransport | None = None,
+                 watchers: Sequence[Callable[[Txn, list[int]], object]] = ()) -> None:
         self.config = config
         self.store = store
         self.outbox = Outbox(lane_id, media, holds)
@@ -39,7 +40,8 @@ class Uplink:
         self.client = HubClient(config.hub_url, config.bearer(), config.timeout_s, transport)
         self.bucket = TokenBucket(config.bandwidth_bytes_s)
         self.worker = UploadWorker(config, store, media, self.client, self.stats, self.bucket)
-        self.verdicts = VerdictFollower(config, lane_id, store, self.client, self.outbox, self.stats, changed)
+        self.verdicts = VerdictFollower(config, lane_id, store, self.client, self.outbox, self.stats, changed,
+                                        watchers=watchers)
         self._tasks: list[asyncio.Task[Any]] = []
         self._loop: asyncio.AbstractEventLoop | None = None
 

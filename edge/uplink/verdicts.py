@@ -20,7 +20,7 @@ import asyncio
 import json
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from contract.uplink import VerdictWire
@@ -44,8 +44,13 @@ class Applied:
     passage_id: int | None = None
 
 
-def apply_verdict(txn: Txn, verdict: VerdictWire, lane_id: str, queue: Outbox | None, now: float) -> Applied:
-    """Apply one verdict and store its cursor, in the caller's one transaction."""
+Watcher = Callable[[Txn, list[int]], object]
+
+
+def apply_verdict(txn: Txn, verdict: VerdictWire, lane_id: str, queue: Outbox | None, now: float,
+                  watchers: Sequence[Watcher] = ()) -> Applied:
+    """Apply one verdict and store its cursor, in the caller's one transaction; the watchers (the
+    lane's normal) are told of the changed passage in it too."""
     if verdict.cursor <= outbox.cursor(txn):
         return Applied("repeat")  # a page asked for again after a reconnect
     outbox.set_state(txn, outbox.CURSOR_KEY, str(verdict.cursor))
@@ -80,6 +85,8 @@ def apply_verdict(txn: Txn, verdict: VerdictWire, lane_id: str, queue: Outbox | 
     timeline(txn, verdict.passage_id, now, what, words, by)
     if queue is not None:
         queue.enqueue_passages(txn, [verdict.passage_id])
+    for watch in watchers:
+        watch(txn, [verdict.passage_id])
     log.info("uplink: passage %s (%s): %s", verdict.passage_id, state, words)
     return Applied("applied", verdict.passage_id)
 
@@ -88,8 +95,10 @@ class VerdictFollower:
     """Long-polls the hub's verdict feed and applies each verdict (see the module docstring)."""
 
     def __init__(self, config: UplinkConfig, lane_id: str, store: AsyncStore, client: HubClient, queue: Outbox | None,
-                 stats: UplinkStats, changed: Callable[[list[int]], None], clock: Callable[[], float] = time.time) -> None:
+                 stats: UplinkStats, changed: Callable[[list[int]], None], clock: Callable[[], float] = time.time,
+                 watchers: Sequence[Watcher] = ()) -> None:
         self.config = config
+        self.watchers = tuple(watchers)
         self.lane_id = lane_id
         self.store = store
         self.client = client
@@ -120,7 +129,7 @@ class VerdictFollower:
             for verdict in sorted(page.verdicts, key=lambda v: v.cursor):
                 try:
                     applied: Applied = await self.store.call(Store.transact, apply_verdict, verdict, self.lane_id, self.queue,
-                                                    self.clock())
+                                                    self.clock(), self.watchers)
                 except Exception:
                     log.exception("uplink: verdict %s could not be applied; asking again", verdict.cursor)
                     await asyncio.sleep(backoff_s(1, self.config.backoff_base_s, self.config.backoff_cap_s))

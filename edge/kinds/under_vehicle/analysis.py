@@ -3,9 +3,13 @@
 Two checks, each optional: the model (loaded through the inference registry once, when the
 adapter starts; a model that cannot be loaded is logged and the camera's passes are stored
 unanalysed), and the comparison with the same plate's last clean pass (`reference.py`,
-`edge/inference/compare.py`). Each job is a stored pass: its image is read back from the media
-store (hash checked), decoded and checked against its header, checked, and the result submitted
-through ingest as an `analysis` reading. Nothing here runs on the event loop or holds back a
+`edge/inference/compare.py`). With model = "lane" the model is the lane's current one
+(`edge.normal.lane_models.LaneModelPointer`), looked up again before each pass, so an adopted
+or rolled-back version is what the next pass gets. With `model_only_without_reference` the
+comparison alone judges a plate that has a clean pass on file, the model the others. Each job
+is a stored pass: its image is read back from the media store (hash checked), decoded and
+checked against its header, checked, and the result submitted through ingest as an
+`analysis` reading. Nothing here runs on the event loop or holds back a
 pass's acknowledgement.
 """
 
@@ -17,7 +21,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from drivers.under_vehicle import PassHeader, UnderVehiclePass
 from edge.device_status import DeviceStatus
@@ -34,14 +38,24 @@ class Job:
     state: dict[str, Any]
 
 
+class ModelSource(Protocol):
+    """Where a model that may change comes from: (model to load or None, a token that changes with it)."""
+
+    def resolve(self) -> tuple[str | None, str]: ...
+
+
 class Analyser:
     """Loads the model, then scores queued passes one at a time and hands each result to `submit`."""
 
-    def __init__(self, device_id: str, model: str | None, media: MediaStore, status: DeviceStatus, maxsize: int,
-                 submit: Callable[[dict[str, Any], dict[str, Any]], None],
+    def __init__(self, device_id: str, model: str | ModelSource | None, media: MediaStore, status: DeviceStatus,
+                 maxsize: int, submit: Callable[[dict[str, Any], dict[str, Any]], None],
                  resume: Callable[[], list[tuple[PassHeader, dict[str, Any]]]] | None = None,
-                 reference: Callable[[str | None, str], str | None] | None = None) -> None:
+                 reference: Callable[[str | None, str], str | None] | None = None,
+                 model_only_without_reference: bool = False) -> None:
         self._id = device_id
+        self._model_only_without_reference = model_only_without_reference
+        self._source: ModelSource | None = None if model is None or isinstance(model, str) else model
+        self._token = ""
         self._reference = reference  # (plate, this image's hash) -> the plate's last clean pass image, if any
         self._resume = resume  # the passes a previous run stored but did not analyse
         self._model = model
@@ -99,6 +113,7 @@ class Analyser:
             for header, state in left:
                 self.offer(Job(header, state))
         while (job := self._queue.get()) is not None:
+            self._refresh()
             payload = self._analyse(job)
             try:
                 self._submit(job.state, payload)
@@ -106,6 +121,10 @@ class Analyser:
                 log.warning("under-vehicle %s: analysis of pass %s not recorded: %s", self._id, job.header.pass_id, exc)
 
     def _load(self) -> bool:
+        if self._source is not None:
+            self._model, self._token = self._source.resolve()
+            log.info("under-vehicle %s: model %s (%s)", self._id, self._model or "none: the comparison alone",
+                     self._token)
         if self._model is None:
             return True  # the comparison alone
         from edge.inference.config import InferenceConfig
@@ -121,6 +140,25 @@ class Analyser:
             return False
         return True
 
+    def _refresh(self) -> None:
+        """A lane model: load its current version if it changed since the last pass (a failure keeps the old)."""
+        if self._source is None:
+            return
+        model, token = self._source.resolve()
+        if token == self._token:
+            return
+        from edge.inference.config import InferenceConfig
+        from edge.inference.core import Detector
+
+        try:
+            detector = Detector.load(model, InferenceConfig()) if model is not None else None
+        except Exception as exc:  # a broken new version: the one loaded before stays in use
+            log.error("under-vehicle %s: model %s (%s) not loaded, keeping %s: %s", self._id, model, token,
+                      self._token, exc)
+            return
+        log.info("under-vehicle %s: model now %s (was %s)", self._id, token, self._token)
+        self._detector, self._model, self._token = detector, model, token
+
     def _analyse(self, job: Job) -> dict[str, Any]:
         """The analysis payload for one pass: each check's result, or the error that stopped it."""
         card = self._detector.card if self._detector is not None else None
@@ -135,10 +173,16 @@ class Analyser:
             del data
             decoded = time.perf_counter()
             payload["decode_ms"] = round((decoded - start) * 1000.0, 1)
-            if self._detector is not None:
+            reference_sha = None
+            if self._reference is not None:
+                reference_sha = self._reference(job.header.plate, job.header.sha256)
+            if self._detector is not None and reference_sha is not None and self._model_only_without_reference:
+                payload.update(model=None, version=None, model_skipped=f"{card.name if card else ''} not run: the "
+                               "plate has a clean pass on file, the comparison judges")
+            elif self._detector is not None:
                 payload.update(self._model_result(image))
             if self._reference is not None:
-                payload["comparison"] = self._compare(job, image)
+                payload["comparison"] = self._compare(job, image, reference_sha)
         except Exception as exc:  # one bad image must not stop the camera's analysis
             self._status.counters["analysis_errors"] += 1
             log.warning("under-vehicle %s: pass %s not analysed: %s", self._id, job.header.pass_id, exc)
@@ -154,12 +198,10 @@ class Analyser:
             "regions_dropped": result.regions_dropped, "ms": round(result.ms, 1), "tiles": result.tiles,
         }
 
-    def _compare(self, job: Job, image: Any) -> dict[str, Any]:
+    def _compare(self, job: Job, image: Any, reference_sha: str | None) -> dict[str, Any]:
         """The pass against the plate's last clean pass; `reference_sha256` None when there is none."""
         from edge.inference.compare import compare
 
-        assert self._reference is not None
-        reference_sha = self._reference(job.header.plate, job.header.sha256)
         if reference_sha is None:
             return {"reference_sha256": None}
         with self._media.open(reference_sha, verify=True) as handle:

@@ -20,7 +20,8 @@ class UnderVehicleConfig(DeviceBase):
     model: str = Field(
         "under_vehicle", min_length=1,
         description="Model that analyses each pass image: a folder name, a card name or a folder path "
-        "(found by the inference registry: KOUAN_MODELS_DIR, else the repository's models/).",
+        "(found by the inference registry: KOUAN_MODELS_DIR, else the repository's models/); \"lane\": this lane's "
+        "own current model (refitted from its clean passes, [normal]; before the first, [normal] baseline).",
     )
     analyse: bool = Field(True, description="Analyse each stored pass image (the model and/or the comparison below); "
                           "false: store the passes only.")
@@ -28,6 +29,9 @@ class UnderVehicleConfig(DeviceBase):
                               "lane's vehicles (the comparison alone then judges).")
     compare: bool = Field(True, description="Compare each pass with the same plate's last clean pass at this lane "
                           "(released with no reason that holds) and flag what changed.")
+    model_check_when: Literal["always", "no_reference"] = Field(
+        "always", description="always: the model runs on every pass (beside the comparison); no_reference: the "
+        "comparison judges a plate with a clean pass on file and the model only the others.")
 
 
 class UnderVehicleDefaults(KindDefaults):

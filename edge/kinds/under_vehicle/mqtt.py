@@ -52,8 +52,14 @@ class MqttUnderVehicle:
             reference = None
             if ctx.config.compare and read is not None:
                 reference = lambda plate, image: last_clean_pass(read, self._id, plate, image)  # noqa: E731
-            self.analyser = Analyser(self._id, ctx.config.model if ctx.config.model_check else None, ctx.media, status,
-                                     ctx.defaults.analysis_queue, self._submit_analysis, resume, reference)
+            model: Any = ctx.config.model if ctx.config.model_check else None
+            if model == "lane":
+                if ctx.lane_model is None:
+                    raise ValueError(f"under-vehicle camera {self._id}: model = \"lane\" needs it in [normal] devices")
+                model = ctx.lane_model
+            self.analyser = Analyser(self._id, model, ctx.media, status, ctx.defaults.analysis_queue,
+                                     self._submit_analysis, resume, reference,
+                                     model_only_without_reference=ctx.config.model_check_when == "no_reference")
         self._intake: queue.Queue[_Message | None] = queue.Queue(INTAKE_QUEUE)
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None

@@ -36,6 +36,8 @@ def observe(config: Any, txn: Txn, view: ReadingView) -> list[Observation]:
     images = [image]
     findings: list[Finding] = []
     said: list[str] = []
+    if payload.get("model_skipped"):
+        said.append("model not run (the comparison judges)")
     if payload.get("model"):
         score = float(payload.get("score", 0.0))
         said.append(f"model {'flagged' if payload.get('flagged') else 'clear'} ({score:.2g})")

@@ -1,0 +1,68 @@
+"""`[normal]`: which devices keep the images of their clean passes, within what budget, and how
+the lane's own model is refitted from them and judged before it replaces the current one."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+
+class NormalConfig(BaseModel):
+    """The lane learns its normal (`edge/normal`, docs/operations.md "The lane learns its normal")."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    devices: list[str] = Field(
+        min_length=1,
+        description="Devices whose clean passes are kept and whose lane model is refitted from them (ids from "
+                    "[[devices]]). A device configured with model = \"lane\" must be one of them.")
+    keep_images: int = Field(500, ge=1, description="Retention budget per device: at most this many images; "
+                             "the oldest is dropped first.")
+    keep_bytes: int | None = Field(2 * 1024**3, ge=1, description="Retention budget per device in bytes of image "
+                                   "files (none: no byte limit); the oldest is dropped first.")
+    models_dir: Path = Field(Path("var/models"), description="The lane's model folders: <models_dir>/<device>/<version>/ "
+                             "with a `current` pointer; relative to the config file.")
+    baseline: str | None = Field(
+        None, description="The model a device with model = \"lane\" runs before the lane has one of its own, and what "
+                          "the first refit must beat: a model name or folder (e.g. \"under_vehicle\"); none: no model "
+                          "(the comparison alone judges, and the first refit is judged against flagging nothing).")
+    canaries: Path | None = Field(
+        None, description="Folder of canaries (canaries.json + images + masks) every candidate must keep finding; "
+                          "default: the repository's models/canaries/<kind>/. Relative to the config file.")
+    hold_back: float = Field(0.2, gt=0, lt=1, description="Share of the newest retained images held back from the "
+                             "fit to judge the candidate and the current model on.")
+    min_held_back: int = Field(8, ge=2, description="Fewest held-back images a judgement needs; fewer: no refit.")
+    min_images: int = Field(40, ge=4, description="Fewest retained images (fit and held back together) before a refit.")
+    refit_every_h: float | None = Field(None, gt=0, description="The edge refits each device this often, in hours, "
+                                        "off the event loop (none: only `kouan model fit --from-store`).")
+    min_new_images: int = Field(20, ge=1, description="The schedule refits a device only when at least this many "
+                                "images were retained since its last refit (adopted or refused).")
+    keep_versions: int = Field(5, ge=2, description="Model versions kept per device (the current one and those "
+                               "before it, for rollback); older ones are deleted.")
+    tolerance_clean_flagged: float = Field(0.0, ge=0, le=1, description="The candidate may flag this much larger a "
+                                           "share of the held-back clean passes than the current model (0: none).")
+    tolerance_canary_recall: float = Field(0.0, ge=0, le=1, description="The candidate may find this much smaller a "
+                                           "share of the canaries than the current model (0: none).")
+    tolerance_canary_auroc: float = Field(0.0, ge=0, le=1, description="The candidate's canary AUROC (canaries "
+                                          "against the held-back clean passes) may be this much lower (0: none).")
+    method: Literal["knn", "gaussian"] = Field("knn", description="The fit's head (as `kouan model fit --method`).")
+    tile: int = Field(128, ge=32, description="Tile side in working pixels (after `shrink`).")
+    shrink: tuple[int, int] = Field((1, 8), description="(rows, columns) averaged into one working pixel inside the "
+                                    "model graph: (1, 8) sees a 4096-px line as 512 working pixels.")
+    bank: int = Field(256, ge=16, description="knn: normal patches kept in the memory bank.")
+    max_tiles: int = Field(8, ge=1, description="Tiles sampled per image for the fit.")
+    quantile: float = Field(0.99, gt=0.5, lt=1, description="Threshold rule: quantile of out-of-fold clean scores.")
+    margin: float = Field(1.0, ge=0, description="Threshold rule: Q + margin x (Q - median).")
+    threads: int = Field(2, ge=1, le=64, description="onnxruntime threads for the fit and the judgement.")
+    backbone: Path | None = Field(None, description="Backbone folder for the fit (default: `kouan model fit`'s); "
+                                  "relative to the config file.")
+
+    @model_validator(mode="after")
+    def _distinct(self) -> NormalConfig:
+        if len(set(self.devices)) != len(self.devices):
+            raise ValueError("normal.devices names a device twice")
+        if min(self.shrink) < 1:
+            raise ValueError("normal.shrink: factors must be at least 1")
+        return self

@@ -1,0 +1,205 @@
+"""A device's own model versions: `<models_dir>/<device>/v<n>/` (model.onnx, card.json, fit.json),
+a `current` pointer, and `history.jsonl` (every adoption, refusal and rollback, with figures).
+
+The pointer is a one-line file replaced atomically (written beside, fsynced, renamed), so a
+reader sees the old version or the new one, never half of either. A candidate is fitted in a
+folder of its own under the device's folder and renamed into place when adopted (one
+filesystem: the rename is atomic). The edge's schedule and `kouan model fit --from-store` may
+run at the same time: whoever changes a device's folder holds its lock (`flock` on `.lock`).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import logging
+import os
+import re
+import shutil
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger(__name__)
+CURRENT = "current"
+HISTORY = "history.jsonl"
+FIT_RECORD = "fit.json"
+_VERSION = re.compile(r"^v([0-9]+)$")
+
+
+class LaneModelError(RuntimeError):
+    """A lane model folder cannot do what was asked; the message says why."""
+
+
+class LaneModels:
+    """One device's model folder (see the module docstring)."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    # ------------------------------------------------------------ reading
+
+    def current_version(self) -> str | None:
+        try:
+            name = (self.root / CURRENT).read_text(encoding="utf-8").strip()
+        except FileNotFoundError:
+            return None
+        return name if _VERSION.match(name) and (self.root / name).is_dir() else None
+
+    def current_folder(self) -> Path | None:
+        version = self.current_version()
+        return self.root / version if version else None
+
+    def versions(self) -> list[str]:
+        """Version folders present, oldest first."""
+        if not self.root.is_dir():
+            return []
+        found = [(int(m.group(1)), p.name) for p in self.root.iterdir() if p.is_dir() and (m := _VERSION.match(p.name))]
+        return [name for _, name in sorted(found)]
+
+    def history(self) -> list[dict[str, Any]]:
+        """Every entry of history.jsonl, oldest first (a line that does not parse is logged and left out)."""
+        path = self.root / HISTORY
+        if not path.is_file():
+            return []
+        entries = []
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            try:
+                entries.append(json.loads(line))
+            except ValueError:
+                log.warning("%s line %d does not parse; left out", path, number)
+        return entries
+
+    def fit_record(self, version: str | None = None) -> dict[str, Any]:
+        """A version's fit.json (the current one's by default); {} when there is none."""
+        version = version or self.current_version()
+        if version is None:
+            return {}
+        try:
+            return json.loads((self.root / version / FIT_RECORD).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return {}
+
+    def last_attempt_row(self) -> int:
+        """The newest retained-image row the last refit (adopted or refused) saw; 0 before any."""
+        rows = [int(e.get("last_row_id", 0)) for e in self.history() if e.get("action") in ("adopted", "refused")]
+        return rows[-1] if rows else 0
+
+    # ------------------------------------------------------------ changing (hold `locked()`)
+
+    @contextmanager
+    def locked(self) -> Iterator[None]:
+        """Hold the device folder's lock (blocks while another process holds it)."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        with (self.root / ".lock").open("a") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+    def candidate_folder(self) -> Path:
+        """A fresh folder to fit a candidate in (removed by `adopt`'s rename, or by `discard`)."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        folder = self.root / f".candidate-{os.getpid()}-{time.time_ns()}"
+        folder.mkdir()
+        return folder
+
+    def next_version(self) -> str:
+        numbers = [int(v[1:]) for v in self.versions()]
+        numbers += [int(str(e.get("version", "v0"))[1:]) for e in self.history() if _VERSION.match(str(e.get("version")))]
+        return f"v{max(numbers, default=0) + 1}"
+
+    def adopt(self, candidate: Path, version: str, record: dict[str, Any], keep: int) -> Path:
+        """Move `candidate` to `<root>/<version>`, point `current` at it, note it, prune old versions."""
+        target = self.root / version
+        if target.exists():
+            raise LaneModelError(f"{target} exists already")
+        (candidate / FIT_RECORD).write_text(json.dumps(record, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        os.replace(candidate, target)
+        previous = self.current_version()
+        self._point(version)
+        self._note({**_short(record), "action": "adopted", "version": version, "previous": previous})
+        self._prune(keep)
+        return target
+
+    def refuse(self, candidate: Path | None, record: dict[str, Any]) -> None:
+        """Note a refused candidate (with its figures) and delete its folder; `current` stays."""
+        self._note({**_short(record), "action": "refused", "current": self.current_version()})
+        if candidate is not None:
+            shutil.rmtree(candidate, ignore_errors=True)
+
+    def rollback(self) -> tuple[str, str]:
+        """Point `current` back at the version that was current before it; (from, to)."""
+        current = self.current_version()
+        if current is None:
+            raise LaneModelError(f"{self.root}: no current lane model to roll back from")
+        stack = self._adopted_stack()
+        while stack and stack[-1] != current:
+            stack.pop()
+        earlier = [v for v in stack[:-1] if (self.root / v).is_dir()]
+        if not earlier:
+            raise LaneModelError(f"{self.root}: {current} is the first lane model kept here; nothing to roll back to")
+        self._point(earlier[-1])
+        self._note({"action": "rollback", "from": current, "version": earlier[-1]})
+        return current, earlier[-1]
+
+    # ------------------------------------------------------------ inside
+
+    def _adopted_stack(self) -> list[str]:
+        """The versions that were current, in order, with rolled-back ones taken off."""
+        stack: list[str] = []
+        for entry in self.history():
+            if entry.get("action") == "adopted":
+                stack.append(str(entry["version"]))
+            elif entry.get("action") == "rollback":
+                while stack and stack[-1] != entry.get("version"):
+                    stack.pop()
+        return stack
+
+    def _point(self, version: str) -> None:
+        tmp = self.root / f".{CURRENT}.tmp"
+        with tmp.open("w", encoding="utf-8") as handle:
+            handle.write(version + "\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, self.root / CURRENT)
+        log.info("lane model %s: current is now %s", self.root, version)
+
+    def _note(self, entry: dict[str, Any]) -> None:
+        with (self.root / HISTORY).open("a", encoding="utf-8") as handle:
+            handle.write(json.dumps({"at": time.time(), **entry}, ensure_ascii=False) + "\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+
+    def _prune(self, keep: int) -> None:
+        current = self.current_version()
+        for version in self.versions()[:-keep]:
+            if version != current:
+                shutil.rmtree(self.root / version, ignore_errors=True)
+                log.info("lane model %s: old version %s deleted (keep_versions %d)", self.root, version, keep)
+
+
+def _short(record: dict[str, Any]) -> dict[str, Any]:
+    """What history.jsonl keeps of a fit record: the figures and the verdict, not the image lists."""
+    return {k: v for k, v in record.items() if k not in ("fitted", "held_back")}
+
+
+@dataclass(frozen=True)
+class LaneModelPointer:
+    """What a device configured with model = "lane" runs: its current lane model, else the baseline."""
+
+    root: Path
+    baseline: str | None = None
+
+    def resolve(self) -> tuple[str | None, str]:
+        """(model folder or name to load, a token that changes when it does); (None, "none"): no model."""
+        folder = LaneModels(self.root).current_folder()
+        if folder is not None:
+            return str(folder), f"lane:{folder.name}"
+        if self.baseline:
+            return self.baseline, f"baseline:{self.baseline}"
+        return None, "none"

@@ -1,0 +1,232 @@
+"""Refit a device's lane model from its retained clean passes, judge it, adopt it or refuse it.
+
+Shared by `kouan model fit --from-store` and the edge's schedule (on a worker thread). Steps:
+the device's retained images (the store opened read-only, so the edge may keep running) ->
+the newest `hold_back` share that the current model was not fitted on is held back -> the
+rest are fitted (`edge.fitting.fit_model`, the [normal] fit settings) into a candidate folder
+-> the candidate and the current model (or the baseline, or no model) are measured on the
+held-back passes and the canaries (`judge.py`) -> adopted as the next version, both figures
+on its card, or refused with both figures in the message, the current model left in place.
+`propose` judges a model fitted elsewhere the same way.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import shutil
+import sqlite3
+import tempfile
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from edge.fitting import FitInputError, FitOptions, fit_model
+from edge.fitting.progress import Writer, stderr_writer
+from edge.inference.card import load_card, write_card
+from edge.inference.config import InferenceConfig
+from edge.inference.core import Detector
+from edge.inference.preprocess import decode_image
+from edge.media import MediaStore
+from edge.normal.canaries import CanarySet, canary_folder, load_canaries
+from edge.normal.config import NormalConfig
+from edge.normal.judge import RULE, Judgement, judge, measure
+from edge.normal.lane_models import LaneModels
+from edge.normal.retention import RetainedImage, retained
+from edge.normal.setup import LaneSetup, RefitError, lane_setup
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class RefitOutcome:
+    """What a refit or a proposal did: adopted as `version`, or refused; the judgement's figures."""
+
+    device_id: str
+    adopted: bool
+    version: str | None
+    judgement: Judgement
+    seconds: float
+    fitted: int
+    held_back: int
+
+    @property
+    def message(self) -> str:
+        head = f"lane model for {self.device_id}: " + (f"{self.version} " if self.adopted else "candidate ")
+        return head + self.judgement.text()
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"device": self.device_id, "adopted": self.adopted, "version": self.version,
+                "fitted": self.fitted, "held_back": self.held_back, "seconds": round(self.seconds, 2),
+                **self.judgement.as_dict()}
+
+
+def retained_images(setup: LaneSetup) -> list[RetainedImage]:
+    """The device's retained images, from the store opened read-only (the edge may be running)."""
+    if not setup.store_path.is_file():
+        raise RefitError(f"no store at {setup.store_path}: the edge has not run with this config")
+    conn = sqlite3.connect(f"file:{setup.store_path}?mode=ro", uri=True, timeout=30)
+    try:
+        return retained(lambda sql, params: conn.execute(sql, params).fetchall(), setup.device_id)
+    except sqlite3.OperationalError as exc:
+        raise RefitError(f"store {setup.store_path}: no retained images ({exc}); start the edge once with "
+                         "[normal] configured") from exc
+    finally:
+        conn.close()
+
+
+def split(images: Sequence[RetainedImage], fitted_before: set[str], normal: NormalConfig
+          ) -> tuple[list[RetainedImage], list[RetainedImage]]:
+    """(to fit, held back): the newest `hold_back` share not fitted by the current model is held back."""
+    if len(images) < normal.min_images:
+        raise RefitError(f"{len(images)} retained clean passes, at least {normal.min_images} are needed "
+                         "([normal] min_images)")
+    want = max(normal.min_held_back, math.ceil(normal.hold_back * len(images)))
+    unseen = [im for im in images if im.sha256 not in fitted_before]
+    held = unseen[-want:]
+    if len(held) < normal.min_held_back:
+        raise RefitError(f"only {len(unseen)} retained clean passes the current model was not fitted on, "
+                         f"{normal.min_held_back} are needed to judge a candidate ([normal] min_held_back)")
+    held_ids = {im.row_id for im in held}
+    return [im for im in images if im.row_id not in held_ids], held
+
+
+def _suffix(head: bytes) -> str:
+    return ".png" if head.startswith(b"\x89PNG") else ".jpg" if head.startswith(b"\xff\xd8") else ".tif"
+
+
+def _link_folder(media: MediaStore, images: Sequence[RetainedImage], folder: Path) -> None:
+    """The images as files with an image suffix (links into the media store), for `fit_model`."""
+    for im in images:
+        source = media.path(im.sha256)
+        with source.open("rb") as handle:
+            suffix = _suffix(handle.read(8))
+        (folder / f"{im.row_id:08d}_{im.sha256[:16]}{suffix}").symlink_to(source)
+
+
+def _decoded(media: MediaStore, images: Sequence[RetainedImage]) -> Iterator[np.ndarray]:
+    for im in images:
+        with media.open(im.sha256, verify=True) as handle:
+            yield decode_image(handle.read(), im.sha256)
+
+
+def _load(model: str | Path | None, normal: NormalConfig) -> Detector | None:
+    return None if model is None else Detector.load(model, InferenceConfig(intra_op_threads=normal.threads))
+
+
+def _current(models: LaneModels, normal: NormalConfig) -> tuple[str | None, str]:
+    folder = models.current_folder()
+    if folder is not None:
+        card = load_card(folder)
+        return str(folder), f"current {card.name} {card.version} ({folder.name})"
+    if normal.baseline:
+        return normal.baseline, f"current: baseline {normal.baseline}"
+    return None, "current: no model"
+
+
+def _card_figures(folder: Path, device_id: str, version: str, judgement: Judgement, held: int, canaries: CanarySet) -> None:
+    """Both figures on the adopted model's card (the ONNX file, and so its hash, is unchanged)."""
+    card = load_card(folder)
+    new, old = judgement.candidate, judgement.current
+    card.name = f"lane_{device_id}"
+    card.version = f"{int(version[1:])}.0.0"
+    card.metrics.image_auroc = round(new.canary_auroc, 4)
+    card.metrics.n_normal = held
+    card.metrics.n_anomalous = len(canaries.canaries)
+    card.metrics.held_out_set = (
+        f"Lane refit judgement: held-back clean passes of this lane (the newest, not fitted) and {canaries.label}. "
+        f"This model flags {new.clean_flagged_n} of {new.clean_n} held-back clean passes ({new.clean_flagged:.0%}) "
+        f"and finds {new.canary_found_n} of {new.canary_n} canaries ({new.canary_recall:.0%}); canary AUROC "
+        f"against the held-back passes {new.canary_auroc:.3f} (image_auroc). The model it replaced, "
+        f"{old.text()}. Rule: {RULE}.")
+    write_card(folder, card)
+
+
+def _judge_and_keep(setup: LaneSetup, models: LaneModels, candidate: Path, held: list[RetainedImage],
+                    fitted: list[RetainedImage], last_row: int, started: float, write: Writer,
+                    fitted_from: str) -> RefitOutcome:
+    canaries = load_canaries(canary_folder(setup.normal.canaries, setup.kind))
+    current_model, current_label = _current(models, setup.normal)
+    new_card = load_card(candidate)
+    write(f"[judge] {len(held)} held-back clean passes and {canaries.label}: candidate against {current_label}")
+    new_figures, old_figures = measure(
+        [(f"candidate {new_card.name} (fitted on {fitted_from})", _load(candidate, setup.normal)),
+         (current_label, _load(current_model, setup.normal))],
+        _decoded(setup.media, held), canaries.canaries)
+    judgement = judge(new_figures, old_figures, setup.normal)
+    record = {"device": setup.device_id, "fitted_from": fitted_from, "fitted": [im.sha256 for im in fitted],
+              "held_back": [im.sha256 for im in held], "fitted_n": len(fitted), "held_back_n": len(held),
+              "last_row_id": last_row, "canaries": str(canaries.folder),
+              **judgement.as_dict()}
+    if judgement.adopted:
+        version = models.next_version()
+        _card_figures(candidate, setup.device_id, version, judgement, len(held), canaries)
+        models.adopt(candidate, version, {**record, "version": version}, setup.normal.keep_versions)
+        log.info("lane model %s: %s adopted: %s", setup.device_id, version, judgement.text())
+    else:
+        version = None
+        models.refuse(candidate, record)
+        log.warning("lane model %s: candidate refused: %s", setup.device_id, judgement.text())
+    outcome = RefitOutcome(setup.device_id, judgement.adopted, version, judgement, time.perf_counter() - started,
+                           len(fitted), len(held))
+    write(f"[judge] {outcome.message}")
+    return outcome
+
+
+def refit_device(setup: LaneSetup, write: Writer = stderr_writer) -> RefitOutcome:
+    """Fit a candidate on the retained images and adopt it or refuse it (module docstring)."""
+    started = time.perf_counter()
+    normal = setup.normal
+    models = LaneModels(setup.root)
+    with models.locked():
+        images = retained_images(setup)
+        fitted, held = split(images, set(models.fit_record().get("fitted", [])), normal)
+        write(f"[normal] {setup.device_id}: {len(images)} retained clean passes, fitting on {len(fitted)}, "
+              f"holding back the newest {len(held)}")
+        candidate = models.candidate_folder()
+        try:
+            with tempfile.TemporaryDirectory(prefix="kouan-refit-") as tmp:
+                _link_folder(setup.media, fitted, Path(tmp))
+                fit_model(Path(tmp), candidate, FitOptions(
+                    method=normal.method, tile=normal.tile, shrink=normal.shrink, bank_size=normal.bank,
+                    max_tiles_per_image=normal.max_tiles, quantile=normal.quantile, margin=normal.margin,
+                    min_images=max(2, normal.min_images - len(held)), threads=normal.threads,
+                    name=f"lane_{setup.device_id}", backbone_dir=normal.backbone), write)
+            return _judge_and_keep(setup, models, candidate, held, fitted, images[-1].row_id, started, write,
+                                   f"{len(fitted)} retained clean passes")
+        except BaseException:
+            shutil.rmtree(candidate, ignore_errors=True)
+            raise
+
+
+def propose(setup: LaneSetup, model_dir: Path, write: Writer = stderr_writer) -> RefitOutcome:
+    """Judge a model fitted elsewhere (a folder) by the same rule; adopted as a copy, the folder kept."""
+    started = time.perf_counter()
+    models = LaneModels(setup.root)
+    with models.locked():
+        images = retained_images(setup)
+        fitted, held = split(images, set(models.fit_record().get("fitted", [])), setup.normal)
+        candidate = models.candidate_folder()
+        try:
+            for name in ("model.onnx", "card.json"):
+                shutil.copyfile(model_dir / name, candidate / name)
+            return _judge_and_keep(setup, models, candidate, held, [], images[-1].row_id, started, write,
+                                   str(model_dir))
+        except BaseException:
+            shutil.rmtree(candidate, ignore_errors=True)
+            raise
+
+
+def rollback(setup: LaneSetup) -> tuple[str, str]:
+    """Point the device's `current` back at the version before it; (from, to)."""
+    models = LaneModels(setup.root)
+    with models.locked():
+        return models.rollback()
+
+
+__all__ = ["FitInputError", "LaneSetup", "RefitError", "RefitOutcome", "lane_setup", "propose", "refit_device",
+           "rollback", "split"]

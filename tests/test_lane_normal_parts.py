@@ -1,0 +1,277 @@
+"""The parts of the lane's normal on a real store and real files: what is kept (released clean,
+cleared by the hub; not held, not after a suspicious verdict), the retention budget, a failure
+that must not undo a release, the versions folder (atomic pointer, rollback, pruning), the
+adoption rule, the held-back split, the config's checks."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from contract.uplink import VerdictWire
+from edge.config import ConfigError, EdgeConfig, load_config
+from edge.media import MediaStore
+from edge.normal.config import NormalConfig
+from edge.normal.judge import Figures, auroc, judge, no_model
+from edge.normal.lane_models import LaneModelError, LaneModelPointer, LaneModels
+from edge.normal.refit import split
+from edge.normal.retention import Retention, RetainedImage, protected_media, retained
+from edge.normal.setup import RefitError
+from edge.passages.book import PassageBook
+from edge.passages.config import PassagesConfig
+from edge.passages.observation import ReadingView
+from edge.store import Derived, Store, Txn
+from edge.store_schema import store_migrations
+from edge.uplink.verdicts import apply_verdict
+from tests.uplink_lane import LANE, pass_payload, png, roles
+
+
+class NormalLane:
+    """A lane store whose passage transactions hand their passages to `Retention`, as the runtime does."""
+
+    def __init__(self, root: Path, **normal: Any) -> None:
+        self.store = Store(root / "edge.sqlite3", store_migrations())
+        self.media = MediaStore(root / "media")
+        self.book = PassageBook(PassagesConfig(deadlines={"uvss": 10}, inform=["vehicle_not_declared"]), roles())
+        self.retention = Retention(NormalConfig(devices=["uvss"], **normal), self.media)
+        self.now = 1_790_000_000.0
+        self.cursor = 0
+
+    def watch(self, txn: Txn, ids: list[int]) -> list[int]:
+        self.retention(txn, ids)
+        return ids
+
+    def passage(self, plate: str, flagged: bool = False, seed: int | None = None, size: int = 48) -> tuple[int, str]:
+        """A pass of `plate` with a real PNG, decided (and, if clean, released by the machine)."""
+        self.now += 5
+        sha = png(self.media, seed if seed is not None else int(hashlib.sha256(plate.encode()).hexdigest()[:6], 16),
+                  width=size, height=size)
+        payload = pass_payload(plate, [sha], regions=1 if flagged else 0, flagged=flagged)
+        changed: list[int] = []
+
+        def derive(txn: Txn, reading_id: int) -> Derived:
+            view = ReadingView(reading_id, "uvss", "under_vehicle", "pass", payload, {}, (), None, self.now, True)
+            changed.extend(self.watch(txn, self.book.follow(txn, view)))
+            return Derived()
+
+        self.store.record_reading("uvss", self.now, None, "pass", hashlib.sha256(sha.encode()).hexdigest(), payload,
+                                  {}, derive)
+        return changed[0], sha
+
+    def verdict(self, passage_id: int, word: str) -> None:
+        self.cursor += 1
+        wire = VerdictWire(cursor=self.cursor, lane=LANE, passage_id=passage_id, verdict=word, reviewer="rev-ana",
+                           stage="review", decided_at=datetime(2026, 9, 21, 8, 30, tzinfo=UTC))
+        self.store.transact(apply_verdict, wire, LANE, None, self.now, [self.retention])
+
+    def release(self, passage_id: int) -> None:
+        self.store.transact(lambda txn: self.watch(txn, self.book.act(txn, passage_id, "release", "officer-1", "",
+                                                                      False, self.now)))
+
+    def state(self, passage_id: int) -> str:
+        return str(self.store.read("SELECT state FROM passages WHERE id=?", (passage_id,))[0][0])
+
+    def kept(self) -> list[RetainedImage]:
+        return retained(self.store.read, "uvss")
+
+
+@pytest.fixture
+def lane(tmp_path: Path) -> Any:
+    made: list[NormalLane] = []
+
+    def make(**normal: Any) -> NormalLane:
+        made.append(NormalLane(tmp_path / f"lane{len(made)}", **normal))
+        return made[-1]
+
+    yield make
+    for one in made:
+        one.store.close()
+
+
+def test_released_clean_and_hub_cleared_passes_are_kept_held_ones_not(lane: Any) -> None:
+    normal = lane()
+    clean, clean_sha = normal.passage("新F10001")
+    held, _ = normal.passage("新F10002", flagged=True)
+    cleared, cleared_sha = normal.passage("新F10003", flagged=True)
+    assert (normal.state(clean), normal.state(held), normal.state(cleared)) == ("released", "flagged", "flagged")
+    normal.verdict(cleared, "clear")
+    assert normal.state(cleared) == "reviewed"
+    kept = normal.kept()
+    assert [(k.sha256, k.why) for k in kept] == [(clean_sha, "released clean"), (cleared_sha, "cleared by the hub")]
+    assert kept[0].size == normal.media.path(clean_sha).stat().st_size and kept[0].passage_id == clean
+    normal.release(cleared)  # the officer lets it go: kept once
+    assert len(normal.kept()) == 2
+    # a suspicious verdict after the release takes the passage's image out again, and off the protected list
+    normal.verdict(clean, "suspicious")
+    assert [k.sha256 for k in normal.kept()] == [cleared_sha]
+    assert protected_media(normal.store.read) == {cleared_sha}
+    assert (normal.retention.stats.retained, normal.retention.stats.removed) == (2, 1)
+
+
+def test_the_budget_drops_the_oldest_by_count_and_by_bytes(lane: Any) -> None:
+    normal = lane(keep_images=5, keep_bytes=None)
+    shas = [normal.passage(f"新F2{i:04d}", seed=i)[1] for i in range(8)]
+    assert [k.sha256 for k in normal.kept()] == shas[3:]
+    assert normal.retention.stats.dropped == 3
+    sizes = [normal.media.path(s).stat().st_size for s in shas]
+    by_bytes = lane(keep_images=100, keep_bytes=sum(sizes[5:]))  # room for exactly the newest three
+    for i in range(8):
+        by_bytes.passage(f"新F2{i:04d}", seed=i)
+    assert [k.sha256 for k in by_bytes.kept()] == shas[5:]
+    assert sum(k.size for k in by_bytes.kept()) <= sum(sizes[5:])
+    _, newest = by_bytes.passage("新F29999", seed=99)  # one more: the oldest kept go until it fits
+    expected, total = [], 0
+    for sha in [newest, *reversed(shas)]:
+        total += by_bytes.media.path(sha).stat().st_size
+        if total > sum(sizes[5:]):
+            break
+        expected.insert(0, sha)
+    assert [k.sha256 for k in by_bytes.kept()] == expected and expected[-1] == newest and len(expected) < 4
+
+
+def test_a_retention_failure_never_undoes_the_release(lane: Any) -> None:
+    normal = lane()
+    normal.store.execute_write("DROP TABLE normal_images")
+    passage_id, _ = normal.passage("新F30001")
+    assert normal.state(passage_id) == "released"
+    assert normal.retention.stats.errors == 1
+
+
+def test_versions_pointer_rollback_and_pruning(tmp_path: Path) -> None:
+    models = LaneModels(tmp_path / "uv1")
+    pointer = LaneModelPointer(models.root, baseline="under_vehicle")
+    assert pointer.resolve() == ("under_vehicle", "baseline:under_vehicle")
+    assert LaneModelPointer(models.root).resolve() == (None, "none")
+    for n in range(1, 5):
+        with models.locked():
+            candidate = models.candidate_folder()
+            (candidate / "model.onnx").write_bytes(b"onnx %d" % n)
+            version = models.next_version()
+            models.adopt(candidate, version, {"adopted": True, "fitted": ["a"], "held_back": ["b"]}, keep=3)
+        assert models.current_version() == f"v{n}"
+    assert pointer.resolve() == (str(models.root / "v4"), "lane:v4")
+    assert models.versions() == ["v2", "v3", "v4"]  # keep 3
+    assert models.fit_record()["fitted"] == ["a"] and "fitted" not in models.history()[-1]
+    assert models.rollback() == ("v4", "v3") and models.current_version() == "v3"
+    assert models.rollback() == ("v3", "v2")
+    with pytest.raises(LaneModelError, match="nothing to roll back to"):
+        models.rollback()  # v1 was pruned
+    assert models.next_version() == "v5"
+    with models.locked():  # a refused candidate leaves `current` and deletes its folder
+        candidate = models.candidate_folder()
+        models.refuse(candidate, {"adopted": False, "last_row_id": 77})
+    assert not candidate.exists() and models.current_version() == "v2" and models.last_attempt_row() == 77
+
+
+def test_the_pointer_is_never_half_written(tmp_path: Path) -> None:
+    models = LaneModels(tmp_path / "uv1")
+    for n in (1, 2):
+        (models.root / f"v{n}").mkdir(parents=True)
+    seen: set[str | None] = set()
+    stop = threading.Event()
+
+    def read() -> None:
+        while not stop.is_set():
+            seen.add(models.current_version())
+
+    reader = threading.Thread(target=read)
+    reader.start()
+    try:
+        for i in range(300):
+            models._point(f"v{1 + i % 2}")
+    finally:
+        stop.set()
+        reader.join()
+    assert seen <= {None, "v1", "v2"} and {"v1", "v2"} <= seen
+
+
+def test_the_lock_serialises_two_refits(tmp_path: Path) -> None:
+    models = LaneModels(tmp_path / "uv1")
+    order: list[str] = []
+
+    def hold(name: str) -> None:
+        with models.locked():
+            order.append(f"{name} in")
+            time.sleep(0.2)
+            order.append(f"{name} out")
+
+    threads = [threading.Thread(target=hold, args=(n,)) for n in ("a", "b")]
+    for t in threads:
+        t.start()
+        time.sleep(0.05)
+    for t in threads:
+        t.join()
+    assert order == ["a in", "a out", "b in", "b out"]
+
+
+def fig(label: str, flagged: int, found: int, auc: float, clean: int = 10, canaries: int = 6) -> Figures:
+    return Figures(label, 1.0, clean, flagged, canaries, found, found, auc)
+
+
+def test_the_rule_needs_both_sets_at_least_as_good() -> None:
+    config = NormalConfig(devices=["uv1"])
+    current = fig("current", flagged=1, found=4, auc=0.9)
+    assert judge(fig("same", 1, 4, 0.9), current, config).adopted
+    assert judge(fig("better", 0, 6, 1.0), current, config).adopted
+    worse_clean = judge(fig("noisy", 2, 6, 1.0), current, config)
+    assert not worse_clean.adopted and worse_clean.failed == ["it flags 20% of the held-back clean passes, the current "
+                                                              "model 10%"]
+    blind = judge(fig("blind", 0, 3, 0.95), current, config)
+    assert not blind.adopted and "finds 50% of the canaries" in blind.failed[0]
+    assert "refused" in blind.text() and "flags 0 of 10" in blind.text() and "flags 1 of 10" in blind.text()
+    assert not judge(fig("mixed", 1, 4, 0.85), current, config).adopted
+    lenient = NormalConfig(devices=["uv1"], tolerance_clean_flagged=0.1, tolerance_canary_auroc=0.05)
+    assert judge(fig("noisy", 2, 4, 0.86), current, lenient).adopted
+    # against no model the candidate must flag none of the held-back passes (with no tolerance)
+    nothing = no_model(10, 6)
+    assert (nothing.clean_flagged, nothing.canary_recall, nothing.canary_auroc) == (0.0, 0.0, 0.5)
+    assert judge(fig("first", 0, 1, 0.6), nothing, config).adopted
+    assert not judge(fig("first", 1, 6, 1.0), nothing, config).adopted
+    assert auroc([1, 2, 3], [4, 5]) == 1.0 and auroc([1, 2], [1, 2]) == 0.5 and auroc([], [1]) == 0.5
+
+
+def image(row: int, sha: str) -> RetainedImage:
+    return RetainedImage(row, sha, row, 100, 64, 48, "released clean", 0.0)
+
+
+def test_the_newest_unseen_passes_are_held_back() -> None:
+    config = NormalConfig(devices=["uv1"], min_images=10, min_held_back=4, hold_back=0.2)
+    images = [image(i, f"s{i}") for i in range(1, 31)]
+    fit, held = split(images, set(), config)
+    assert [im.row_id for im in held] == list(range(25, 31)) and len(fit) == 24
+    # the current model was fitted on rows 1-24: the new held-back slice is never one of those
+    fit, held = split(images + [image(31, "s31")], {f"s{i}" for i in range(1, 25)}, config)
+    assert [im.row_id for im in held] == list(range(25, 32)) and len(fit) == 24
+    with pytest.raises(RefitError, match="only 2 retained clean passes the current model was not fitted on"):
+        split(images, {f"s{i}" for i in range(1, 29)}, config)
+    with pytest.raises(RefitError, match="9 retained clean passes, at least 10"):
+        split(images[:9], set(), config)
+
+
+def base_config(**normal: Any) -> dict[str, Any]:
+    return {"lane": {"id": "l1"}, "devices": [{"id": "uv1", "kind": "under_vehicle", "model": "lane"}],
+            **({"normal": normal} if normal else {})}
+
+
+def test_the_config_names_what_is_wrong(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="model = \"lane\" but does not learn its normal"):
+        EdgeConfig.model_validate(base_config())
+    with pytest.raises(ValueError, match="normal.devices names device 'uv9'"):
+        EdgeConfig.model_validate(base_config(devices=["uv1", "uv9"]))
+    path = tmp_path / "lane.toml"
+    path.write_text('[lane]\nid = "l1"\n[[devices]]\nid = "uv1"\nkind = "under_vehicle"\nmodel = "lane"\n'
+                    '[normal]\ndevices = ["uv1"]\nkeep_images = 0\n', encoding="utf-8")
+    with pytest.raises(ConfigError, match="normal.keep_images"):
+        load_config(path)
+    path.write_text(path.read_text().replace("keep_images = 0", 'models_dir = "m"\ncanaries = "c"'))
+    config = load_config(path)
+    assert config.normal is not None and config.normal.models_dir == (tmp_path / "m").resolve()
+    assert config.normal.canaries == (tmp_path / "c").resolve()
+    assert json.loads(json.dumps(config.normal.model_dump(mode="json")))["shrink"] == [1, 8]
