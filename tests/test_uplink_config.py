@@ -33,7 +33,7 @@ def test_an_uplink_with_a_token_file_relative_to_the_config(tmp_path: Path) -> N
     assert uplink.token_file == (tmp_path / "secrets" / "hub.token").resolve()
     assert uplink.bearer() == "tok-0123456789abcdef"
     assert (uplink.chunk_bytes, uplink.bandwidth_bytes_s, uplink.backoff_base_s, uplink.backoff_cap_s,
-            uplink.verdict_wait_s) == (8 * 1024 * 1024, 2_000_000, 1.0, 60.0, 25.0)
+            uplink.verdict_wait_s, uplink.parallel_uploads) == (8 * 1024 * 1024, 2_000_000, 1.0, 60.0, 25.0, 2)
 
 
 @pytest.mark.parametrize(("text", "words"), [
@@ -42,6 +42,7 @@ def test_an_uplink_with_a_token_file_relative_to_the_config(tmp_path: Path) -> N
     ('hub_url = "ftp://h"\ntoken = "tok-0123456789abcdef"\n', "uplink.hub_url: must start with http://"),
     ('hub_url = "http://h"\ntoken = "tok-0123456789abcdef"\nchunk_bytes = 9000000\n', "uplink.chunk_bytes"),
     ('hub_url = "http://h"\ntoken = "tok-0123456789abcdef"\nverdict_wait_s = 31\n', "uplink.verdict_wait_s"),
+    ('hub_url = "http://h"\ntoken = "tok-0123456789abcdef"\nparallel_uploads = 0\n', "uplink.parallel_uploads"),
     ('hub_url = "http://h"\ntoken = "tok-0123456789abcdef"\nbackoff_base_s = 5\nbackoff_cap_s = 1\n',
      "backoff_cap_s must be at least backoff_base_s"),
     ('hub_url = "http://h"\ntoken = "tok-0123456789abcdef"\nspeed = 1\n', "uplink.speed: Extra inputs"),

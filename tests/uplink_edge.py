@@ -14,6 +14,8 @@ from concurrent.futures import Future
 from pathlib import Path
 from typing import Any, TypeVar
 
+import httpx
+
 from edge.ingest import Reading
 from edge.live import LiveBus
 from edge.media import MediaStore
@@ -31,8 +33,10 @@ T = TypeVar("T")
 class EdgeUplink:
     """Start with `start()`, drive with `reading()`, look with `passage()` / `rows()`, end with `stop()`."""
 
-    def __init__(self, root: Path, hub_url: str, token: str, lane: str = LANE, **uplink: Any) -> None:
+    def __init__(self, root: Path, hub_url: str, token: str, lane: str = LANE,
+                 transport: httpx.AsyncBaseTransport | None = None, **uplink: Any) -> None:
         self.root = root
+        self.transport = transport  # the uplink's HTTP transport (default httpx's own)
         self.lane = lane
         self.config = UplinkConfig(hub_url=hub_url, token=token, **{"backoff_base_s": 0.2, "backoff_cap_s": 1.0,
                                                                     "poll_s": 0.1, "timeout_s": 10.0, **uplink})
@@ -55,7 +59,7 @@ class EdgeUplink:
         async def start() -> None:
             self.store = AsyncStore(self.root / "edge.sqlite3", store_migrations())
             self.uplink = Uplink(self.config, self.lane, self.store, self.media, self.passages_config.holds,
-                                 changed=self._changed)
+                                 changed=self._changed, transport=self.transport)
             self.service = PassageService(self.passages_config, self.lane, self.store, self.bus, lambda *_: None,
                                           roles(), outbox=self.uplink.enqueue)
             if uplink:

@@ -19,6 +19,7 @@ class UplinkConfig(BaseModel):
     token_file: Path | None = Field(None, description="A file holding the edge's bearer token (one line), instead of token; relative to the config file.")
     chunk_bytes: int = Field(MAX_CHUNK, ge=64 * 1024, le=MAX_CHUNK, description="Bytes per upload chunk (PATCH), at most the contract's 8 MiB; smaller chunks lose less to a broken link.")
     bandwidth_bytes_s: int = Field(0, ge=0, description="Upload bandwidth cap over all uploads, bytes per second; 0 = no cap.")
+    parallel_uploads: int = Field(2, ge=1, le=8, description="Images uploaded at once, so the hub's finishing of one (hash, image check, fsyncs) overlaps the next one's transfer; 1 = one after another. The bandwidth cap covers them together, and a passage still goes only once all its images are confirmed.")
     backoff_base_s: float = Field(1.0, gt=0, description="First retry delay after a failure; doubles with each attempt (full jitter).")
     backoff_cap_s: float = Field(60.0, gt=0, description="Longest retry delay.")
     verdict_wait_s: float = Field(25.0, ge=0, le=MAX_WAIT_S, description="How long one verdict long poll waits at the hub when there is none.")

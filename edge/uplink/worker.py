@@ -1,6 +1,11 @@
 """The upload worker: drains the outbox to the hub, oldest first, blobs before the passages that
 name them.
 
+Up to `[uplink] parallel_uploads` images go up at once, started in the outbox's order, so the hub's
+finishing of one file (hash, image check, the store's fsyncs) overlaps the next one's transfer; the
+bandwidth cap's one bucket covers them all together. Passages go one at a time in the outbox's order,
+each only once every image it names is confirmed.
+
 An image goes up in chunks: HEAD says what the hub holds (so a restart of either side resumes
 from the hub's offset rather than from zero), POST opens the upload when it has none, each PATCH
 streams one chunk from the media store file through the bandwidth cap (never the whole file in
@@ -34,6 +39,21 @@ PIECE = 128 * 1024  # what one read from the file and one take from the bucket m
 PIECE_UNCAPPED = 1024 * 1024  # the same with no cap: fewer reads, each a hop to a worker thread
 BATCH = 20
 MAX_OFFSET_CONFLICTS = 5
+
+
+class _Round:
+    """One drain round's shared state: the upload slots, what was sent, whether the hub was unreachable."""
+
+    def __init__(self, slots: asyncio.Semaphore) -> None:
+        self.slots = slots
+        self.sent = 0
+        self.unreachable = False
+
+    def count(self, reached: bool) -> None:
+        if reached:
+            self.sent += 1
+        else:
+            self.unreachable = True
 
 
 class UploadWorker:
@@ -72,24 +92,47 @@ class UploadWorker:
                     pass
 
     async def drain_once(self) -> float:
-        """Send what is due; how long to wait before the next round."""
+        """Send what is due; how long to wait before the next round.
+
+        Every due blob gets a task at once, in order, each waiting for one of the `parallel_uploads`
+        slots; the passages are walked in order meanwhile, each waiting for its blobs' tasks. Once a
+        send finds the hub unreachable nothing new starts: the uploads in flight end, and the round
+        returns the backoff."""
         rows: list[OutboxRow] = await self._tx(outbox.due, self.clock(), BATCH)  # type: ignore[assignment]
-        sent = 0
-        for item in rows:
-            try:
-                shas = [image.sha256 for image in item.passage().images] if item.kind == "passage" else []
-            except ValueError as exc:  # not the document it was queued as: nothing to send, kept as refused
-                await self._refuse(item, 0, Refusal(code="unreadable", detail=f"the queued document: {exc}"[:2000]),
-                                   self.clock())
-                continue
-            if shas and await self._tx(outbox.pending_blobs, shas):
-                continue  # its images first: they are queued too, and go in this round or a later one
-            if not await self.send(item):
-                self.failures += 1
-                return backoff_s(self.failures, self.config.backoff_base_s, self.config.backoff_cap_s)
-            self.failures = 0
-            sent += 1
-        return 0.0 if sent else self.config.poll_s
+        drain = _Round(asyncio.Semaphore(max(1, self.config.parallel_uploads)))
+        async with asyncio.TaskGroup() as group:
+            blobs = {item.key: group.create_task(self._blob_in_slot(item, drain))
+                     for item in rows if item.kind == "blob"}
+            for item in rows:
+                if item.kind != "blob" and not await self._passage_in_turn(item, blobs, drain):
+                    break
+        if drain.unreachable:
+            self.failures += 1
+            return backoff_s(self.failures, self.config.backoff_base_s, self.config.backoff_cap_s)
+        return 0.0 if drain.sent else self.config.poll_s
+
+    async def _blob_in_slot(self, item: OutboxRow, drain: _Round) -> None:
+        async with drain.slots:
+            if not drain.unreachable:
+                drain.count(await self.send(item))
+
+    async def _passage_in_turn(self, item: OutboxRow, blobs: dict[str, asyncio.Task[None]], drain: _Round) -> bool:
+        """Send one passage once its images are confirmed; False when the round stops (hub unreachable)."""
+        try:
+            shas = [image.sha256 for image in item.passage().images]
+        except ValueError as exc:  # not the document it was queued as: nothing to send, kept as refused
+            await self._refuse(item, 0, Refusal(code="unreadable", detail=f"the queued document: {exc}"[:2000]),
+                               self.clock())
+            return True
+        for sha in shas:
+            if sha in blobs:
+                await asyncio.wait([blobs[sha]])  # its outcome is the TaskGroup's to raise
+        if drain.unreachable:
+            return False
+        if shas and await self._tx(outbox.pending_blobs, shas):
+            return True  # its images first: they are queued too, and go in a later round
+        drain.count(await self.send(item))
+        return not drain.unreachable
 
     async def send(self, item: OutboxRow) -> bool:
         """One row to the hub; False when the hub could not be reached (the row waits its backoff)."""
@@ -114,6 +157,7 @@ class UploadWorker:
             await self._refuse(item, exc.status, exc.refusal, now)
         else:
             self._answered()
+        self.failures = 0
         return True
 
     def _answered(self) -> None:
