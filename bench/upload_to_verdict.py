@@ -22,8 +22,9 @@ Times (monotonic, this process), per passage:
 - claimed: the claim's answer read; verdict: the verdict's answer read (written at the hub);
 - applied: the verdict follower's callback after the apply transaction committed (the passage's
   `verdict_json` and state `reviewed` in the edge store), checked in the store afterwards.
-The hub's verdict feed looks at its database every 0.2 s (hub/routes/verdicts.py `POLL_S`) while a
-long poll waits, so verdict -> applied holds up to that on top of the HTTP and the store.
+A verdict committed in the hub's process wakes the waiting long poll at once (hub/verdict_signal.py);
+the feed also looks at its database every `POLL_S` (hub/routes/verdicts.py) for verdicts written by
+other hub processes, which this bench (one hub process) does not have.
 
 Baseline, in the same run, after each passage's verdict is applied (nothing else in flight): the
 bare round trip of one HTTP long-poll wakeup on loopback. A thread holds `GET /wait` open on the
@@ -54,6 +55,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.hub_fixture import BareServer, HubProcess, load_line, tiff_bytes  # noqa: E402
 from edge.store import Txn  # noqa: E402
+from hub.routes.verdicts import POLL_S  # noqa: E402
 from edge.uplink.client import HubClient  # noqa: E402
 from edge.uplink.link import Uplink  # noqa: E402
 from tests.uplink_edge import EdgeUplink  # noqa: E402
@@ -237,7 +239,8 @@ def main() -> int:
     parts = {label: [marks.at[p][b] - marks.at[p][a] for p in ids] for label, a, b in PARTS}
     print(load_line())
     print(f"{len(ids)} passages, one at a time, each one {images[0].size / 1e6:.1f} MB 16-bit TIFF ({side} x {side}); "
-          f"the reviewer polls GET /queue every {args.poll_s:g} s; the hub's verdict feed looks every 0.2 s; "
+          f"the reviewer polls GET /queue every {args.poll_s:g} s; the hub's verdict feed is woken by "
+          f"its verdict route (and looks every {POLL_S:g} s for other processes'); "
           f"{took:.0f} s in all")
     print(f"{'':34s} {'p50':>9s} {'p95':>9s} {'max':>9s}")
     rows: dict[str, dict[str, float]] = {}

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from fastapi import Request
 
@@ -13,6 +13,7 @@ from hub.ingest import ReviewPolicy
 from hub.metrics import HubMetrics
 from hub.pixels import PixelCache
 from hub.uploads import Uploads
+from hub.verdict_signal import VerdictSignal
 from hub.web.throttle import LoginThrottle
 
 
@@ -28,6 +29,7 @@ class HubState:
     metrics: HubMetrics
     throttle: LoginThrottle
     policy: ReviewPolicy
+    verdict_signal: VerdictSignal = field(default_factory=VerdictSignal)  # wakes this process's long polls
 
 
 def hub_state(request: Request) -> HubState:

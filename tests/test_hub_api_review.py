@@ -19,9 +19,13 @@ import numpy as np
 import pytest
 
 from contract.uplink import ImageWire, PassageUpload, ReasonWire, RegionWire, VerdictPage
+from hub import queue as review_queue
+from hub.db.engine import Database, make_engine
+from hub.routes import verdicts as verdict_routes
 from tests import hub_images
 from tests.hub_db import fresh_postgres_url
 from tests.hub_harness import REVIEWER, REVIEWER2, SUPERVISOR, Hub, put_passage, running_hub, upload_blob
+from tests.lane_harness import wait_until
 
 LEASE_S = 1.0
 
@@ -214,6 +218,62 @@ def test_long_poll_returns_within_half_a_second_of_the_verdict(hub: Hub) -> None
     assert result["at"] - written < 0.5  # type: ignore[operator]
     page = VerdictPage.model_validate(result["page"])
     assert [v.passage_id for v in page.verdicts] == [upload.passage_id] and page.cursor > after
+
+
+def _poll_in_thread(hub: Hub, after: int, wait: float) -> tuple[threading.Thread, dict[str, object]]:
+    result: dict[str, object] = {}
+
+    def poll() -> None:
+        answer = hub.edge.get("/api/v1/verdicts", params={"after": after, "wait": wait}, timeout=wait + 10)
+        result["page"], result["at"] = answer.json(), time.monotonic()
+
+    poller = threading.Thread(target=poll)
+    poller.start()
+    wait_until(lambda: hub.app.state.hub.verdict_signal.waiting() >= 1, 10, what="the long poll waiting")
+    return poller, result
+
+
+def test_a_verdict_in_this_process_wakes_the_long_poll_not_its_next_look(hub: Hub,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(verdict_routes, "POLL_S", 10.0)  # a look at the database only every 10 s
+    item_id, upload = send_passage(hub)
+    fence = claim(hub.reviewer, item_id)
+    after = hub.edge.get("/api/v1/verdicts").json()["cursor"]
+    poller, result = _poll_in_thread(hub, after, 20)
+    hub.reviewer.post(f"/api/v1/review/{item_id}/verdict", json={"fence": fence, "verdict": "suspicious",
+                                                                 "note": "a box"})
+    written = time.monotonic()
+    poller.join(15)
+    assert result["at"] - written < 2.0  # type: ignore[operator]
+    page = VerdictPage.model_validate(result["page"])
+    assert [(v.passage_id, v.stage) for v in page.verdicts] == [(upload.passage_id, "review")]
+    poller, result = _poll_in_thread(hub, page.cursor, 20)  # and a supervisor's overturn likewise
+    overturned = hub.supervisor.post(f"/api/v1/review/{item_id}/recheck", json={"verdict": "clear", "note": "tools"})
+    written = time.monotonic()
+    assert overturned.json()["outcome"] == "overturned"
+    poller.join(15)
+    assert result["at"] - written < 2.0  # type: ignore[operator]
+    assert [(v["stage"], v["verdict"]) for v in result["page"]["verdicts"]] == [("recheck", "clear")]  # type: ignore[index]
+    assert hub.app.state.hub.verdict_signal.waiting() == 0
+
+
+def test_a_verdict_from_another_hub_process_is_seen_by_the_poll(hub: Hub) -> None:
+    """Written through the library on an engine of its own (as another hub process would): no wake-up here."""
+    item_id, upload = send_passage(hub)
+    after = hub.edge.get("/api/v1/verdicts").json()["cursor"]
+    poller, result = _poll_in_thread(hub, after, 20)
+    other = Database(make_engine(hub.config.database.url))
+    try:
+        with other.session() as s:
+            held = review_queue.claim_item(s, item_id, REVIEWER2, time.time(), hub.app.state.hub.policy)
+        with other.session() as s:
+            review_queue.decide(s, item_id, held.fence, REVIEWER2, "clear", "", time.time(), hub.app.state.hub.policy)
+        written = time.monotonic()
+    finally:
+        other.dispose()
+    poller.join(15)
+    assert result["at"] - written < verdict_routes.POLL_S + 2.0  # type: ignore[operator]
+    assert [v["passage_id"] for v in result["page"]["verdicts"]] == [upload.passage_id]  # type: ignore[index]
 
 
 def test_stats_count_the_lanes_passages(hub: Hub) -> None:

@@ -104,6 +104,7 @@ def verdict(item_id: ItemId, body: VerdictBody, user: UserInfo = Depends(reviewe
             hub: HubState = Depends(hub_state)) -> VerdictDone:
     with _answers(), hub.database.session() as s:
         cursor = queue.decide(s, item_id, body.fence, user.name, body.verdict, body.note, time.time(), hub.policy)
+    hub.verdict_signal.notify()  # committed: the lane's long poll in this process answers now
     return VerdictDone(cursor=cursor)
 
 
@@ -121,6 +122,8 @@ def recheck(item_id: ItemId, body: RecheckBody, user: UserInfo = Depends(supervi
             hub: HubState = Depends(hub_state)) -> RecheckDone:
     with _answers(), hub.database.session() as s:
         cursor = queue.recheck(s, item_id, user.name, body.verdict, body.note, time.time())
+    if cursor is not None:  # an overturn: a new verdict for the lane, committed
+        hub.verdict_signal.notify()
     return RecheckDone(outcome="confirmed" if cursor is None else "overturned", cursor=cursor)
 
 

@@ -1,8 +1,9 @@
 """The verdict feed of the calling edge's lane: verdicts after a cursor, long-polled.
 
 With none after the cursor the answer waits up to `wait` seconds (capped at the contract's
-`MAX_WAIT_S`), looking at the database every `POLL_S`: the verdict may be written by another hub
-process, so no in-process signal would see it. It ends early when the edge hangs up.
+`MAX_WAIT_S`). A verdict committed in this process wakes it at once (hub/verdict_signal.py, set by
+the verdict and re-check routes); one written by another hub process is seen by looking at the
+database every `POLL_S`. It ends early when the edge hangs up.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from hub.state import HubState, hub_state
 from hub.web.auth import edge_caller
 
 router = APIRouter(prefix=API, tags=["edge"])
-POLL_S = 0.2
+POLL_S = 0.5
 PAGE = 100
 
 
@@ -37,10 +38,15 @@ async def verdicts(request: Request,
                    wait: Annotated[float, Query(ge=0, description=f"Seconds to wait for one when there is none (at most {MAX_WAIT_S:g}; more is taken as that).")] = 0.0,
                    edge: EdgeInfo = Depends(edge_caller), hub: HubState = Depends(hub_state)) -> VerdictPage:
     deadline = time.monotonic() + min(wait, MAX_WAIT_S)
-    while True:
-        found = await run_in_threadpool(_after, hub, edge.lane, after)
-        left = deadline - time.monotonic()
-        if found or left <= 0 or await request.is_disconnected():
-            break
-        await asyncio.sleep(min(POLL_S, left))
+    with hub.verdict_signal.listen() as woken:
+        while True:
+            woken.clear()  # before the look: a verdict committed after it sets it again
+            found = await run_in_threadpool(_after, hub, edge.lane, after)
+            left = deadline - time.monotonic()
+            if found or left <= 0 or await request.is_disconnected():
+                break
+            try:
+                await asyncio.wait_for(woken.wait(), min(POLL_S, left))
+            except TimeoutError:
+                pass
     return VerdictPage(verdicts=found, cursor=found[-1].cursor if found else after)
