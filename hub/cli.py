@@ -13,6 +13,7 @@ Also `python -m hub ...`. Without --config the defaults apply, relative to the w
 from __future__ import annotations
 
 import argparse
+import gc
 import getpass
 import logging
 import socket
@@ -140,6 +141,8 @@ def _serve(config: Any, args: argparse.Namespace) -> int:
     host = args.host or config.web.host
     port = config.web.port if args.listen_port is None else args.listen_port
     app = create_app(config)
+    gc.collect()
+    gc.freeze()  # the modules and the app made at startup live as long as the process: kept out of GC passes
     sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
