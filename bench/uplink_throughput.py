@@ -1,6 +1,6 @@
 """Upload throughput of the edge's real uplink into a real hub, against a bare HTTP upload of the same bytes.
 
-    python bench/uplink_throughput.py [--scans 10] [--mb 30] [--rounds 5] [--piece N] [--timed] [--json FILE]
+    python bench/uplink_throughput.py [--scans 10] [--mb 30] [--rounds 5] [--piece N] [--parallel N] [--timed] [--json FILE]
 
 Uplink: `tests.uplink_edge.EdgeUplink` (the lane's store, media store, passage service and
 `edge.uplink.link.Uplink`, wired as the runtime wires them, on an event-loop thread of this
@@ -57,6 +57,7 @@ sys.path.insert(0, str(ROOT))
 from bench.hub_fixture import BareServer, HubProcess, load_line, tiff_bytes  # noqa: E402
 from contract.uplink import CHUNK_CONTENT_TYPE, MAX_CHUNK  # noqa: E402
 from edge.uplink import worker  # noqa: E402
+from edge.uplink.config import UplinkConfig  # noqa: E402
 from tests.uplink_edge import EdgeUplink  # noqa: E402
 from tests.uplink_lane import pass_payload  # noqa: E402
 
@@ -66,9 +67,10 @@ ARMS = ("uplink", "bare", "bare_fsync")
 LABELS = {"uplink": "uplink -> python -m hub (SQLite)", "bare": "bare httpx -> uvicorn append",
           "bare_fsync": "(info) bare, fsync after each chunk"}
 HUB_DOES = ("per file: HEAD, then POST (opens the upload: part file and its uploads row); per 8 MiB chunk: "
-            "the body buffered whole, the blob and row looked up, the chunk written and fsynced, its offset "
-            "committed to the uploads row (SQLite); after the last chunk the "
-            "file read back for its SHA-256, the image check (header, pixel data decoded), fsync + rename + "
+            "the body buffered whole, the blob and row looked up, the chunk written, fsynced and added to the "
+            "running SHA-256, its offset and generation committed to the uploads row (SQLite); after the last "
+            "chunk the image check (header; an uncompressed TIFF's strips inside the file and a sample of rows "
+            "decoded), fsync + rename + "
             "folder fsync into the blob store, a blob row committed; then the passage PUT (document validated, "
             "passage, keys, review item and audit rows committed); an access-log line per request. The edge: "
             "an outbox transaction before and after each item, each piece read in a worker thread")
@@ -186,7 +188,8 @@ def run_rounds(args: argparse.Namespace, tmp: Path, hub: HubProcess, bare: BareS
     for r in range(args.rounds):
         root = tmp / f"edge-{r}"
         root.mkdir()
-        edge = EdgeUplink(root, hub.url, hub.token, lane=LANE, chunk_bytes=args.chunk, timeout_s=60.0)
+        edge = EdgeUplink(root, hub.url, hub.token, lane=LANE, chunk_bytes=args.chunk, timeout_s=60.0,
+                          parallel_uploads=args.parallel)
         try:
             edge.start(uplink=False)
             scans = make_round(edge, args, r, base)
@@ -222,6 +225,8 @@ def main() -> int:
     parser.add_argument("--chunk", type=int, default=MAX_CHUNK, help=f"bytes per PATCH (default {MAX_CHUNK})")
     parser.add_argument("--piece", type=int, help=f"bytes per read on both sides (default the worker's "
                                                   f"{worker.PIECE_UNCAPPED})")
+    parser.add_argument("--parallel", type=int, default=UplinkConfig.model_fields["parallel_uploads"].default,
+                        help="the uplink's [uplink] parallel_uploads (default the config's, %(default)s)")
     parser.add_argument("--timed", action="store_true", help="the hub's steps timed and its upload calls profiled")
     parser.add_argument("--json", type=Path, help="also write the figures to this file as JSON")
     args = parser.parse_args()
@@ -247,7 +252,8 @@ def main() -> int:
     print(load_line())
     side = int(round(math.sqrt(args.mb * 1e6 / 2)))
     print(f"scans: {args.rounds} rounds of {args.scans} x {total / args.scans / 1e6:.1f} MB 16-bit TIFF "
-          f"({side} x {side}), chunks of {args.chunk} bytes, pieces of {worker.PIECE_UNCAPPED}; "
+          f"({side} x {side}), chunks of {args.chunk} bytes, pieces of {worker.PIECE_UNCAPPED}, "
+          f"{args.parallel} uplink upload(s) at once; "
           f"{time.monotonic() - started:.0f} s in all")
     for arm, label in LABELS.items():
         rows = results[arm]
