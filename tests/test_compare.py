@@ -93,7 +93,7 @@ def test_a_reversed_pass_is_compared_the_right_way_round() -> None:
 def test_a_sliver_where_an_edge_is_a_row_off_is_not_an_object() -> None:
     """A clean pair at the bench's scale (0.36) whose only hot spot was a 112 x 6 px sliver along a
     cross member: it scored 9.1 and flagged before regions were weighed by their size."""
-    from models.compare_eval import stub_pass as eval_pass
+    from models.compare_pairs import stub_pass as eval_pass
 
     reference, _ = eval_pass("晋K80027", None, "uvss.a27", 0.3614, VehicleType.TRACTOR_TRAILER)
     probe, _ = eval_pass("晋K80027", None, "uvss.b27", 0.3614, VehicleType.TRACTOR_TRAILER)
