@@ -57,10 +57,13 @@ def test_fit_reports_progress_and_summary(fitted: tuple[Path, subprocess.Complet
     assert "[features] 1/32 frame_000.png" in proc.stderr
     assert "[features] 32/32" in proc.stderr
     assert "ETA" in proc.stderr
-    assert "[threshold] 5/5" in proc.stderr
+    for head in ("gaussian", "knn", "patchcore"):  # --method auto (the default) scores all three out of fold
+        assert f"[folds {head}] 5/5" in proc.stderr
+    assert "[pick] " in proc.stderr and "[threshold] image " in proc.stderr
     summary = json.loads(proc.stdout.strip().splitlines()[-1])
     assert summary["normal_images"] == 32
     assert summary["name"] == "gravel_site"
+    assert summary["method"] in summary["probe_auroc"] and len(summary["probe_auroc"]) == 3
 
 
 def test_unreadable_image_is_named_and_skipped(fitted: tuple[Path, subprocess.CompletedProcess[str], list[np.ndarray]]) -> None:

@@ -44,10 +44,16 @@ def configure(parser: argparse.ArgumentParser) -> None:
                      help="refit a lane device's own model from the clean passes its edge kept (with --config, "
                           "--device; fit settings from [normal]); adopted only if it beats the current one")
     _lane_arguments(fit, required=False)
-    fit.add_argument("--method", choices=["knn", "gaussian", "padim"], default="knn",
-                     help="knn (default): surfaces and textures, defects anywhere, views not aligned; "
-                          "gaussian: one shared Gaussian (cheapest; as good on regular surfaces, weaker on irregular "
-                          "textures); padim: aligned views, a Gaussian per feature-map position")
+    fit.add_argument("--method", choices=["auto", "knn", "patchcore", "gaussian", "padim"],
+                     default="auto",
+                     help="head (default auto): auto: the best of gaussian, knn and patchcore by "
+                          "out-of-fold AUROC on synthetic defects painted on the normal images; knn: surfaces and "
+                          "textures, defects anywhere, views not aligned; patchcore: nearest of a larger coreset of "
+                          "raw features; gaussian: one shared Gaussian (cheapest); padim: aligned views, a Gaussian "
+                          "per feature-map position")
+    fit.add_argument("--backbone", choices=["filterbank", "lite0"], default="filterbank",
+                     help="features (default filterbank): filterbank: the fixed filter bank (stride 4); "
+                          "lite0: ImageNet-pretrained EfficientNet-Lite0, strides 8 + 16 (models/backbone/README.md)")
     fit.add_argument("--tile", type=int, default=256, help="tile side in pixels for knn/gaussian (default 256; "
                      "smaller if the images are smaller)")
     fit.add_argument("--shrink", type=_pair, default=(1, 1), metavar="ROWS,COLS",
@@ -58,8 +64,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     fit.add_argument("--version", default="1.0.0", help="model version on the card (default 1.0.0)")
     fit.add_argument("--folds", type=int, default=5, help="folds for out-of-fold threshold scores (default 5)")
     fit.add_argument("--quantile", type=float, default=0.99, help="quantile of out-of-fold normal scores (default 0.99)")
-    fit.add_argument("--margin", type=float, default=1.0,
-                     help="threshold = Q + margin x (Q - median) of normal scores (default 1.0)")
+    fit.add_argument("--margin", type=float, default=2.5,
+                     help="threshold = Q + margin x (Q - median) of normal scores (default 2.5)")
     fit.add_argument("--bank", type=int, default=256,
                      help="knn: normal patches kept in the memory bank (default 256; more = slower, rarely better)")
     fit.add_argument("--max-tiles", type=int, default=16, help="tiles sampled per large image (default 16)")
@@ -160,7 +166,8 @@ def _fit(args: argparse.Namespace) -> int:
               "--device ID)", file=sys.stderr)
         return EXIT_INPUT_ERROR
 
-    opts = FitOptions(method=args.method, tile=args.tile, size=args.size, name=args.name, version=args.version,
+    opts = FitOptions(method=args.method, backbone=args.backbone, tile=args.tile, size=args.size, name=args.name,
+                      version=args.version,
                       folds=args.folds, quantile=args.quantile, margin=args.margin,
                       max_tiles_per_image=args.max_tiles, bank_size=args.bank, min_images=args.min_images,
                       shrink=args.shrink,
@@ -175,7 +182,8 @@ def _fit(args: argparse.Namespace) -> int:
         "model": str(result.folder), "name": result.card.name, "threshold": result.card.threshold,
         "pixel_threshold": result.card.pixel_threshold, "normal_images": result.card.metrics.n_normal,
         "skipped": [{"image": str(p), "error": why} for p, why in result.skipped],
-        "seconds": round(result.seconds, 2), "sha256": result.card.sha256,
+        "seconds": round(result.seconds, 2), "sha256": result.card.sha256, "method": result.method,
+        "probe_auroc": {m: round(q, 4) for m, q in result.quality.items()},
     }
     print(json.dumps(summary))
     return 0

@@ -1,9 +1,11 @@
-"""The shipped backbone, wrapped as a patch-feature extractor graph for a given input format.
+"""A shipped backbone, wrapped as a patch-feature extractor graph for a given input format.
 
 The extractor is the part of the fitted model before the statistics: grey-to-RGB adaptation
 (for 1-channel sites), the backbone, and a 3x3 neighbourhood average of the features (each
-patch vector then describes its surroundings, as in PatchCore). Fitting runs this very graph
-with onnxruntime, and the final model reuses it unchanged, so fitted statistics and deployed
+patch vector then describes its surroundings, as in PatchCore). A backbone with two taps
+(EfficientNet-Lite0: strides 8 and 16) has each tap pooled, the coarser one upsampled
+bilinearly to the finer grid, and both concatenated. Fitting runs this very graph with
+onnxruntime, and the final model reuses it unchanged, so fitted statistics and deployed
 features cannot drift apart.
 """
 
@@ -16,13 +18,27 @@ from pathlib import Path
 
 import numpy as np
 import onnx
-from onnx import TensorProto, compose, helper
+from onnx import TensorProto, compose, helper, numpy_helper
 
 from edge.fitting.images import FitInputError
 
 BACKBONE_DIR = Path(__file__).resolve().parents[2] / "models" / "backbone"
 PATCH_FEATURES = "patch_features"
 INPUT_NAME = "image"
+# backbone name -> (graph file, metadata file) inside the backbone folder
+BACKBONE_FILES = {
+    "filterbank": ("model.onnx", "backbone.json"),
+    "lite0": ("efficientnet_lite0.onnx", "efficientnet_lite0.json"),
+}
+
+
+@dataclass(frozen=True)
+class Tap:
+    """One feature output of a backbone graph."""
+
+    name: str
+    stride: int
+    channels: int
 
 
 @dataclass(frozen=True)
@@ -34,26 +50,47 @@ class Backbone:
     folder: Path
 
     @property
+    def taps(self) -> list[Tap]:
+        """Feature outputs, finest first (backbone.json's `output`, or the card's `outputs` list)."""
+        outs: list[dict[str, object]] = self.meta.get("outputs") or [self.meta["output"]]  # type: ignore[assignment]
+        taps = [Tap(str(o["name"]), int(o["stride"]), int(o["channels"])) for o in outs]  # type: ignore[call-overload]
+        return sorted(taps, key=lambda t: t.stride)
+
+    @property
+    def multiple_of(self) -> int:
+        """What input height and width must be multiples of (the metadata's `input.multiple_of`)."""
+        return int(self.meta.get("input", {}).get("multiple_of", 8))  # type: ignore[union-attr]
+
+    @property
     def stride(self) -> int:
-        return int(self.meta["output"]["stride"])  # type: ignore[index]
+        """Stride of the patch features (the finest tap's)."""
+        return self.taps[0].stride
+
+    @property
+    def channels(self) -> int:
+        """Channels of the patch features (all taps together)."""
+        return sum(t.channels for t in self.taps)
 
     @property
     def label(self) -> str:
         return f"{self.meta['name']} {self.meta['version']} (sha256 {str(self.meta['sha256'])[:12]})"
 
 
-def load_backbone(folder: Path | None = None) -> Backbone:
-    """Load model.onnx + backbone.json and refuse a file whose hash differs from the metadata."""
+def load_backbone(folder: Path | None = None, name: str = "filterbank") -> Backbone:
+    """Load backbone `name`'s graph + metadata and refuse a file whose hash differs from the metadata."""
     folder = folder or BACKBONE_DIR
+    if name not in BACKBONE_FILES:
+        raise FitInputError(f"backbone {name!r}: unknown (known: {', '.join(BACKBONE_FILES)})")
+    graph_file, meta_file = BACKBONE_FILES[name]
     try:
-        meta = json.loads((folder / "backbone.json").read_text(encoding="utf-8"))
-        data = (folder / "model.onnx").read_bytes()
+        meta = json.loads((folder / meta_file).read_text(encoding="utf-8"))
+        data = (folder / graph_file).read_bytes()
     except (OSError, ValueError) as exc:
-        raise FitInputError(f"backbone {folder}: cannot read model.onnx/backbone.json: {exc}") from exc
+        raise FitInputError(f"backbone {folder}: cannot read {graph_file}/{meta_file}: {exc}") from exc
     actual = hashlib.sha256(data).hexdigest()
     if actual != meta.get("sha256"):
-        raise FitInputError(f"backbone {folder / 'model.onnx'}: SHA-256 {actual} differs from "
-                            f"backbone.json ({meta.get('sha256')}); refusing a changed backbone")
+        raise FitInputError(f"backbone {folder / graph_file}: SHA-256 {actual} differs from "
+                            f"{meta_file} ({meta.get('sha256')}); refusing a changed backbone")
     return Backbone(onnx.load_model_from_string(data), meta, folder)
 
 
@@ -85,13 +122,36 @@ def build_extractor(backbone: Backbone, channels: int, height: int, width: int,
                  else helper.make_node("Identity", [grey], ["rgb"]))
     adapter = _small_model(nodes, [src], [rgb], backbone.model, "adapt_channels")
     body = compose.add_prefix(backbone.model, "backbone/")
-    feats = helper.make_tensor_value_info("backbone/features", TensorProto.FLOAT, ["N", "C", "h", "w"])
-    out = helper.make_tensor_value_info(PATCH_FEATURES, TensorProto.FLOAT, ["N", "C", "h", "w"])
-    pool = helper.make_node("AveragePool", ["backbone/features"], [PATCH_FEATURES], kernel_shape=[3, 3],
-                            strides=[1, 1], pads=[1, 1, 1, 1], count_include_pad=0)
-    neighbourhood = _small_model([pool], [feats], [out], backbone.model, "neighbourhood")
+    neighbourhood = _neighbourhood(backbone)
     merged = compose.merge_models(adapter, body, io_map=[("rgb", "backbone/image")])
-    return compose.merge_models(merged, neighbourhood, io_map=[("backbone/features", "backbone/features")])
+    return compose.merge_models(merged, neighbourhood, io_map=[(f"backbone/{t.name}", f"backbone/{t.name}")
+                                                               for t in backbone.taps])
+
+
+def _neighbourhood(backbone: Backbone) -> onnx.ModelProto:
+    """Each tap 3x3-averaged; coarser taps upsampled (bilinear) to the finest grid; concatenated."""
+    taps = backbone.taps
+    inputs = [helper.make_tensor_value_info(f"backbone/{t.name}", TensorProto.FLOAT, ["N", t.channels, "h", "w"])
+              for t in taps]
+    out = helper.make_tensor_value_info(PATCH_FEATURES, TensorProto.FLOAT, ["N", backbone.channels, "h", "w"])
+    nodes, pooled, inits = [], [], []
+    for t in taps:
+        name = f"{t.name}_pooled" if len(taps) > 1 else PATCH_FEATURES
+        nodes.append(helper.make_node("AveragePool", [f"backbone/{t.name}"], [name], kernel_shape=[3, 3],
+                                      strides=[1, 1], pads=[1, 1, 1, 1], count_include_pad=0))
+        if t.stride != taps[0].stride:
+            factor = float(t.stride // taps[0].stride)
+            inits.append(numpy_helper.from_array(np.array([1, 1, factor, factor], np.float32), f"{t.name}_scales"))
+            nodes.append(helper.make_node("Resize", [name, "", f"{t.name}_scales"], [f"{name}_up"], mode="linear",
+                                          coordinate_transformation_mode="half_pixel"))
+            name = f"{name}_up"
+        pooled.append(name)
+    if len(taps) > 1:
+        nodes.append(helper.make_node("Concat", pooled, [PATCH_FEATURES], axis=1))
+    graph = helper.make_graph(nodes, "neighbourhood", inputs, [out], inits)
+    model = helper.make_model(graph, opset_imports=list(backbone.model.opset_import))
+    model.ir_version = backbone.model.ir_version
+    return model
 
 
 class FeatureExtractor:

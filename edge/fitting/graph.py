@@ -3,9 +3,12 @@
 The head takes `patch_features` [N,C,h,w] and returns
   `anomaly_map` [N,1,h,w]: Mahalanobis-type distance of each patch to normal, Gaussian-smoothed;
   `score`       [N]:       the maximum of `anomaly_map` (one defect anywhere flags the image).
-Three heads, one per fitting method:
+Four heads, one per fitting method:
   knn       1x1 conv whitening, then a 1x1 conv against the memory bank gives all squared
             distances at once (|z|^2 - 2 z.b + |b|^2); the minimum over the bank is kept;
+  patchcore the same nearest-patch distance on the raw features (optionally randomly
+            projected by a 1x1 conv), against a larger coreset bank; with k > 1 neighbours
+            the mean of the k smallest (TopK) instead of the minimum;
   gaussian  1x1 conv whitening; the squared norm is the Mahalanobis distance;
   padim     per-position whitening as one batched MatMul over positions.
 Fitting scores held-out images with the same head graph (through onnxruntime), so the
@@ -53,15 +56,39 @@ def _whiten_conv(head: _Head, x: str, gaussian: Gaussian) -> str:
     return head.op("Conv", [x, head.const("whiten_w", w[:, :, None, None]), head.const("whiten_b", bias)], "z")
 
 
-def _knn_distance(head: _Head, gaussian: Gaussian, bank: np.ndarray) -> str:
-    z = _whiten_conv(head, PATCH_FEATURES, gaussian)
+def _nearest_distance(head: _Head, z: str, bank: np.ndarray, neighbours: int = 1) -> str:
+    """Distance of each patch vector `z` [N,D,h,w] to its nearest bank row(s) [M,D]: [N,1,h,w].
+
+    |z - b|^2 = |z|^2 + (|b|^2 - 2 z.b); the bracket is one 1x1 Conv (weights -2b, bias |b|^2),
+    and |z|^2 is the same for every b, so it is added after the minimum over the bank, not to
+    the [N,M,h,w] tensor (half the memory traffic of the widest step).
+    """
     zz = head.op("ReduceSumSquare", [z], "z_sq", axes=[1], keepdims=1)
     bank = bank.astype(np.float32)
     cross = head.op("Conv", [z, head.const("bank_w", (-2.0 * bank)[:, :, None, None]),
                              head.const("bank_sq", (bank**2).sum(1))], "bank_terms")
-    d2 = head.op("Add", [zz, cross], "bank_d2")
-    nearest = head.op("ReduceMin", [d2], "nearest_d2", axes=[1], keepdims=1)
-    return head.op("Sqrt", [head.op("Relu", [nearest], "nearest_d2_pos")], "distance")
+    k = min(neighbours, len(bank))
+    if k <= 1:
+        nearest = head.op("ReduceMin", [cross], "nearest_terms", axes=[1], keepdims=1)
+    else:
+        smallest = helper.make_node("TopK", [cross, head.const("k", np.array([k], np.int64))],
+                                    ["nearest_k_terms", "nearest_k_index"], axis=1, largest=0, sorted=0)
+        head.nodes.append(smallest)
+        nearest = head.op("ReduceMean", ["nearest_k_terms"], "nearest_terms", axes=[1], keepdims=1)
+    d2 = head.op("Add", [zz, nearest], "nearest_d2")
+    return head.op("Sqrt", [head.op("Relu", [d2], "nearest_d2_pos")], "distance")
+
+
+def _knn_distance(head: _Head, gaussian: Gaussian, bank: np.ndarray) -> str:
+    return _nearest_distance(head, _whiten_conv(head, PATCH_FEATURES, gaussian), bank)
+
+
+def _patchcore_distance(head: _Head, bank: np.ndarray, projection: np.ndarray | None, neighbours: int) -> str:
+    z = PATCH_FEATURES
+    if projection is not None:
+        z = head.op("Conv", [z, head.const("projection_w", projection.astype(np.float32)[:, :, None, None])],
+                    "projected")
+    return _nearest_distance(head, z, bank, neighbours)
 
 
 def _gaussian_distance(head: _Head, gaussian: Gaussian) -> str:
@@ -83,19 +110,24 @@ def _padim_distance(head: _Head, gaussian: Gaussian, shape: tuple[int, int, int]
     return head.op("Sqrt", [shaped], "distance")
 
 
-def build_head(method: str, gaussian: Gaussian, feature_shape: tuple[int, int, int],
+def build_head(method: str, gaussian: Gaussian | None, feature_shape: tuple[int, int, int],
                bank: np.ndarray | None = None, smooth_sigma: float = 1.0,
-               like: onnx.ModelProto | None = None) -> onnx.ModelProto:
+               like: onnx.ModelProto | None = None, projection: np.ndarray | None = None,
+               neighbours: int = 1) -> onnx.ModelProto:
     """Head graph `patch_features` [N,C,h,w] -> (`score` [N], `anomaly_map` [N,1,h,w])."""
     head = _Head()
-    if method == "knn":
-        if bank is None:
-            raise ValueError("knn head needs a memory bank")
-        dist = _knn_distance(head, gaussian, bank)
+    if method in ("knn", "patchcore") and bank is None:
+        raise ValueError(f"{method} head needs a memory bank")
+    if method != "patchcore" and gaussian is None:
+        raise ValueError(f"{method} head needs a Gaussian")
+    if method == "patchcore":
+        dist = _patchcore_distance(head, bank, projection, neighbours)  # type: ignore[arg-type]
+    elif method == "knn":
+        dist = _knn_distance(head, gaussian, bank)  # type: ignore[arg-type]
     elif method == "gaussian":
-        dist = _gaussian_distance(head, gaussian)
+        dist = _gaussian_distance(head, gaussian)  # type: ignore[arg-type]
     elif method == "padim":
-        dist = _padim_distance(head, gaussian, feature_shape)
+        dist = _padim_distance(head, gaussian, feature_shape)  # type: ignore[arg-type]
     else:
         raise ValueError(f"unknown method {method!r}")
     if smooth_sigma > 0:
