@@ -7,12 +7,17 @@ inference core (8 of each defect kind in edge.fitting.defects). Prints image AUR
 and per defect kind, the share of clean / defective crops flagged at the card's threshold,
 and the fit time. Needs scikit-image (`pip install -e .[dev]`).
 
-Run: `python models/backbone/evaluate_fit.py [--seeds 5] [--surfaces brick grass gravel] [--method knn]`
+Run: `python models/backbone/evaluate_fit.py [--seeds 5] [--surfaces brick grass gravel]
+[--backbone filterbank] [--method knn] [--json runs.jsonl]`; `--json` appends one line per fit
+(every score, the out-of-fold figures), for choosing a threshold rule without refitting.
+The selection surfaces (moon, cell, hubble_deep_field, immunohistochemistry; colour made grey)
+are for choosing settings, so that brick, grass and gravel stay an evaluation only.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import tempfile
 from pathlib import Path
 
@@ -41,9 +46,16 @@ def crops(image: np.ndarray, rows: tuple[int, int], n: int, rng: np.random.Gener
     return [image[y:y + CROP, x:x + CROP].copy() for y, x in zip(ys, xs, strict=True)]
 
 
-def evaluate(surface_name: str, seed: int, method: str, bank: int = 1024) -> dict[str, object]:
+def grey_surface(name: str) -> np.ndarray:
+    """A scikit-image photograph as grey uint8 (colour ones converted)."""
+    image = getattr(skimage_data, name)()
+    return cv2.cvtColor(image, cv2.COLOR_RGB2GRAY) if image.ndim == 3 else image
+
+
+def evaluate(surface_name: str, seed: int, method: str, bank: int = 1024, backbone: str = "filterbank",
+             **options: object) -> dict[str, object]:
     rng = np.random.default_rng(seed)
-    surface = getattr(skimage_data, surface_name)()
+    surface = grey_surface(surface_name)
     foreign = (skimage_data.gravel() if surface_name != "gravel" else skimage_data.grass()).astype(np.float32) / 255
     half = surface.shape[0] // 2
     with tempfile.TemporaryDirectory() as tmp:
@@ -51,8 +63,9 @@ def evaluate(surface_name: str, seed: int, method: str, bank: int = 1024) -> dic
         (root / "normal").mkdir()
         for i, crop in enumerate(crops(surface, (0, half), 50, rng)):
             cv2.imwrite(str(root / "normal" / f"{i:03d}.png"), crop)
-        result = fit_model(root / "normal", root / "model", FitOptions(method=method, seed=seed, bank_size=bank),  # type: ignore[arg-type]
-                           write=lambda line: None)
+        opts = FitOptions(method=method, seed=seed, bank_size=bank, backbone=backbone,  # type: ignore[arg-type]
+                          **options)  # type: ignore[arg-type]
+        result = fit_model(root / "normal", root / "model", opts, write=lambda line: None)
         detector = Detector.load(root / "model")
         clean = np.array([detector.infer(c).score for c in crops(surface, (half, surface.shape[0]), 40, rng)])
         kinds = np.array([list(DEFECTS)[i % len(DEFECTS)] for i in range(40)])
@@ -66,7 +79,9 @@ def evaluate(surface_name: str, seed: int, method: str, bank: int = 1024) -> dic
         "surface": surface_name, "seed": seed, "auroc": auroc(clean, bad),
         "per_kind": {k: round(auroc(clean, bad[kinds == k]), 2) for k in DEFECTS},
         "flagged_clean": float(np.mean(clean >= thr)), "flagged_defective": float(np.mean(bad >= thr)),
-        "fit_s": result.seconds,
+        "fit_s": result.seconds, "backbone": backbone, "method": method, "picked": result.method,
+        "quality": result.quality, "threshold": thr, "oof": sorted(result.oof_scores.values()),
+        "clean": clean.tolist(), "defective": bad.tolist(), "kinds": kinds.tolist(),
     }
 
 
@@ -74,14 +89,25 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--surfaces", nargs="+", default=["brick", "grass", "gravel"])
-    parser.add_argument("--method", default="knn", choices=["knn", "gaussian", "padim"])
+    parser.add_argument("--method", default="knn", choices=["knn", "gaussian", "padim", "patchcore", "auto"])
+    parser.add_argument("--backbone", default="filterbank", choices=["filterbank", "lite0"])
     parser.add_argument("--bank", type=int, default=FitOptions.bank_size, help="k-NN memory bank size")
+    parser.add_argument("--set", nargs="*", default=[], metavar="OPTION=VALUE",
+                        help="other FitOptions fields, e.g. coreset_max=2048 neighbours=3 margin=2")
+    parser.add_argument("--json", type=Path, help="append one JSON line per fit to this file")
     args = parser.parse_args()
+    options = {k: float(v) if "." in v else int(v) for k, v in (o.split("=", 1) for o in args.set)}
     for name in args.surfaces:
-        rows = [evaluate(name, seed, args.method, args.bank) for seed in range(args.seeds)]
-        for r in rows:
+        rows = []
+        for seed in range(args.seeds):
+            r = evaluate(name, seed, args.method, args.bank, args.backbone, **options)
+            rows.append(r)
+            if args.json:
+                with args.json.open("a", encoding="utf-8") as f:
+                    f.write(json.dumps({**r, "options": options}) + "\n")
             print(f"{r['surface']:7s} seed {r['seed']}: AUROC {r['auroc']:.3f} {r['per_kind']} "
-                  f"flagged clean {r['flagged_clean']:.2f} defective {r['flagged_defective']:.2f} fit {r['fit_s']:.1f}s")
+                  f"flagged clean {r['flagged_clean']:.2f} defective {r['flagged_defective']:.2f} "
+                  f"fit {r['fit_s']:.1f}s picked {r['picked']} {r['quality']}", flush=True)
         aucs = np.array([r["auroc"] for r in rows])
         print(f"{name:7s} mean AUROC {aucs.mean():.3f} (min {aucs.min():.3f}, max {aucs.max():.3f}) over {len(rows)} seeds")
 
