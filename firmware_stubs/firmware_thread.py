@@ -4,9 +4,10 @@
 from __future__ import annotations
 
 import threading
+from abc import ABC, abstractmethod
 
 
-class FirmwareThread:
+class FirmwareThread(ABC):
     """Subclass it with `run()` (which returns once `_stop` is set) and, if a stub opens something
     before its loop does, `_never_started()` to release it when stopped without starting."""
 
@@ -17,8 +18,9 @@ class FirmwareThread:
         self._thread: threading.Thread | None = None
         self._thread_name = thread_name or type(self).__name__
 
+    @abstractmethod
     def run(self) -> None:
-        raise NotImplementedError(f"{type(self).__name__} has no firmware loop")  # pragma: no cover
+        """The stub's firmware loop (a stub without one fails at construction)."""
 
     def start(self) -> None:
         """Run the firmware loop in a daemon thread."""

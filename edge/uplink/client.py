@@ -128,11 +128,9 @@ class HubClient:
         """Append `length` bytes (streamed from `body`) at `offset`."""
         headers = {UPLOAD_OFFSET: str(offset), "Content-Type": CHUNK_CONTENT_TYPE, "Content-Length": str(length)}
         response = await self._send("PATCH", BLOB.format(sha256=sha256), content=body, headers=headers)
-        if response.status_code == 409 and UPLOAD_OFFSET in response.headers:
-            try:
-                raise OffsetConflict(int(response.headers[UPLOAD_OFFSET]))
-            except ValueError:
-                pass
+        offset = response.headers.get(UPLOAD_OFFSET, "")
+        if response.status_code == 409 and offset.isdigit():
+            raise OffsetConflict(int(offset))
         if not response.is_success:
             raise self._refused(response)
         return self._model(BlobStatus, response)

@@ -19,6 +19,7 @@ for good move the row to `outbox_refused` with the hub's reason (counted, logged
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator, Callable
@@ -86,10 +87,8 @@ class UploadWorker:
                 pause = self.config.backoff_cap_s
             if pause > 0:
                 self.wake.clear()
-                try:
+                with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self.wake.wait(), pause)
-                except TimeoutError:
-                    pass
 
     async def drain_once(self) -> float:
         """Send what is due; how long to wait before the next round.

@@ -9,6 +9,7 @@ database every `POLL_S`. It ends early when the edge hangs up.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from typing import Annotated
 
@@ -45,8 +46,6 @@ async def verdicts(request: Request,
             left = deadline - time.monotonic()
             if found or left <= 0 or await request.is_disconnected():
                 break
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(woken.wait(), min(POLL_S, left))
-            except TimeoutError:
-                pass
     return VerdictPage(verdicts=found, cursor=found[-1].cursor if found else after)
