@@ -8,6 +8,7 @@ anomaly map is stitched back (max over overlaps). Image AUROC over all images; p
 over all pixels at the working resolution.
 
     python -m models.evaluate [NAME ...] [--normal 50 --anomalous 50] [--write]
+    python -m models.evaluate [NAME ...] --split independent [--write]   # report only: models/independent_models.py
 """
 
 from __future__ import annotations
@@ -24,8 +25,9 @@ import cv2
 import numpy as np
 import onnxruntime as ort
 
-from edge.inference.card import ModelCard, load_card, sha256_file, write_card
+from edge.inference.card import IndependentMetrics, ModelCard, load_card, sha256_file, write_card
 from edge.inference.resize import resize_to_height
+from models import independent_models
 from models.generators.common import describe_ranges, seed_for, work_mask
 from models.train.specs import SPECS, ModelSpec
 
@@ -156,6 +158,22 @@ def run_set(spec: ModelSpec, scorer: OnnxScorer, seed_split: str, split: str, n_
     return np.array(scores), np.array(labels), pix, pairs
 
 
+def run_independent(spec: ModelSpec, scorer: OnnxScorer, n_normal: int, n_anomalous: int
+                    ) -> tuple[np.ndarray, np.ndarray, BinnedAuroc]:
+    """Score the independent set (models/independent_models.py): image scores, labels, pixel AUROC."""
+    scores, labels = [], []
+    pix = BinnedAuroc()
+    for anomalous, n in ((False, n_normal), (True, n_anomalous)):
+        for i in range(n):
+            image, mask = independent_models.render(spec, i, anomalous)
+            res = scorer.score(image)
+            m = work_mask(mask.astype(np.uint8), res.amap.shape)
+            scores.append(res.score)
+            labels.append(anomalous)
+            pix.add(res.amap, m)
+    return np.array(scores), np.array(labels), pix
+
+
 def evaluate(name: str, n_normal: int, n_anomalous: int, folder: Path | None = None,
              split: str = "heldout") -> dict[str, object]:
     """Image / pixel AUROC on the held-out set, or on a model-selection set that chooses between
@@ -166,7 +184,10 @@ def evaluate(name: str, n_normal: int, n_anomalous: int, folder: Path | None = N
     folder = folder or MODELS_DIR / name
     scorer = OnnxScorer(folder)
     t0 = time.perf_counter()
-    scores, labels, pix, _ = run_set(spec, scorer, split, split, n_normal, n_anomalous)
+    if split == "independent":
+        scores, labels, pix = run_independent(spec, scorer, n_normal, n_anomalous)
+    else:
+        scores, labels, pix, _ = run_set(spec, scorer, split, split, n_normal, n_anomalous)
     thr = scorer.card.threshold
     result: dict[str, object] = {
         "model": name,
@@ -199,6 +220,15 @@ def update_card(name: str, res: dict[str, object], folder: Path | None = None) -
     folder = folder or MODELS_DIR / name
     card = load_card(folder)
     card.sha256 = sha256_file(folder / "model.onnx")
+    if res["split"] == "independent":
+        card.metrics.independent = IndependentMetrics(
+            image_auroc=float(res["image_auroc"]), clean_flagged=float(res["fpr_at_threshold"]),  # type: ignore[arg-type]
+            anomalous_flagged=float(res["tpr_at_threshold"]), n_normal=int(res["n_normal"]),  # type: ignore[arg-type]
+            n_anomalous=int(res["n_anomalous"]),  # type: ignore[arg-type]
+            data=independent_models.describe(SPECS[name], int(res["n_normal"]), int(res["n_anomalous"])))  # type: ignore[arg-type]
+        write_card(folder, card)
+        return
+    card.metrics.clean_flagged = float(res["fpr_at_threshold"])  # type: ignore[arg-type]
     card.metrics.image_auroc = float(res["image_auroc"])  # type: ignore[arg-type]
     card.metrics.pixel_auroc = float(res["pixel_auroc"])  # type: ignore[arg-type]
     card.metrics.n_normal = int(res["n_normal"])  # type: ignore[arg-type]
@@ -213,17 +243,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--normal", type=int, default=50, help="normal held-out images per model")
     parser.add_argument("--anomalous", type=int, default=50, help="anomalous held-out images per model")
     parser.add_argument("--write", action="store_true", help="write the figures onto each card.json")
-    parser.add_argument("--split", choices=["heldout", "stress", "novel"], default="heldout",
-                        help="stress, novel: model-selection sets (training shapes or shapes neither training nor held-out uses; nuisances outside range A; own seeds)")
+    parser.add_argument("--split", choices=["heldout", "stress", "novel", "independent"], default="heldout",
+                        help="stress, novel: model-selection sets (training shapes or shapes neither training nor held-out uses; "
+                        "nuisances outside range A; own seeds); independent: the blind generators, report only")
     parser.add_argument("--folder", type=Path, default=None, help="model folder (one name only; default models/NAME)")
     args = parser.parse_args(argv)
-    if args.write and args.split != "heldout":
-        parser.error("--write records held-out figures only")
+    if args.write and args.split not in ("heldout", "independent"):
+        parser.error("--write records held-out or independent figures only")
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     for name in args.names:
         folder = args.folder or MODELS_DIR / name
         if not (folder / "model.onnx").exists():
             print(json.dumps({"model": name, "error": "no model.onnx"}))
+            continue
+        if args.split == "independent" and not independent_models.has_independent(name):
+            print(json.dumps({"model": name, "split": "independent", "error": "no independent generator for this image kind"}))
             continue
         res = evaluate(name, args.normal, args.anomalous, folder, args.split)
         print(json.dumps(res), flush=True)

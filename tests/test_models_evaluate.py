@@ -83,3 +83,45 @@ def test_shape_probe_reports_each_shape_and_restores_the_generator() -> None:
     shapes = [r["shape"] for r in rows[1:]]
     assert set(shapes) <= set(SHAPES_TRAIN + SHAPES_HELDOUT) and len(shapes) >= 5
     assert [r["held_out_shape"] for r in rows[1:]] == [s in SHAPES_HELDOUT for s in shapes]
+
+
+def test_independent_split_scores_the_blind_set_and_writes_it_beside_the_held_out_figures(tmp_path) -> None:
+    import shutil
+
+    from edge.inference.card import load_card
+    from models.evaluate import MODELS_DIR, evaluate, update_card
+    from models.independent_models import render
+    from models.train.specs import SPECS
+
+    shipped = MODELS_DIR / "empty_container"
+    if not (shipped / "model.onnx").exists():
+        pytest.skip("empty_container is not shipped")
+    spec = SPECS["empty_container"]
+    clean, clean_mask = render(spec, 0, False)
+    dirty, dirty_mask = render(spec, 0, True)
+    assert clean.shape == dirty.shape and clean.shape[0] == spec.native_size[0] and clean.dtype == np.uint8
+    assert not clean_mask.any() and dirty_mask.any()
+
+    folder = tmp_path / "empty_container"
+    shutil.copytree(shipped, folder)
+    before = load_card(folder)
+    res = evaluate("empty_container", 2, 2, folder, "independent")
+    assert res["split"] == "independent" and res["n_normal"] == 2 and res["n_anomalous"] == 2
+    assert 0.0 <= float(res["image_auroc"]) <= 1.0
+    update_card("empty_container", res, folder)
+    after = load_card(folder)
+    assert after.metrics.independent is not None
+    assert after.metrics.independent.clean_flagged == res["fpr_at_threshold"]
+    assert "models/independent/container_xray.py" in after.metrics.independent.data
+    assert after.metrics.image_auroc == before.metrics.image_auroc  # the held-out figures stay as they were
+    assert after.threshold == before.threshold
+
+
+def test_independent_split_says_when_a_kind_has_no_blind_generator(capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    from models.evaluate import main
+
+    assert main(["cargo_xray", "--split", "independent", "--normal", "1", "--anomalous", "1"]) == 0
+    line = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert line == {"model": "cargo_xray", "split": "independent", "error": "no independent generator for this image kind"}

@@ -53,6 +53,19 @@ class OutputSpec(BaseModel):
     meaning: str = Field(description="What the values mean, in a sentence.")
 
 
+class IndependentMetrics(BaseModel):
+    """Quality on images from a generator nobody used to train, tune or choose the model."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    image_auroc: float = Field(description="Image-level AUROC on the independent set.")
+    clean_flagged: float = Field(description="Share of the independent set's clean images at or above the card threshold.")
+    anomalous_flagged: float = Field(description="Share of the independent set's anomalous images at or above the card threshold.")
+    n_normal: int = Field(ge=0, description="Clean images in the independent set.")
+    n_anomalous: int = Field(ge=0, description="Anomalous images in the independent set.")
+    data: str = Field(description="Which generator, seeds and sizes the set came from.")
+
+
 class Metrics(BaseModel):
     """Measured quality on data the model did not see while being trained or fitted."""
 
@@ -63,6 +76,10 @@ class Metrics(BaseModel):
     held_out_set: str = Field("", description="What the held-out set contains and how it differs from training.")
     n_normal: int | None = Field(None, description="Normal images in the held-out set.")
     n_anomalous: int | None = Field(None, description="Anomalous images in the held-out set.")
+    clean_flagged: float | None = Field(
+        None, description="Share of the held-out set's normal images at or above the card threshold.")
+    independent: IndependentMetrics | None = Field(
+        None, description="The same figures on images from a generator written independently of training.")
 
 
 class TilingSpec(BaseModel):
