@@ -125,3 +125,15 @@ def test_independent_split_says_when_a_kind_has_no_blind_generator(capsys: pytes
     assert main(["cargo_xray", "--split", "independent", "--normal", "1", "--anomalous", "1"]) == 0
     line = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert line == {"model": "cargo_xray", "split": "independent", "error": "no independent generator for this image kind"}
+
+
+def test_independent_fit_fits_on_clean_blind_images_and_scores_others() -> None:
+    from edge.fitting import FitOptions
+    from models.independent_fit import run
+
+    res = run("empty_container", 10, 2, 2, FitOptions(method="knn"))
+    assert res["method"] == "knn" and res["fit_images"] == 10
+    assert res["n_normal"] == 2 and res["n_anomalous"] == 2
+    assert 0.0 <= float(res["image_auroc"]) <= 1.0  # type: ignore[arg-type]
+    assert float(res["threshold"]) > 0  # type: ignore[arg-type]
+    assert "models/independent/container_xray.py" in str(res["data"])
