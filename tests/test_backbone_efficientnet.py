@@ -93,7 +93,24 @@ def test_export_script_reproduces_the_shipped_bytes() -> None:
     script = export_script()
     if f"torch {script.torch.__version__} " not in CARD["source"]["exporter"] + " ":
         pytest.skip(f"exported with {CARD['source']['exporter']}, this is torch {script.torch.__version__}")
-    assert script.export_bytes() == ONNX_FILE.read_bytes()
+    from onnx import numpy_helper
+
+    data = script.export_bytes()
+    if data == ONNX_FILE.read_bytes():
+        return
+    # BN folding rounds differently on other CPUs (seen: up to 4e-6 in a weight); the graph must
+    # still be the same graph with the same weights to float32 rounding, and compute the same features
+    new, old = onnx.load_model_from_string(data), onnx.load(str(ONNX_FILE))
+    assert [(n.op_type, list(n.input), list(n.output)) for n in new.graph.node] == \
+        [(n.op_type, list(n.input), list(n.output)) for n in old.graph.node]
+    assert [t.name for t in new.graph.initializer] == [t.name for t in old.graph.initializer]
+    for a, b in zip(new.graph.initializer, old.graph.initializer, strict=True):
+        x, y = numpy_helper.to_array(a), numpy_helper.to_array(b)
+        assert x.shape == y.shape and np.allclose(x, y, rtol=1e-5, atol=1e-5), a.name
+    x = photo_like(1, 128)
+    got = ort.InferenceSession(data, providers=["CPUExecutionProvider"]).run(None, {"image": x})
+    want = session().run(None, {"image": x})
+    assert max(float(np.abs(g - w).max()) for g, w in zip(got, want, strict=True)) < 1e-4
 
 
 def test_time_per_image(capsys: pytest.CaptureFixture[str]) -> None:
