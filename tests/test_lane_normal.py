@@ -144,6 +144,7 @@ def figures(data: dict[str, Any]) -> Figures:
     return Figures(**{k: data[k] for k in Figures.__dataclass_fields__})
 
 
+@pytest.mark.timeout(600)  # three refits through the CLI: minutes on a loaded 2-core machine
 def test_the_lane_refits_its_model_from_released_clean_passes(tmp_path: Path, mosquitto: Broker) -> None:
     lane = f"normal-{time.time_ns() % 10**8}"
     config_path = write_config(tmp_path, mosquitto, lane, schedule=False)

@@ -101,6 +101,7 @@ QUALITY_CASES = [
 ]
 
 
+@pytest.mark.timeout(600)  # cargo_xray: 9 GMAC a tile, minutes on a loaded 2-core machine
 @pytest.mark.parametrize("name", QUALITY_CASES)
 def test_shipped_model_ranks_fresh_held_out_anomalies_above_normals(name: str) -> None:
     spec = SPECS[name]
