@@ -78,6 +78,18 @@ def _changes(report: dict[str, object]) -> str:
             "seeds from 20,000,000; the set used to choose this model, the held-out set was measured only after).\n\n")
 
 
+def _independent(card: ModelCard) -> str:
+    """The figures on the blind generator (models/independent_models.py), or that there are none."""
+    ind = card.metrics.independent
+    if ind is None:
+        return ("**Independent evaluation.** None on this card: no independent generator scores this image kind "
+                "yet (`python -m models.evaluate NAME --split independent --write`).\n\n")
+    return (f"**Independent evaluation** (`python -m models.evaluate {card.name} --split independent --write`; "
+            "report only, never used for training, thresholds or choosing): image AUROC "
+            f"**{ind.image_auroc}**; at the card threshold **{ind.clean_flagged:.0%} of clean images flagged** "
+            f"and {ind.anomalous_flagged:.0%} of anomalous ones. {ind.data}\n\n")
+
+
 def write_readme(folder: Path, card: ModelCard, report: dict[str, object]) -> None:
     m = card.metrics
     size_mb = (folder / "model.onnx").stat().st_size / 1e6
@@ -104,7 +116,7 @@ and wobble, uneven lighting, detector stripes, blur, gamma, noise).
 tiled like the core): image AUROC **{m.image_auroc}**, pixel AUROC **{m.pixel_auroc}**
 on {m.n_normal} normal and {m.n_anomalous} anomalous images. {m.held_out_set}
 
-{_changes(report)}**Cost.** model.onnx is {size_mb:.2f} MB; {report.get("tile_ms")} ms per tile (onnxruntime, 2 CPU threads, batches
+{_independent(card)}{_changes(report)}**Cost.** model.onnx is {size_mb:.2f} MB; {report.get("tile_ms")} ms per tile (onnxruntime, 2 CPU threads, batches
 of 8, measured on a shared 2-core machine while other work was running). Training took
 {report.get("train_seconds")} s ({report.get("steps")} steps){_generation(report)}.
 

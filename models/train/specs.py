@@ -88,7 +88,8 @@ SPECS: dict[str, ModelSpec] = {
         generator_module="models.generators.empty_container",
         description="Anything inside a container declared empty (boxes, bags, drums, false walls / hidden "
         "compartments) in 8-bit grey side-view transmission X-ray images of the container: corrugated "
-        "walls, floor boards and cross members, door frames, corner posts.",
+        "walls, floor boards and cross members, door frames, corner posts, and around the box the air, "
+        "the road vehicle's chassis, wheels and landing legs.",
         bit_depth=8,
         native_size=(512, 2048),
         work_height=256,
@@ -96,7 +97,7 @@ SPECS: dict[str, ModelSpec] = {
         std=0.2,
         width_range=(2.4, 4.6),
         local_norm=True,
-        version="1.3.0",
+        version="1.4.0",
         preblur=1.0,
         native_data=True,
         norm_log=True,
