@@ -68,15 +68,16 @@ SPECS: dict[str, ModelSpec] = {
         name="under_vehicle",
         generator_module="models.generators.under_vehicle",
         description="Foreign objects fixed to a vehicle undercarriage (packages, taped boxes, added plates, "
-        "bundles) in 8-bit grey line-scan UVSS images, against chassis rails, cross members, exhaust, "
-        "fuel tank, spare wheel, axles and differential.",
+        "bundles) in 8-bit grey line-scan UVSS images of cars, SUVs, pickups, vans and truck tractors, against "
+        "frames, cross members, suspension, exhaust, tanks, spare wheel, axles, differential, lines, hoses and "
+        "brackets, and the lane's streaks.",
         bit_depth=8,
         native_size=(2048, 4096),
         work_height=256,
         mean=0.3,
         std=0.2,
         local_norm=True,
-        version="1.3.0",
+        version="1.4.0",
         preblur=1.0,
         native_data=True,
         lcn_eps=5e-4,
