@@ -262,7 +262,7 @@ def main(argv: list[str] | None = None) -> int:
         res = evaluate(name, args.normal, args.anomalous, folder, args.split)
         print(json.dumps(res), flush=True)
         if args.write:
-            update_card(name, res)
+            update_card(name, res, folder)
     return 0
 
 
