@@ -28,6 +28,11 @@ def greedy_coreset(points: np.ndarray, size: int, rng: np.random.Generator, pool
     if len(points) <= size:
         return points.copy()
     points = np.ascontiguousarray(points, dtype=np.float32)
+    return points[k_center(points, size, rng)].copy()
+
+
+def k_center(points: np.ndarray, size: int, rng: np.random.Generator) -> np.ndarray:
+    """Indices of `size` rows of float32 `points` chosen greedily, each the farthest from those chosen before."""
     norms = np.einsum("ij,ij->i", points, points)
     chosen = [int(rng.integers(len(points)))]
     nearest = norms - 2.0 * (points @ points[chosen[0]]) + norms[chosen[0]]
@@ -35,4 +40,4 @@ def greedy_coreset(points: np.ndarray, size: int, rng: np.random.Generator, pool
         i = int(nearest.argmax())
         chosen.append(i)
         np.minimum(nearest, norms - 2.0 * (points @ points[i]) + norms[i], out=nearest)
-    return points[chosen].copy()
+    return np.array(chosen)

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from edge.fitting.memory_bank import k_center
+
 SELECTION_DIMS = 64
 
 
@@ -39,18 +41,6 @@ def random_projection(channels: int, dims: int, rng: np.random.Generator) -> np.
     return (rng.normal(size=(dims, channels)) / np.sqrt(dims)).astype(np.float32)
 
 
-def _k_center(points: np.ndarray, size: int, rng: np.random.Generator) -> np.ndarray:
-    """Indices of `size` rows chosen greedily, each the farthest from those chosen before."""
-    norms = np.einsum("ij,ij->i", points, points)
-    chosen = [int(rng.integers(len(points)))]
-    nearest = norms - 2.0 * (points @ points[chosen[0]]) + norms[chosen[0]]
-    for _ in range(size - 1):
-        i = int(nearest.argmax())
-        chosen.append(i)
-        np.minimum(nearest, norms - 2.0 * (points @ points[i]) + norms[i], out=nearest)
-    return np.array(chosen)
-
-
 def fit_patch_bank(feats: list[np.ndarray], fraction: float, cap: int, rng: np.random.Generator,
                    projection_dims: int = 0, neighbours: int = 1, pool: int = 100_000) -> PatchBank:
     """Coreset of `fraction` of all patches of `feats` (each [T,C,h,w]), at most `cap`, from at most `pool`."""
@@ -72,5 +62,5 @@ def fit_patch_bank(feats: list[np.ndarray], fraction: float, cap: int, rng: np.r
     select = points
     if points.shape[1] > SELECTION_DIMS:
         select = points @ random_projection(points.shape[1], SELECTION_DIMS, rng).T
-    keep = _k_center(np.ascontiguousarray(select, np.float32), size, rng)
+    keep = k_center(np.ascontiguousarray(select, np.float32), size, rng)
     return PatchBank(points[keep].copy(), projection, neighbours, len(points))
