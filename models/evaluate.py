@@ -18,6 +18,7 @@ import json
 import logging
 import sys
 import time
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -141,15 +142,19 @@ def score_generated(spec: ModelSpec, scorer: OnnxScorer, seed: int, split: str, 
     return result, work_mask(mask, result.amap.shape)
 
 
-def run_set(spec: ModelSpec, scorer: OnnxScorer, seed_split: str, split: str, n_normal: int, n_anomalous: int,
-            size: tuple[int, int] | None = None) -> tuple[np.ndarray, np.ndarray, BinnedAuroc, list[tuple[np.ndarray, np.ndarray]]]:
-    """Score a freshly generated set; returns image scores, labels, pixel AUROC accumulator and
+Sample = tuple[np.ndarray, np.ndarray, bool | None]  # image, mask, label (None: whether the working-size mask is set)
+
+
+def score_set(scorer: OnnxScorer, samples: Iterable[Sample]
+              ) -> tuple[np.ndarray, np.ndarray, BinnedAuroc, list[tuple[np.ndarray, np.ndarray]]]:
+    """Score images as the core would; image scores, labels, pixel AUROC accumulator and
     (map, mask) pairs of the anomalous images (for threshold picking)."""
     scores, labels, pairs = [], [], []
     pix = BinnedAuroc()
-    for i in range(n_normal + n_anomalous):
-        res, m = score_generated(spec, scorer, seed_for(seed_split, i), split, i >= n_normal, size)
-        label = bool(m.any())
+    for image, mask, given in samples:
+        res = scorer.score(image)
+        m = work_mask(mask.astype(np.uint8), res.amap.shape)
+        label = bool(m.any()) if given is None else given
         scores.append(res.score)
         labels.append(label)
         pix.add(res.amap, m)
@@ -158,20 +163,26 @@ def run_set(spec: ModelSpec, scorer: OnnxScorer, seed_split: str, split: str, n_
     return np.array(scores), np.array(labels), pix, pairs
 
 
+def run_set(spec: ModelSpec, scorer: OnnxScorer, seed_split: str, split: str, n_normal: int, n_anomalous: int,
+            size: tuple[int, int] | None = None) -> tuple[np.ndarray, np.ndarray, BinnedAuroc, list[tuple[np.ndarray, np.ndarray]]]:
+    """Score a freshly generated set (at the device's native size unless `size` is given)."""
+    def samples() -> Iterator[Sample]:
+        for i in range(n_normal + n_anomalous):
+            seed = seed_for(seed_split, i)
+            image, mask = spec.generator()(seed, split, i >= n_normal, *(size or spec.native_size_for(seed)))
+            yield image, mask, None
+    return score_set(scorer, samples())
+
+
 def run_independent(spec: ModelSpec, scorer: OnnxScorer, n_normal: int, n_anomalous: int
-                    ) -> tuple[np.ndarray, np.ndarray, BinnedAuroc]:
-    """Score the independent set (models/independent_models.py): image scores, labels, pixel AUROC."""
-    scores, labels = [], []
-    pix = BinnedAuroc()
-    for anomalous, n in ((False, n_normal), (True, n_anomalous)):
-        for i in range(n):
-            image, mask = independent_models.render(spec, i, anomalous)
-            res = scorer.score(image)
-            m = work_mask(mask.astype(np.uint8), res.amap.shape)
-            scores.append(res.score)
-            labels.append(anomalous)
-            pix.add(res.amap, m)
-    return np.array(scores), np.array(labels), pix
+                    ) -> tuple[np.ndarray, np.ndarray, BinnedAuroc, list[tuple[np.ndarray, np.ndarray]]]:
+    """Score the independent set (models/independent_models.py), labelled by whether objects were drawn."""
+    def samples() -> Iterator[Sample]:
+        for anomalous, n in ((False, n_normal), (True, n_anomalous)):
+            for i in range(n):
+                image, mask = independent_models.render(spec, i, anomalous)
+                yield image, mask, anomalous
+    return score_set(scorer, samples())
 
 
 def evaluate(name: str, n_normal: int, n_anomalous: int, folder: Path | None = None,
@@ -184,10 +195,9 @@ def evaluate(name: str, n_normal: int, n_anomalous: int, folder: Path | None = N
     folder = folder or MODELS_DIR / name
     scorer = OnnxScorer(folder)
     t0 = time.perf_counter()
-    if split == "independent":
-        scores, labels, pix = run_independent(spec, scorer, n_normal, n_anomalous)
-    else:
-        scores, labels, pix, _ = run_set(spec, scorer, split, split, n_normal, n_anomalous)
+    run = run_independent(spec, scorer, n_normal, n_anomalous) if split == "independent" \
+        else run_set(spec, scorer, split, split, n_normal, n_anomalous)
+    scores, labels, pix, _ = run
     thr = scorer.card.threshold
     result: dict[str, object] = {
         "model": name,
