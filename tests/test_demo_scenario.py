@@ -51,6 +51,7 @@ def test_the_stream_is_mostly_clean_with_every_problem_in_each_cycle() -> None:
         if truck.problem == "object_under":
             earlier = [v for v in vehicles[:n] if v.plate == truck.plate]
             assert earlier and earlier[-1].problem is None and earlier[-1].driver_card == truck.driver_card
+            assert truck.arrive_s - earlier[-1].arrive_s >= scenario.RETURN_S  # its clean pass decided by then
     gaps = [b.arrive_s - a.arrive_s for a, b in zip(vehicles, vehicles[1:])]
     plain = [g for g, a, b in zip(gaps, vehicles, vehicles[1:])
              if a.problem not in scenario.TAIL_S and b.problem not in scenario.LEAD_S]

@@ -13,7 +13,8 @@ or a wrong lock) gets a few seconds more before the next truck.
 
 The under-vehicle camera's passes are judged by comparing each with the same plate's last clean
 pass, so the truck with something strapped under it is a shuttle truck back on its next trip: it
-has the plate and driver of the clean truck before it (another container, another lock).
+has the plate and driver of the last clean truck at least RETURN_S before it (another container,
+another lock), whose passage is decided by then, so its pass is on file as the reference.
 
 At this lane the scanner refers every loaded container to central review (`refer = "loaded"`),
 so a truck that passes clean is one bringing an empty container back; a loaded one is the
@@ -51,13 +52,13 @@ PROBLEMS: dict[str, Problem] = {
 
 # One cycle of the stream: 14 clean trucks of 23 (61 %), every problem once, spread out.
 CYCLE: tuple[str | None, ...] = (
-    None, "object_under", None, "iris_impostor", None, None, "wrong_lock", None, "not_empty", None, None,
+    None, "iris_impostor", None, "object_under", None, None, "wrong_lock", None, "not_empty", None, None,
     "transit_opened", None, "iris_silent", None, None, "scan_referred", None, "iris_poor", None, None,
     "undeclared", None)
 # The sampler (the demo test): each problem once and two clean, the slow one (a silent device) early.
 SAMPLER: tuple[str | None, ...] = (
-    None, "iris_silent", "object_under", "transit_opened", "iris_impostor", "wrong_lock", "not_empty",
-    "undeclared", "iris_poor", "scan_referred", None)
+    None, "iris_silent", "transit_opened", "iris_impostor", "wrong_lock", "not_empty", "undeclared",
+    "object_under", "iris_poor", "scan_referred", None)
 
 # When each device sees a truck, in seconds after it reaches the under-vehicle camera.
 LOCK_READER_AT = 2.5
@@ -68,6 +69,7 @@ SCANNER_AT = 4.0
 TRANSIT_AT = (-3.5, -2.5, -1.5)  # the uplink of a lock opened in transit: lock=ID, opened, sealed
 LEAD_S = {"transit_opened": 4.0}  # more time before it: its uplink plays while the lane is free
 TAIL_S = {"undeclared": 3.0, "wrong_lock": 3.0}  # more time after it: its readings join the newest passage
+RETURN_S = 30.0  # a shuttle truck's turnaround at least: its clean pass is decided and on file when it is back
 
 _REGIONS = (("新", "F"), ("新", "A"), ("苏", "E"), ("甘", "B"), ("陕", "A"), ("豫", "C"), ("鲁", "B"), ("川", "A"))
 _OWNERS = ("CSQU", "MSKU", "TGHU", "OOLU", "CMAU", "TCLU")
@@ -150,10 +152,11 @@ def schedule(problems: Sequence[str | None], run: int, first_s: float, spacing_s
             at += LEAD_S[problem]
         vehicle = make_vehicle(run, number, at, problem)
         if problem == "object_under":  # a shuttle truck back on its next trip, something strapped under it now
-            earlier = next((v for v in reversed(vehicles) if v.problem is None), None)
+            earlier = next((v for v in reversed(vehicles)
+                            if v.problem is None and vehicle.arrive_s - v.arrive_s >= RETURN_S), None)
             if earlier is None:
                 raise ValueError("an object under a truck is found by comparing it with its last clean pass: "
-                                 "a clean truck must come before it")
+                                 f"a clean truck must come at least {RETURN_S:.0f} s before it")
             vehicle = replace(vehicle, plate=earlier.plate, driver_card=earlier.driver_card)
         vehicles.append(vehicle)
     return vehicles
