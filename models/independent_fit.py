@@ -2,6 +2,7 @@
 
     python -m models.independent_fit [KIND ...] [--fit 50] [--normal 50 --anomalous 50]
                                      [--backbone filterbank|lite0] [--method auto|knn|gaussian|patchcore]
+                                     [--calibrate] [--json runs.jsonl]
 
 For each image kind with an independent generator (under_vehicle, empty_container): 50 clean
 images from `models.independent` (seeds 400,000+, the device's native size, as in
@@ -10,7 +11,10 @@ library call behind `kouan model fit`, default options unless given) fits on the
 model then scores `--normal` clean and `--anomalous` anomalous independent images of other seeds
 (300,000+, the set the shipped models are scored on) through `Detector.infer`, as the lane would.
 Prints one JSON line per kind: image AUROC, the share of clean (and anomalous) images flagged at
-the fit's own threshold, fit seconds, the head `auto` picked.
+the fit's own threshold, fit seconds, the head `auto` picked (`--json` keeps every score too).
+The fit settings are chosen on the project's own generators (`models.site_fit`), never here.
+`--calibrate` plays the other thing a lane can do with its clean passes: keep the shipped model
+and re-pick its threshold on them (`kouan model calibrate`, its defaults).
 
 Nothing here tunes anything: the fit's defaults are what `kouan model fit` ships with, and these
 figures are never used to choose them.
@@ -21,55 +25,29 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import tempfile
-import time
 from pathlib import Path
 
-import cv2
-import numpy as np
-
-from edge.fitting import FitOptions, fit_model
-from edge.inference.config import InferenceConfig
-from edge.inference.core import Detector
+from edge.fitting import FitOptions
 from models import independent_models
-from models.evaluate import auroc
+from models.site_fit import calibrate_and_score, fit_and_score
 from models.train.specs import SPECS
 
 FIT_SEED0 = 400_000
 
 
-def run(kind: str, n_fit: int, n_normal: int, n_anomalous: int, opts: FitOptions) -> dict[str, object]:
-    """Fit on `n_fit` clean independent images of `kind`, score the evaluation set; the summary."""
+def run(kind: str, n_fit: int, n_normal: int, n_anomalous: int, opts: FitOptions,
+        calibrate: bool = False) -> dict[str, object]:
+    """Fit on `n_fit` clean independent images of `kind` (or, with `calibrate`, re-pick the shipped
+    model's threshold on them), score the evaluation set; the summary."""
     spec = SPECS[kind]
-    with tempfile.TemporaryDirectory() as tmp:
-        normal = Path(tmp) / "normal"
-        normal.mkdir()
-        for i in range(n_fit):
-            image, _ = independent_models.render(spec, FIT_SEED0 - independent_models.SEED0 + i, False)
-            cv2.imwrite(str(normal / f"{i:03d}.png"), image)
-        started = time.perf_counter()
-        lines: list[str] = []
-        fitted = fit_model(normal, Path(tmp) / "model", opts, write=lines.append)
-        fit_s = time.perf_counter() - started
-        detector = Detector.load(fitted.folder, InferenceConfig(intra_op_threads=opts.threads))
-        scores, labels, flagged = [], [], []
-        for anomalous, n in ((False, n_normal), (True, n_anomalous)):
-            for i in range(n):
-                image, _ = independent_models.render(spec, i, anomalous)
-                result = detector.infer(image)
-                scores.append(result.score)
-                labels.append(anomalous)
-                flagged.append(result.flagged)
-    s, lab, fl = np.array(scores), np.array(labels), np.array(flagged)
-    return {
-        "kind": kind, "backbone": opts.backbone, "method": fitted.method,
-        "fit_images": n_fit, "n_normal": int((~lab).sum()), "n_anomalous": int(lab.sum()),
-        "image_auroc": round(auroc(s, lab), 4),
-        "clean_flagged": round(float(fl[~lab].mean()), 4),
-        "anomalous_flagged": round(float(fl[lab].mean()), 4),
-        "threshold": fitted.card.threshold, "fit_seconds": round(fit_s, 1),
-        "data": independent_models.describe(spec, int((~lab).sum()), int(lab.sum())),
-    }
+    site = (independent_models.render(spec, FIT_SEED0 - independent_models.SEED0 + i, False)[0] for i in range(n_fit))
+    evaluation = ((independent_models.render(spec, i, anomalous)[0], anomalous)
+                  for anomalous, n in ((False, n_normal), (True, n_anomalous)) for i in range(n))
+    if calibrate:
+        res = calibrate_and_score(kind, site, evaluation, opts.threads)
+    else:
+        res = fit_and_score(site, evaluation, opts)
+    return {"kind": kind, **res, "data": independent_models.describe(spec, n_normal, n_anomalous)}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -80,13 +58,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--anomalous", type=int, default=50, help="anomalous evaluation images")
     parser.add_argument("--backbone", choices=["filterbank", "lite0"], default="filterbank")
     parser.add_argument("--method", choices=["auto", "knn", "gaussian", "patchcore", "padim"], default="auto")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--calibrate", action="store_true",
+                        help="instead of fitting: `kouan model calibrate` the shipped model on the clean images")
+    parser.add_argument("--json", type=Path, help="append the full result (every score) to this JSON-lines file")
     args = parser.parse_args(argv)
     for kind in args.kinds:
         if not independent_models.has_independent(kind):
             print(json.dumps({"kind": kind, "error": "no independent generator for this image kind"}))
             continue
-        opts = FitOptions(backbone=args.backbone, method=args.method)  # type: ignore[arg-type]
-        print(json.dumps(run(kind, args.fit, args.normal, args.anomalous, opts)), flush=True)
+        opts = FitOptions(backbone=args.backbone, method=args.method, threads=args.threads)  # type: ignore[arg-type]
+        res = run(kind, args.fit, args.normal, args.anomalous, opts, args.calibrate)
+        if args.json is not None:
+            with args.json.open("a", encoding="utf-8") as out:
+                out.write(json.dumps(res) + "\n")
+        print(json.dumps({k: v for k, v in res.items() if k != "scores"}), flush=True)
     return 0
 
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -118,8 +121,6 @@ def test_independent_split_scores_the_blind_set_and_writes_it_beside_the_held_ou
 
 
 def test_independent_split_says_when_a_kind_has_no_blind_generator(capsys: pytest.CaptureFixture[str]) -> None:
-    import json
-
     from models.evaluate import main
 
     assert main(["cargo_xray", "--split", "independent", "--normal", "1", "--anomalous", "1"]) == 0
@@ -137,3 +138,27 @@ def test_independent_fit_fits_on_clean_blind_images_and_scores_others() -> None:
     assert 0.0 <= float(res["image_auroc"]) <= 1.0  # type: ignore[arg-type]
     assert float(res["threshold"]) > 0  # type: ignore[arg-type]
     assert "models/independent/container_xray.py" in str(res["data"])
+
+
+def test_site_fit_on_the_own_generator_keeps_every_score_for_choosing_a_rule(tmp_path: Path) -> None:
+    from models.site_fit import main
+
+    out = tmp_path / "runs.jsonl"
+    assert main(["empty_container", "--fit", "10", "--normal", "2", "--anomalous", "2", "--method", "knn",
+                 "--json", str(out)]) == 0
+    res = json.loads(out.read_text().splitlines()[-1])
+    assert res["source"] == "own generator" and res["method"] == "knn" and res["fit_images"] == 10
+    scores = res["scores"]
+    assert len(scores["normal"]) == 2 and len(scores["anomalous"]) == 2
+    assert len(scores["oof_clean"]) == 10 and len(scores["oof_probed"]) == 10
+    assert res["clean_flagged"] == sum(s >= res["threshold"] for s in scores["normal"]) / 2
+
+
+def test_independent_fit_can_calibrate_the_shipped_model_on_the_clean_images_instead() -> None:
+    from edge.fitting import FitOptions
+    from models.independent_fit import run
+
+    res = run("empty_container", 20, 2, 2, FitOptions(), calibrate=True)
+    assert res["calibrated_on"] == 20 and res["n_normal"] == 2 and res["n_anomalous"] == 2
+    assert res["card_threshold"] != res["threshold"]  # the site's threshold, not the card's
+    assert 0.0 <= float(res["clean_flagged"]) <= 1.0  # type: ignore[arg-type]

@@ -108,6 +108,7 @@ class FitResult:
     seconds: float = 0.0
     method: str = "knn"  # the head written (the one picked with --method auto)
     quality: dict[str, float] = field(default_factory=dict)  # head -> out-of-fold probe AUROC
+    folds: FoldScores | None = None  # the written head's out-of-fold scores (clean, probed, map values)
 
 
 @dataclass
@@ -259,4 +260,4 @@ def fit_model(normal_dir: Path, out_dir: Path, opts: FitOptions | None = None,
     write(f"[done] wrote {out_dir / MODEL_FILE} and {CARD_FILE} in {elapsed:.1f}s")
     oof = {im.path.name: float(s) for im, s in zip(normal.images, chosen.clean, strict=True)}
     return FitResult(out_dir, card, thr, oof, normal.skipped, elapsed, method,
-                     {m: s.quality for m, s in scores.items()})
+                     {m: s.quality for m, s in scores.items()}, chosen)
