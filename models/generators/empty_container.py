@@ -3,7 +3,7 @@
 The container drives through a portal; a vertical detector column sees one line per time step,
 so columns are time (scan axis 1) and rows are detector elements. The scene is built in the
 attenuation (log) domain and turned into transmission at the end. What a real scan of an empty
-container shows, all of it normal (drawn by `models.generators.empty_container_parts`): air
+container shows, all of it normal (drawn by the `models.generators.empty_container_*` modules): air
 above and at the ends (20 ft, 40 ft, 45 ft and high-cube boxes, placed anywhere along the scan);
 the road vehicle under the box (trailer or truck chassis beams, 2-3 axles with tyres, rims,
 hubs and axles end-on, mudguards, landing legs, under-ride bumper, sometimes the tractor's
@@ -23,11 +23,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from models.generators import empty_container_parts as parts
+from models.generators import empty_container_box as box
+from models.generators import empty_container_chassis as chassis
 from models.generators.anomalies import attenuating_object
 from models.generators.common import (
     Canvas, Layer, Split, apply_nuisances, render, sample_nuisance, shapes_for, smooth_noise, to_uint,
 )
+from models.generators.empty_container_detector import detector_effects
+from models.generators.empty_container_geometry import Geometry, sample_geometry
 
 FULL_HEIGHT = 512
 
@@ -84,9 +87,9 @@ def _scene(rng: np.random.Generator, h: int, w: int) -> tuple[list[Layer], tuple
     return layers, (left + 20 * s, top + 6 * s, right - 20 * s, bottom - 7 * s)
 
 
-def _wide_scene(rng: np.random.Generator, h: int, w: int) -> tuple[list[Layer], parts.Geometry]:
-    g = parts.sample_geometry(rng, h, w)
-    return [parts.side_walls(g), parts.roof_rails_floor(g), parts.ends(g), parts.vehicle(g)], g
+def _wide_scene(rng: np.random.Generator, h: int, w: int) -> tuple[list[Layer], Geometry]:
+    g = sample_geometry(rng, h, w)
+    return [box.side_walls(g), box.roof_rails_floor(g), box.ends(g), chassis.vehicle(g)], g
 
 
 def _false_wall(x: float, width: float, top: float, bottom: float, mu: float) -> Layer:
@@ -145,5 +148,5 @@ def generate(seed: int, split: Split = "train", anomalous: bool | None = None,
     air = float(rng.uniform(0.86, 0.97))
     trans = air * np.exp(-np.maximum(canvas.img, 0.0))
     img, mask = apply_nuisances(trans.astype(np.float32), canvas.mask, sample_nuisance(rng, split), rng, scan_axis=1)
-    img = parts.detector_effects(img, rng)  # in scan time, after the speed resampling
+    img = detector_effects(img, rng)  # in scan time, after the speed resampling
     return to_uint(img, 8), (mask > 0.5).astype(np.uint8)

@@ -3,7 +3,7 @@
 The camera sits in the lane floor and scans one line across the lane (image width, 4096 px at
 full resolution) while the vehicle drives over it; rows are time, so the vehicle's length runs
 down the image. Scenes cover the range of what is NORMAL under real vehicles (drawn by
-`models.generators.under_vehicle_parts`):
+`models.generators.under_vehicle_bodies` and the `under_vehicle_*` part modules):
 
 - vehicle kinds: unibody cars (front/rear frame stubs and subframes, independent suspension
   arms and coil springs or a twist beam, FWD/RWD/AWD drive lines, plastic tank with straps,
@@ -36,11 +36,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from models.generators import under_vehicle_parts as up
 from models.generators.anomalies import opaque_object
 from models.generators.common import Canvas, Layer, Split, apply_nuisances, render, sample_nuisance, shapes_for, to_uint
 from models.generators.under_vehicle_bodies import BUILDERS
-from models.generators.under_vehicle_parts import Look, Painter, View
+from models.generators.under_vehicle_drawing import Look, Painter, View
+from models.generators.under_vehicle_lane_camera import fill_light, lane_layer, sensor_effects
 
 FULL_HEIGHT = 2048
 FULL_WIDTH = 4096
@@ -91,7 +91,7 @@ def _scene(rng: np.random.Generator, h: int, w: int) -> tuple[list[Layer], tuple
     pt = Painter(view, look)
     x0, x1 = float(view.x(-W / 2)), float(view.x(W / 2))
     y0, y1 = sorted((float(view.y(0)), float(view.y(L))))
-    layers: list[Layer] = [up.lane_layer(h, w, rng, (y0, y1), (x0, x1))]
+    layers: list[Layer] = [lane_layer(h, w, rng, (y0, y1), (x0, x1))]
     layers += BUILDERS[kind](pt, d, kind, rng)
     return layers, (max(x0, 0.0), max(y0, 0.0), min(x1, float(w)), min(y1, float(h)))
 
@@ -117,9 +117,9 @@ def generate(seed: int, split: Split = "train", anomalous: bool | None = None,
             cx, cy = rng.uniform(x0 + size / 2, x1 - size / 2), rng.uniform(y0 + size / 2, y1 - size / 2)
             anomalies.append(opaque_object(kind, cx, cy, size, shadow_px=3.0 * s))
     canvas = render(layers, anomalies, Canvas(np.zeros((height, width), np.float32)), rng, min_depth=2)
-    img = up.fill_light(canvas.img, rng)
+    img = fill_light(canvas.img, rng)
     img, mask = apply_nuisances(img, canvas.mask, sample_nuisance(rng, split), rng, scan_axis=0)
-    img = up.sensor_effects(img, rng)
+    img = sensor_effects(img, rng)
     mask = (mask > 0.5).astype(np.uint8)
     if anomalous and mask.sum() < 20 * s * s:  # wholly occluded: no longer anomalous
         mask[:] = 0
