@@ -3,7 +3,8 @@
 For each scikit-image photograph (brick, grass, gravel: 512x512 grey) and each seed:
 50 clean 128x128 training crops from the top half -> fit (the library call behind
 `kouan model fit`) -> score 40 clean and 40 defective crops from the bottom half with the
-inference core (8 of each defect kind in edge.fitting.defects). Prints image AUROC overall
+inference core (8 of each defect kind in edge.fitting.defects, or with `--defects independent`
+5 of each of models/independent/surface_defects.py's, written blind). Prints image AUROC overall
 and per defect kind, the share of clean / defective crops flagged at the card's threshold,
 and the fit time. Needs scikit-image (`pip install -e .[dev]`).
 
@@ -18,8 +19,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -52,8 +55,22 @@ def grey_surface(name: str) -> np.ndarray:
     return cv2.cvtColor(image, cv2.COLOR_RGB2GRAY) if image.ndim == 3 else image
 
 
+def surface_defects() -> Any:
+    """The blind-written defects (models/independent/surface_defects.py): evaluation only."""
+    root = str(Path(__file__).resolve().parents[2])
+    if root not in sys.path:  # run as a script: only models/backbone is on the path
+        sys.path.insert(0, root)
+    from models.independent import surface_defects as module
+
+    return module
+
+
+def kinds_of(defects: str) -> tuple[str, ...]:
+    return tuple(surface_defects().KINDS) if defects == "independent" else tuple(DEFECTS)
+
+
 def evaluate(surface_name: str, seed: int, method: str, bank: int = 1024, backbone: str = "filterbank",
-             **options: object) -> dict[str, object]:
+             defects: str = "own", **options: object) -> dict[str, object]:
     rng = np.random.default_rng(seed)
     surface = grey_surface(surface_name)
     foreign = (skimage_data.gravel() if surface_name != "gravel" else skimage_data.grass()).astype(np.float32) / 255
@@ -68,16 +85,20 @@ def evaluate(surface_name: str, seed: int, method: str, bank: int = 1024, backbo
         result = fit_model(root / "normal", root / "model", opts, write=lambda line: None)
         detector = Detector.load(root / "model")
         clean = np.array([detector.infer(c).score for c in crops(surface, (half, surface.shape[0]), 40, rng)])
-        kinds = np.array([list(DEFECTS)[i % len(DEFECTS)] for i in range(40)])
+        kinds = np.array([list(kinds_of(defects))[i % len(kinds_of(defects))] for i in range(40)])
         defective = []
-        for base, kind in zip(crops(surface, (half, surface.shape[0]), 40, rng), kinds, strict=True):
-            img, _ = add_defect(base.astype(np.float32)[..., None] / 255, str(kind), rng, foreign[..., None])
-            defective.append(detector.infer((np.clip(img[..., 0], 0, 1) * 255 + 0.5).astype(np.uint8)).score)
+        for i, (base, kind) in enumerate(zip(crops(surface, (half, surface.shape[0]), 40, rng), kinds, strict=True)):
+            if defects == "independent":
+                bad, _ = surface_defects().add_defect(base, str(kind), seed * 1000 + i)
+            else:
+                img, _ = add_defect(base.astype(np.float32)[..., None] / 255, str(kind), rng, foreign[..., None])
+                bad = (np.clip(img[..., 0], 0, 1) * 255 + 0.5).astype(np.uint8)
+            defective.append(detector.infer(bad).score)
         bad = np.array(defective)
         thr = detector.card.threshold
     return {
         "surface": surface_name, "seed": seed, "auroc": auroc(clean, bad),
-        "per_kind": {k: round(auroc(clean, bad[kinds == k]), 2) for k in DEFECTS},
+        "per_kind": {k: round(auroc(clean, bad[kinds == k]), 2) for k in kinds_of(defects)}, "defects": defects,
         "flagged_clean": float(np.mean(clean >= thr)), "flagged_defective": float(np.mean(bad >= thr)),
         "fit_s": result.seconds, "backbone": backbone, "method": method, "picked": result.method,
         "quality": result.quality, "threshold": thr, "oof": sorted(result.oof_scores.values()),
@@ -95,12 +116,15 @@ def main() -> None:
     parser.add_argument("--set", nargs="*", default=[], metavar="OPTION=VALUE",
                         help="other FitOptions fields, e.g. coreset_max=2048 neighbours=3 margin=2")
     parser.add_argument("--json", type=Path, help="append one JSON line per fit to this file")
+    parser.add_argument("--defects", choices=["own", "independent"], default="own",
+                        help="the test crops' defects: edge.fitting.defects (own, also the fit's probes) or "
+                        "models/independent/surface_defects.py (written blind; evaluation only)")
     args = parser.parse_args()
     options = {k: float(v) if "." in v else int(v) for k, v in (o.split("=", 1) for o in args.set)}
     for name in args.surfaces:
         rows = []
         for seed in range(args.seeds):
-            r = evaluate(name, seed, args.method, args.bank, args.backbone, **options)
+            r = evaluate(name, seed, args.method, args.bank, args.backbone, args.defects, **options)
             rows.append(r)
             if args.json:
                 with args.json.open("a", encoding="utf-8") as f:
