@@ -29,7 +29,7 @@ from pathlib import Path
 
 from edge.fitting import FitOptions
 from models import independent_models
-from models.site_fit import calibrate_and_score, fit_and_score
+from models.site_fit import calibrate_and_score, fit_and_score, report
 from models.train.specs import SPECS
 
 FIT_SEED0 = 400_000
@@ -68,11 +68,7 @@ def main(argv: list[str] | None = None) -> int:
             print(json.dumps({"kind": kind, "error": "no independent generator for this image kind"}))
             continue
         opts = FitOptions(backbone=args.backbone, method=args.method, threads=args.threads)  # type: ignore[arg-type]
-        res = run(kind, args.fit, args.normal, args.anomalous, opts, args.calibrate)
-        if args.json is not None:
-            with args.json.open("a", encoding="utf-8") as out:
-                out.write(json.dumps(res) + "\n")
-        print(json.dumps({k: v for k, v in res.items() if k != "scores"}), flush=True)
+        report(run(kind, args.fit, args.normal, args.anomalous, opts, args.calibrate), args.json)
     return 0
 
 

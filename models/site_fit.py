@@ -93,6 +93,14 @@ def calibrate_and_score(model: str | Path, site_images: Iterable[Image], evaluat
     return {"model": str(model), "calibrated_on": n_site, "card_threshold": calibration.old_threshold, **res}
 
 
+def report(res: dict[str, object], json_path: Path | None) -> None:
+    """One JSON line on stdout without the scores; the whole result appended to `json_path` if given."""
+    if json_path is not None:
+        with json_path.open("a", encoding="utf-8") as out:
+            out.write(json.dumps(res) + "\n")
+    print(json.dumps({k: v for k, v in res.items() if k != "scores"}), flush=True)
+
+
 def own_generator(kind: str, n_fit: int, n_normal: int, n_anomalous: int, seed0: int
                   ) -> tuple[Iterable[Image], Iterable[tuple[Image, bool]]]:
     """Fit images (validation seeds) and evaluation images (held-out seeds) from the training generator."""
@@ -123,11 +131,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     opts = FitOptions(backbone=args.backbone, method=args.method, threads=args.threads)  # type: ignore[arg-type]
     fit, evaluation = own_generator(args.kind, args.fit, args.normal, args.anomalous, args.seed0)
-    res = {"kind": args.kind, "source": "own generator", "seed0": args.seed0, **fit_and_score(fit, evaluation, opts)}
-    if args.json is not None:
-        with args.json.open("a", encoding="utf-8") as out:
-            out.write(json.dumps(res) + "\n")
-    print(json.dumps({k: v for k, v in res.items() if k != "scores"}), flush=True)
+    report({"kind": args.kind, "source": "own generator", "seed0": args.seed0, **fit_and_score(fit, evaluation, opts)},
+           args.json)
     return 0
 
 
