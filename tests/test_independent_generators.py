@@ -37,6 +37,7 @@ uvss = importlib.import_module(f"{PKG.__name__}.undercarriage")
 xray = importlib.import_module(f"{PKG.__name__}.container_xray")
 pairs = importlib.import_module(f"{PKG.__name__}.pairs")
 imaging = importlib.import_module(f"{PKG.__name__}.uvss_imaging")
+cargo = importlib.import_module(f"{PKG.__name__}.cargo_xray")
 
 
 def _outside(mask: np.ndarray, rows: int, cols: int) -> np.ndarray:
@@ -150,6 +151,80 @@ def test_container_walls_are_corrugated() -> None:
     assert min(abs(peak - expected), abs(peak - 2 * expected)) < 0.3
 
 
+# ---------------------------------------------------------------- loaded-container X-ray
+
+
+def test_cargo_shapes_bits_and_determinism() -> None:
+    a16 = cargo.render(5, True, width=1536, height=512)
+    assert a16.image.shape == (512, 1536) and a16.image.dtype == np.uint16
+    assert a16.mask.shape == (512, 1536) and a16.mask.dtype == bool and a16.mask.any()
+    again = cargo.render(5, True, width=1536, height=512)
+    assert np.array_equal(a16.image, again.image) and np.array_equal(a16.mask, again.mask)
+    assert again.meta["anomalies"] == a16.meta["anomalies"]
+    a8 = cargo.render(5, True, width=1536, height=512, bits=8)
+    assert a8.image.dtype == np.uint8 and a8.image.shape == (512, 1536)
+    assert np.abs(a8.image.astype(np.float64) - a16.image / 257.0).max() <= 1.0
+    assert np.array_equal(a8.mask, a16.mask)
+    assert not np.array_equal(cargo.render(6, False, width=1536, height=512).image,
+                              cargo.render(5, False, width=1536, height=512).image)
+    air = a16.image[: a16.meta["boxes_px"][0][0] - 4]  # rows above the box: air near the top of the range
+    assert 0.7 * 65535 < np.median(air) < 0.97 * 65535
+    with pytest.raises(ValueError, match="bits"):
+        cargo.render(1, False, bits=12)
+    with pytest.raises(ValueError, match="too small"):
+        cargo.render(1, False, width=100)
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_cargo_pair_differs_only_at_the_concealed_objects(seed: int) -> None:
+    clean = cargo.render(seed, False, width=1536, height=512)
+    dirty = cargo.render(seed, True, width=1536, height=512)
+    assert not clean.mask.any() and not clean.meta["anomalies"]
+    assert dirty.mask.any() and 1 <= len(dirty.meta["anomalies"]) <= 3
+    for key in ("vehicle", "cargo", "scan", "units"):
+        assert dirty.meta[key] == clean.meta[key]  # same truck, cargo, scan and noise draws
+    diff = np.abs(dirty.image.astype(np.int32) - clean.image.astype(np.int32))
+    rows, cols = dirty.meta["influence_px"]
+    assert diff[_outside(dirty.mask, rows, cols)].max() == 0
+    assert diff[dirty.mask].max() > 0
+    inside = np.zeros_like(dirty.mask)
+    for r0, r1, c0, c1 in dirty.meta["boxes_px"]:
+        inside[r0:r1, c0:c1] = True
+    assert not (dirty.mask & ~inside).any()  # concealed inside the container, never in open air
+    for r0, r1, c0, c1 in dirty.meta["object_boxes"]:
+        assert dirty.mask[r0:r1, c0:c1].any()
+
+
+def test_cargo_scenes_and_anomalies_vary() -> None:
+    rng = np.random.default_rng(0)
+    assert {cargo.sample_vehicle(rng).kind for _ in range(60)} == set(cargo.VEHICLE_KINDS)
+    vehicles, cargo_kinds, threats, loads = set(), set(), set(), []
+    for seed in range(36):
+        s = cargo.render(seed, True, width=768, height=256)
+        vehicles.add(s.meta["kind"])
+        cargo_kinds |= set(s.meta["cargo_kinds"])
+        threats |= {t["kind"] for t in s.meta["anomalies"]}
+        loads.append(len(s.meta["cargo_kinds"]))
+    assert vehicles == set(cargo.VEHICLE_KINDS)
+    assert cargo_kinds == set(cargo.CARGO_KINDS)
+    assert threats == set(cargo.THREAT_KINDS)
+    assert min(loads) == 1 and max(loads) >= 3  # single-kind and mixed loads
+
+
+def test_cargo_attenuation_adds() -> None:
+    """Objects only darken (except a lighter swap), and an object behind cargo is darker than the cargo."""
+    darker = 0
+    for seed in range(6):
+        clean = cargo.render(seed, False, width=1536, height=512)
+        dirty = cargo.render(seed, True, width=1536, height=512)
+        lighter = any(t["variant"] == "lighter" for t in dirty.meta["anomalies"])
+        if not lighter:
+            m = dirty.mask
+            assert dirty.image[m].astype(np.float64).mean() < clean.image[m].astype(np.float64).mean()
+            darker += 1
+    assert darker >= 4
+
+
 # ---------------------------------------------------------------- pairs
 
 
@@ -236,9 +311,11 @@ def test_generation_time_per_image(capsys: pytest.CaptureFixture[str]) -> None:
     uv = [_timed(uvss.render, s, s % 2 == 1)[1] for s in range(3)]
     xr = [_timed(xray.render, s, s % 2 == 1)[1] for s in range(3)]
     _, pt = _timed(pairs.pair, 4, True)
+    cg = [_timed(cargo.render, s, s % 2 == 1)[1] for s in range(4)]
     with capsys.disabled():
         print(f"\nper image: undercarriage 1024 wide {max(uv):.3f} s (max of 3), container 1024x384 "
-              f"{max(xr):.3f} s, pair 2048x4096 {pt / 2:.3f} s (pair {pt:.3f} s)")
+              f"{max(xr):.3f} s, pair 2048x4096 {pt / 2:.3f} s (pair {pt:.3f} s), loaded container "
+              f"3072x1024 16-bit {max(cg):.3f} s (max of 4, mean {np.mean(cg):.3f} s)")
     # reported, not asserted: speed is measured in bench/, never as a timed unit test (a loaded
     # 2-core CI machine took 0.93 s for an undercarriage); typical figures: models/independent/README.md
-    assert all(t > 0 for t in uv + xr) and pt > 0
+    assert all(t > 0 for t in uv + xr + cg) and pt > 0
