@@ -6,38 +6,21 @@ The package is loaded by file path, so these tests execute nothing else under mo
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 import time
 from collections.abc import Callable
-from pathlib import Path
-from types import ModuleType
 
 import cv2
 import numpy as np
 import pytest
 
-PKG_DIR = Path(__file__).resolve().parents[1] / "models" / "independent"
+from tests.independent_package import load
 
 
-def _load() -> ModuleType:
-    name = "kouan_independent_generators"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, PKG_DIR / "__init__.py",
-                                                      submodule_search_locations=[str(PKG_DIR)])
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-PKG = _load()
-uvss = importlib.import_module(f"{PKG.__name__}.undercarriage")
-xray = importlib.import_module(f"{PKG.__name__}.container_xray")
-pairs = importlib.import_module(f"{PKG.__name__}.pairs")
-imaging = importlib.import_module(f"{PKG.__name__}.uvss_imaging")
-cargo = importlib.import_module(f"{PKG.__name__}.cargo_xray")
+uvss = load("undercarriage")
+xray = load("container_xray")
+pairs = load("pairs")
+imaging = load("uvss_imaging")
+cargo = load("cargo_xray")
 
 
 def _outside(mask: np.ndarray, rows: int, cols: int) -> np.ndarray:

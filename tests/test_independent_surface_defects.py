@@ -7,35 +7,17 @@ so nothing else under models/ runs.
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
-import sys
-from pathlib import Path
-from types import ModuleType
 
 import cv2
 import numpy as np
 import pytest
 
-PKG_DIR = Path(__file__).resolve().parents[1] / "models" / "independent"
+from tests.independent_package import load
 
 
-def _load() -> ModuleType:
-    name = "kouan_independent_generators"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, PKG_DIR / "__init__.py",
-                                                      submodule_search_locations=[str(PKG_DIR)])
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-PKG = _load()
-sd = importlib.import_module(f"{PKG.__name__}.surface_defects")
-objects = importlib.import_module(f"{PKG.__name__}.surface_objects")
-draw = importlib.import_module(f"{PKG.__name__}.surface_draw")
+sd = load("surface_defects")
+objects = load("surface_objects")
+draw = load("surface_draw")
 
 THIN = ("crack", "scratch")
 AREA = tuple(k for k in sd.KINDS if k not in THIN)
