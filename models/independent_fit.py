@@ -4,7 +4,7 @@
                                      [--backbone filterbank|lite0] [--method auto|knn|gaussian|patchcore]
                                      [--calibrate] [--json runs.jsonl]
 
-For each image kind with an independent generator (under_vehicle, empty_container): 50 clean
+For each image kind with an independent generator (under_vehicle, empty_container, cargo_xray): 50 clean
 images from `models.independent` (seeds 400,000+, the device's native size, as in
 `models.independent_models`) play a lane's own released passes; `edge.fitting.fit_model` (the
 library call behind `kouan model fit`, default options unless given) fits on them; the fitted

@@ -5,13 +5,13 @@
 The images come from `models.independent` (written blind from a description of the scenes; see
 models/independent/README.md), delivered the way the model's device delivers them: at the
 spec's native size (under_vehicle 2048x4096, the vehicle's length down the rows; empty_container
-512 rows high and as wide as the seed's aspect says), then resized and tiled by the same
+512 rows high, 8-bit, and cargo_xray 1024 rows high, 16-bit, each as wide as the seed's aspect says), then resized and tiled by the same
 `OnnxScorer` the held-out figures use. Clean image `i` and anomalous image `i` share the seed
 `SEED0 + i` (the same vehicle or container, pass and noise; the anomalous one only gains
 objects), so every pair is a paired test of what the objects add.
 
 Nothing here may tune, calibrate or choose anything: thresholds are the card's as written.
-`cargo_xray` (loaded containers) has no independent generator yet and is reported as such.
+A kind without an independent generator is reported as such.
 """
 
 from __future__ import annotations
@@ -43,9 +43,18 @@ def _empty_container(seed: int, anomalous: bool, native: tuple[int, int]) -> tup
     return sample.image, sample.mask
 
 
+def _cargo_xray(seed: int, anomalous: bool, native: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    from models.independent import cargo_xray
+
+    height, width = native
+    sample = cargo_xray.render(seed, anomalous, width=width, height=height, bits=16)
+    return sample.image, sample.mask
+
+
 RENDERERS: dict[str, tuple[Render, str]] = {
     "under_vehicle": (_under_vehicle, "models/independent/undercarriage.py"),
     "empty_container": (_empty_container, "models/independent/container_xray.py"),
+    "cargo_xray": (_cargo_xray, "models/independent/cargo_xray.py"),
 }
 
 

@@ -120,9 +120,24 @@ def test_independent_split_scores_the_blind_set_and_writes_it_beside_the_held_ou
     assert after.threshold == before.threshold
 
 
-def test_independent_split_says_when_a_kind_has_no_blind_generator(capsys: pytest.CaptureFixture[str]) -> None:
+def test_independent_cargo_images_come_at_the_scanners_native_height_and_depth() -> None:
+    from models.independent_models import render
+    from models.train.specs import SPECS
+
+    spec = SPECS["cargo_xray"]
+    clean, clean_mask = render(spec, 3, False)
+    dirty, dirty_mask = render(spec, 3, True)
+    assert clean.dtype == np.uint16 and clean.shape == dirty.shape == spec.native_size_for(300_003)
+    assert not clean_mask.any() and dirty_mask.any()
+    assert (clean != dirty).any()
+
+
+def test_independent_split_says_when_a_kind_has_no_blind_generator(
+        capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    from models import independent_models
     from models.evaluate import main
 
+    monkeypatch.delitem(independent_models.RENDERERS, "cargo_xray")
     assert main(["cargo_xray", "--split", "independent", "--normal", "1", "--anomalous", "1"]) == 0
     line = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert line == {"model": "cargo_xray", "split": "independent", "error": "no independent generator for this image kind"}
