@@ -5,8 +5,8 @@
 The images come from `models.independent` (written blind from a description of the scenes; see
 models/independent/README.md), delivered the way the model's device delivers them: at the
 spec's native size (under_vehicle 2048x4096, the vehicle's length down the rows; empty_container
-512 rows high, 8-bit, and cargo_xray 1024 rows high, 16-bit, each as wide as the seed's aspect says), then resized and tiled by the same
-`OnnxScorer` the held-out figures use. Clean image `i` and anomalous image `i` share the seed
+512 rows high, 8-bit, and cargo_xray 1024 rows high, 16-bit, each as wide as the seed's aspect
+says), then resized and tiled by the same `OnnxScorer` the held-out figures use. Clean image `i` and anomalous image `i` share the seed
 `SEED0 + i` (the same vehicle or container, pass and noise; the anomalous one only gains
 objects), so every pair is a paired test of what the objects add.
 
