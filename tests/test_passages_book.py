@@ -337,3 +337,31 @@ def test_a_reading_just_after_its_deadline_still_joins_the_vehicle_at_the_lane(l
     assert lane.passage()["state"] == "flagged" and "device_missing" in lane.codes()
     lane.reading("iris", 11, card_id="CARD999")  # late, and its card matches nothing
     assert lane.count() == 1 and [o["device_id"] for o in lane.passage()["observations"]] == ["uvss", "iris"]
+
+
+def test_the_days_figures_count_machine_holds_that_were_let_go_per_reason(lane: Lane) -> None:
+    from datetime import datetime, timezone
+
+    from contract.uplink import VerdictWire
+    from edge.uplink.verdicts import apply_verdict
+
+    lane.declare()
+    _clean_vehicle(lane)  # declared and agreeing: released by the machine
+    for start, plate in ((100, "苏E88888"), (200, "苏E77777"), (300, "苏E66666")):
+        lane.reading("uvss", start, plate=plate)  # not declared, and the other devices never see it: held
+    lane.tick(400)
+    ids = {p["plate"]: p["id"] for p in lane.store.transact(queries.page, None, 10, None)["items"]}
+    assert len(ids) == 4
+    lane.store.transact(lane.book.act, ids["苏E88888"], "release", "officer7", "papers fine", True, T0 + 410)
+    lane.store.transact(lane.book.act, ids["苏E77777"], "hold", "officer7", "", False, T0 + 411)
+    clear = VerdictWire(cursor=1, lane="L1", passage_id=ids["苏E66666"], verdict="clear", reviewer="rev-ana",
+                        stage="review", decided_at=datetime.now(timezone.utc))
+    assert lane.store.transact(apply_verdict, clear, "L1", None, T0 + 420).outcome == "applied"
+
+    stats = lane.store.transact(queries.stats, T0 - 1)
+    assert (stats["decided"], stats["released_directly"]) == (4, 1)
+    assert (stats["machine_held"], stats["machine_held_let_go"], stats["machine_held_let_go_share"]) == (3, 2, 0.6667)
+    # three devices silent on each held passage: still one hold per passage and reason
+    assert stats["holds_by_reason"] == {"device_missing": {"held": 3, "let_go": 2},
+                                        "vehicle_not_declared": {"held": 3, "let_go": 2}}
+    assert lane.store.transact(queries.stats, T0 + 350)["machine_held"] == 0  # arrived before: not counted

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from edge.passages.observation import norm
@@ -66,18 +67,55 @@ def detail(txn: Txn, passage_id: int, names: dict[str, str]) -> dict[str, Any] |
 
 def stats(txn: Txn, since: float) -> dict[str, Any]:
     """The numbers the port is judged by, since `since`: passages, share released directly after
-    machine inspection, time from arrival to decision (median, p95)."""
+    machine inspection, time from arrival to decision (median, p95), and how many of the vehicles the
+machine held were let go anyway (`machine_holds`)."""
     counts = dict(txn.execute("SELECT state, COUNT(*) FROM passages WHERE arrived_at >= ? GROUP BY state", (since,)).fetchall())
     direct = txn.execute("SELECT COUNT(*) FROM passages WHERE arrived_at >= ? AND acted_by='machine' "
                          "AND state='released'", (since,)).fetchone()[0]
     times = [r[0] for r in txn.execute("SELECT decided_at - arrived_at FROM passages WHERE arrived_at >= ? AND "
                                        "decided_at IS NOT NULL ORDER BY 1", (since,))]
     decided = sum(n for s, n in counts.items() if s not in ("open", "analysing"))
+    holds = machine_holds(txn, since)
     return {
         "since": since, "passages": sum(counts.values()), "by_state": counts, "decided": decided,
         "released_directly": direct, "released_directly_share": round(direct / decided, 4) if decided else None,
         "decision_s_p50": _quantile(times, 0.5), "decision_s_p95": _quantile(times, 0.95),
+        "machine_held": holds.held, "machine_held_let_go": holds.let_go,
+        "machine_held_let_go_share": round(holds.let_go / holds.held, 4) if holds.held else None,
+        "holds_by_reason": holds.by_reason,
     }
+
+
+@dataclass
+class MachineHolds:
+    """Passages the machine held, and how many of them were let go anyway (in all and per reason)."""
+
+    held: int = 0
+    let_go: int = 0
+    by_reason: dict[str, dict[str, int]] = field(default_factory=dict)
+
+
+def machine_holds(txn: Txn, since: float) -> MachineHolds:
+    """Decided passages since `since` that a reason held, and those of them released by an officer or
+    cleared by the hub's reviewer, in all and per holding reason. A check whose holds are mostly let
+    go holds clean vehicles: a model to recalibrate or refit, a device to look at."""
+    out = MachineHolds()
+    for reasons_json, state, acted_by, verdict_json in txn.execute(
+            "SELECT reasons_json, state, acted_by, verdict_json FROM passages WHERE arrived_at >= ? AND "
+            "decided_at IS NOT NULL", (since,)):
+        codes = sorted({r["code"] for r in json.loads(reasons_json or "[]") if r.get("holds")})
+        if not codes:
+            continue
+        verdict = (json.loads(verdict_json) or {}).get("verdict") if verdict_json else None
+        let_go = int((state == "released" and acted_by != "machine") or verdict == "clear")
+        out.held += 1
+        out.let_go += let_go
+        for code in codes:
+            row = out.by_reason.setdefault(code, {"held": 0, "let_go": 0})
+            row["held"] += 1
+            row["let_go"] += let_go
+    out.by_reason = dict(sorted(out.by_reason.items()))
+    return out
 
 
 def _quantile(values: list[float], q: float) -> float | None:
