@@ -48,11 +48,14 @@ class NormalLane:
         self.retention(txn, ids)
         return ids
 
-    def passage(self, plate: str, flagged: bool = False, seed: int | None = None, size: int = 48) -> tuple[int, str]:
-        """A pass of `plate` with a real PNG, decided (and, if clean, released by the machine)."""
+    def passage(self, plate: str, flagged: bool = False, seed: int | None = None, size: int = 48,
+                sha: str | None = None) -> tuple[int, str]:
+        """A pass of `plate` with a real PNG (or the stored image `sha`), decided (and, if clean,
+        released by the machine)."""
         self.now += 5
-        sha = png(self.media, seed if seed is not None else int(hashlib.sha256(plate.encode()).hexdigest()[:6], 16),
-                  width=size, height=size)
+        if sha is None:
+            sha = png(self.media, seed if seed is not None else int(hashlib.sha256(plate.encode()).hexdigest()[:6], 16),
+                      width=size, height=size)
         payload = pass_payload(plate, [sha], regions=1 if flagged else 0, flagged=flagged)
         changed: list[int] = []
 
@@ -275,3 +278,78 @@ def test_the_config_names_what_is_wrong(tmp_path: Path) -> None:
     assert config.normal is not None and config.normal.models_dir == (tmp_path / "m").resolve()
     assert config.normal.canaries == (tmp_path / "c").resolve()
     assert json.loads(json.dumps(config.normal.model_dump(mode="json")))["shrink"] == [1, 8]
+
+
+def _stub_pass_image(plate: str, index: int) -> bytes:
+    """The JPEG of one clean pass of `plate` as the under-vehicle stub camera renders it."""
+    from drivers.under_vehicle import decode_pass
+    from firmware_stubs.under_vehicle import CameraConfig, PassEvent, render_pass
+
+    message, _ = render_pass(PassEvent(0.0, "pass", plate), CameraConfig(lane=LANE, device="uvss", scale=0.05),
+                             f"uvss.c{index:04d}", datetime(2026, 3, 1, 8, index % 60, tzinfo=UTC))
+    return decode_pass(message, "uvss").image_bytes
+
+
+def test_refit_calibrate_keeps_the_baselines_graph_with_a_lane_threshold_judged_by_the_same_rule(
+        lane: Any, tmp_path: Path) -> None:
+    from edge.fitting.calibrate import calibrate_model
+    from edge.inference.card import load_card
+    from edge.normal.refit import refit_device
+    from edge.normal.setup import LaneSetup
+    from models.evaluate import MODELS_DIR
+
+    settings = {"refit": "calibrate", "baseline": "under_vehicle", "min_images": 24, "min_held_back": 6,
+                "models_dir": tmp_path / "models"}
+    normal = lane(**settings)
+    for i in range(30):
+        plate = f"新F2{i:04d}"
+        normal.passage(plate, sha=normal.media.put_bytes(_stub_pass_image(plate, i)).sha256)
+    assert len(normal.kept()) == 30
+    shipped = load_card(MODELS_DIR / "under_vehicle")
+
+    def refit(**more: Any) -> Any:
+        config = NormalConfig(devices=["uvss"], **settings, **more)
+        return refit_device(LaneSetup("uvss", "under_vehicle", config, tmp_path / "lane0" / "edge.sqlite3",
+                                      normal.media), lambda line: None)
+
+    # The shipped model flags every stub pass at its card threshold; the lane's threshold flags none of
+    # the held-back passes but also lets every canary through, so the rule refuses it.
+    refused = refit()
+    new, old = refused.judgement.candidate, refused.judgement.current
+    assert (refused.fitted, refused.held_back, refused.adopted) == (24, 6, False)
+    assert (old.threshold, old.clean_flagged_n, old.canary_found_n) == (shipped.threshold, 6, 5)
+    assert new.threshold > shipped.threshold and new.clean_flagged_n == 0 and new.canary_found_n == 0
+    assert new.canary_auroc == pytest.approx(old.canary_auroc)  # the same graph ranks the same
+    assert "finds 0% of the canaries" in refused.message and "re-calibrated on 24" in refused.message
+    models = LaneModels(settings["models_dir"] / "uvss")
+    assert models.current_folder() is None
+
+    # A lane that accepts losing canaries adopts it: the shipped graph, the lane's threshold.
+    adopted = refit(tolerance_canary_recall=1.0)
+    assert adopted.adopted and adopted.version == "v1"
+    folder = models.current_folder()
+    assert folder is not None
+    card = load_card(folder)
+    assert card.sha256 == shipped.sha256 and card.threshold == new.threshold and card.name == "lane_uvss"
+    assert models.fit_record()["fitted_from"].startswith("under_vehicle re-calibrated on 24 retained clean passes")
+
+    # that threshold is what `kouan model calibrate` picks on the same 24 passes
+    fit_dir = tmp_path / "fitted"
+    fit_dir.mkdir()
+    for k in normal.kept()[:24]:
+        (fit_dir / f"{k.row_id:08d}.jpg").symlink_to(normal.media.path(k.sha256))
+    assert calibrate_model("under_vehicle", fit_dir, tmp_path / "direct", min_images=20).card.threshold == card.threshold
+
+
+def test_refit_calibrate_needs_a_model_to_calibrate(lane: Any, tmp_path: Path) -> None:
+    from edge.normal.refit import refit_device
+    from edge.normal.setup import LaneSetup
+
+    settings = {"refit": "calibrate", "min_images": 4, "min_held_back": 2, "models_dir": tmp_path / "models"}
+    normal = lane(**settings)
+    for i in range(6):
+        normal.passage(f"新F3{i:04d}")
+    setup = LaneSetup("uvss", "under_vehicle", NormalConfig(devices=["uvss"], **settings),
+                      tmp_path / "lane0" / "edge.sqlite3", normal.media)
+    with pytest.raises(RefitError, match=r"needs a model to calibrate.*\[normal\] baseline"):
+        refit_device(setup, lambda line: None)

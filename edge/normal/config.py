@@ -47,6 +47,15 @@ class NormalConfig(BaseModel):
                                            "share of the canaries than the current model (0: none).")
     tolerance_canary_auroc: float = Field(0.0, ge=0, le=1, description="The candidate's canary AUROC (canaries "
                                           "against the held-back clean passes) may be this much lower (0: none).")
+    refit: Literal["fit", "calibrate"] = Field(
+        "fit", description="What a refit makes: fit, a new model fitted on the retained clean passes (`kouan model "
+                           "fit`); calibrate, the current model (or the baseline) with its threshold re-picked on them "
+                           "(`kouan model calibrate`), for a model that ranks this lane's vehicles well but flags too "
+                           "many clean ones at its card threshold. Either is judged by the same rule.")
+    calibrate_quantile: float = Field(0.98, ge=0.5, lt=1, description="refit = \"calibrate\": quantile of the "
+                                      "clean passes' scores (as `kouan model calibrate --quantile`).")
+    calibrate_margin: float = Field(0.25, ge=0, description="refit = \"calibrate\": threshold = Q + margin x "
+                                    "(Q - median) of those scores (as `kouan model calibrate --margin`).")
     method: Literal["knn", "gaussian"] = Field("knn", description="The fit's head (as `kouan model fit --method`).")
     tile: int = Field(128, ge=32, description="Tile side in working pixels (after `shrink`).")
     shrink: tuple[int, int] = Field((1, 8), description="(rows, columns) averaged into one working pixel inside the "

@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from edge.fitting import FitInputError, FitOptions, fit_model
+from edge.fitting.calibrate import calibrate_model
 from edge.fitting.progress import Writer, stderr_writer
 from edge.inference.card import load_card, write_card
 from edge.inference.config import InferenceConfig
@@ -178,7 +179,8 @@ def _judge_and_keep(setup: LaneSetup, models: LaneModels, candidate: Path, held:
 
 
 def refit_device(setup: LaneSetup, write: Writer = stderr_writer) -> RefitOutcome:
-    """Fit a candidate on the retained images and adopt it or refuse it (module docstring)."""
+    """Fit a candidate on the retained images (or, with refit = "calibrate", re-pick the current
+    model's threshold on them) and adopt it or refuse it (module docstring)."""
     started = time.perf_counter()
     normal = setup.normal
     models = LaneModels(setup.root)
@@ -187,17 +189,31 @@ def refit_device(setup: LaneSetup, write: Writer = stderr_writer) -> RefitOutcom
         fitted, held = split(images, set(models.fit_record().get("fitted", [])), normal)
         write(f"[normal] {setup.device_id}: {len(images)} retained clean passes, fitting on {len(fitted)}, "
               f"holding back the newest {len(held)}")
+        source = _current(models, normal)[0] if normal.refit == "calibrate" else None
+        if normal.refit == "calibrate" and source is None:
+            raise RefitError(f"device {setup.device_id}: refit = \"calibrate\" needs a model to calibrate; the lane "
+                             "has none yet: set [normal] baseline")
         candidate = models.candidate_folder()
         try:
             with tempfile.TemporaryDirectory(prefix="kouan-refit-") as tmp:
                 _link_folder(setup.media, fitted, Path(tmp))
-                fit_model(Path(tmp), candidate, FitOptions(
-                    method=normal.method, tile=normal.tile, shrink=normal.shrink, bank_size=normal.bank,
-                    max_tiles_per_image=normal.max_tiles, quantile=normal.quantile, margin=normal.margin,
-                    min_images=max(2, normal.min_images - len(held)), threads=normal.threads,
-                    name=f"lane_{setup.device_id}", backbone_dir=normal.backbone), write)
+                min_images = max(2, normal.min_images - len(held))
+                if source is not None:
+                    write(f"[calibrate] {source}: re-picking its threshold on {len(fitted)} clean passes")
+                    done = calibrate_model(source, Path(tmp), candidate, normal.calibrate_quantile,
+                                           normal.calibrate_margin, min_images, f"lane_{setup.device_id}",
+                                           threads=normal.threads)
+                    made_from = (f"{source} re-calibrated on {len(fitted)} retained clean passes "
+                                 f"(threshold {done.old_threshold:.4g} -> {done.card.threshold:.4g})")
+                else:
+                    fit_model(Path(tmp), candidate, FitOptions(
+                        method=normal.method, tile=normal.tile, shrink=normal.shrink, bank_size=normal.bank,
+                        max_tiles_per_image=normal.max_tiles, quantile=normal.quantile, margin=normal.margin,
+                        min_images=min_images, threads=normal.threads,
+                        name=f"lane_{setup.device_id}", backbone_dir=normal.backbone), write)
+                    made_from = f"{len(fitted)} retained clean passes"
             return _judge_and_keep(setup, models, candidate, held, fitted, images[-1].row_id, started, write,
-                                   f"{len(fitted)} retained clean passes")
+                                   made_from)
         except BaseException:
             shutil.rmtree(candidate, ignore_errors=True)
             raise
