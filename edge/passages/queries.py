@@ -67,8 +67,8 @@ def detail(txn: Txn, passage_id: int, names: dict[str, str]) -> dict[str, Any] |
 
 def stats(txn: Txn, since: float) -> dict[str, Any]:
     """The numbers the port is judged by, since `since`: passages, share released directly after
-    machine inspection, time from arrival to decision (median, p95), and how many of the vehicles the
-machine held were let go anyway (`machine_holds`)."""
+    machine inspection, time from arrival to decision (median, p95), and how many of the vehicles
+    the machine held were let go anyway (`machine_holds`)."""
     counts = dict(txn.execute("SELECT state, COUNT(*) FROM passages WHERE arrived_at >= ? GROUP BY state", (since,)).fetchall())
     direct = txn.execute("SELECT COUNT(*) FROM passages WHERE arrived_at >= ? AND acted_by='machine' "
                          "AND state='released'", (since,)).fetchone()[0]
