@@ -98,9 +98,10 @@ def test_a_flagged_passage_arrives_whole_and_verdicts_come_back_once(tmp_path: P
         assert held["verdict"]["note"] == "dense block behind the rear axle"
         assert passage_id in edge.published  # published like any change (the lane page's live stream)
         # the new state goes to the hub as the next revision; its images are not sent again
-        wait_until(lambda: edge.rows() == [], 10, what="the held revision confirmed")
         assert edge.uplink is not None
-        assert (edge.uplink.stats.blobs_sent, edge.uplink.stats.passages_sent) == (2, 2)
+        stats = edge.uplink.stats  # counted on the event loop just after the store's commit
+        wait_until(lambda: edge.rows() == [] and stats.passages_sent == 2, 10, what="the held revision confirmed")
+        assert (stats.blobs_sent, stats.passages_sent) == (2, 2)
     finally:
         edge.stop()
 
@@ -238,7 +239,9 @@ def test_a_hub_killed_mid_upload_gets_the_rest_from_its_offset(tmp_path: Path) -
         wait_until(lambda: stats.hub_reachable is False, 10, what="the edge noticing the hub gone")
         proc = start_hub(config_path, log)
         _STARTS[log] = 2
-        wait_until(lambda: edge.rows() == [], 40, what="the upload finished after the restart")
+        # the outbox row goes in the store's commit, the counter just after it on the event loop
+        wait_until(lambda: edge.rows() == [] and stats.passages_sent == 1, 40,
+                   what="the upload finished after the restart")
         resent = stats.bytes_sent - size
         assert 0 <= resent < 3 * chunk, (stats.bytes_sent, size)  # at most the chunks in flight, not the whole file
         assert stats.blobs_sent == 1 and stats.passages_sent == 1
