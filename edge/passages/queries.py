@@ -13,6 +13,7 @@ from edge.passages.observation import norm
 from edge.passages.rows import declaration_of, seen_in
 from edge.store import Txn
 
+_HOLDS_LIKE = '%"holds": true%'  # a passage with a reason that holds (reasons_json as json.dumps writes it)
 _ROW = ("id, state, plate, containers, declaration_id, arrived_at, deadline_at, decided_at, acted_at, acted_by, "
         "note, reason_word, reasons_json, verdict_json, version, updated_at, waiting_for")
 
@@ -102,7 +103,7 @@ def machine_holds(txn: Txn, since: float) -> MachineHolds:
     out = MachineHolds()
     for reasons_json, state, acted_by, verdict_json in txn.execute(
             "SELECT reasons_json, state, acted_by, verdict_json FROM passages WHERE arrived_at >= ? AND "
-            "decided_at IS NOT NULL", (since,)):
+            "decided_at IS NOT NULL AND reasons_json LIKE ?", (since, _HOLDS_LIKE)):
         codes = sorted({r["code"] for r in json.loads(reasons_json or "[]") if r.get("holds")})
         if not codes:
             continue
@@ -131,8 +132,8 @@ def last_clean_image(read: Callable[[str, Sequence[Any]], list[tuple[Any, ...]]]
     rows = read(
         "SELECT json_extract(o.observation_json, '$.images[0].sha256') FROM passages p "
         "JOIN passage_observations o ON o.passage_id = p.id "
-        "WHERE p.plate = ? AND p.state IN ('released', 'reviewed') AND p.reasons_json NOT LIKE '%\"holds\": true%' "
-        "AND o.device_id = ? AND o.pending = 0 ORDER BY p.id DESC LIMIT 1", (norm(plate), device_id))
+        "WHERE p.plate = ? AND p.state IN ('released', 'reviewed') AND p.reasons_json NOT LIKE ? "
+        "AND o.device_id = ? AND o.pending = 0 ORDER BY p.id DESC LIMIT 1", (norm(plate), _HOLDS_LIKE, device_id))
     return rows[0][0] if rows and rows[0][0] else None
 
 
