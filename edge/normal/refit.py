@@ -178,6 +178,34 @@ def _judge_and_keep(setup: LaneSetup, models: LaneModels, candidate: Path, held:
     return outcome
 
 
+def _calibration_source(setup: LaneSetup, models: LaneModels) -> str:
+    """The model refit = "calibrate" re-picks the threshold of: the current one, else the baseline."""
+    source = _current(models, setup.normal)[0]
+    if source is None:
+        raise RefitError(f"device {setup.device_id}: refit = \"calibrate\" needs a model to calibrate; the lane "
+                         "has none yet: set [normal] baseline")
+    return source
+
+
+def _make_candidate(setup: LaneSetup, source: str | None, images: Path, n: int, min_images: int, candidate: Path,
+                    write: Writer) -> str:
+    """Write the candidate from the `n` clean passes in `images`: `source` re-calibrated on them, or
+    (no source) a model fitted on them; returns what it was made from, for the record."""
+    normal = setup.normal
+    name = f"lane_{setup.device_id}"
+    if source is not None:
+        write(f"[calibrate] {source}: re-picking its threshold on {n} clean passes")
+        done = calibrate_model(source, images, candidate, normal.calibrate_quantile, normal.calibrate_margin,
+                               min_images, name, threads=normal.threads)
+        return (f"{source} re-calibrated on {n} retained clean passes "
+                f"(threshold {done.old_threshold:.4g} -> {done.card.threshold:.4g})")
+    fit_model(images, candidate, FitOptions(
+        method=normal.method, tile=normal.tile, shrink=normal.shrink, bank_size=normal.bank,
+        max_tiles_per_image=normal.max_tiles, quantile=normal.quantile, margin=normal.margin,
+        min_images=min_images, threads=normal.threads, name=name, backbone_dir=normal.backbone), write)
+    return f"{n} retained clean passes"
+
+
 def refit_device(setup: LaneSetup, write: Writer = stderr_writer) -> RefitOutcome:
     """Fit a candidate on the retained images (or, with refit = "calibrate", re-pick the current
     model's threshold on them) and adopt it or refuse it (module docstring)."""
@@ -189,29 +217,13 @@ def refit_device(setup: LaneSetup, write: Writer = stderr_writer) -> RefitOutcom
         fitted, held = split(images, set(models.fit_record().get("fitted", [])), normal)
         write(f"[normal] {setup.device_id}: {len(images)} retained clean passes, fitting on {len(fitted)}, "
               f"holding back the newest {len(held)}")
-        source = _current(models, normal)[0] if normal.refit == "calibrate" else None
-        if normal.refit == "calibrate" and source is None:
-            raise RefitError(f"device {setup.device_id}: refit = \"calibrate\" needs a model to calibrate; the lane "
-                             "has none yet: set [normal] baseline")
+        source = _calibration_source(setup, models) if normal.refit == "calibrate" else None
         candidate = models.candidate_folder()
         try:
             with tempfile.TemporaryDirectory(prefix="kouan-refit-") as tmp:
                 _link_folder(setup.media, fitted, Path(tmp))
-                min_images = max(2, normal.min_images - len(held))
-                if source is not None:
-                    write(f"[calibrate] {source}: re-picking its threshold on {len(fitted)} clean passes")
-                    done = calibrate_model(source, Path(tmp), candidate, normal.calibrate_quantile,
-                                           normal.calibrate_margin, min_images, f"lane_{setup.device_id}",
-                                           threads=normal.threads)
-                    made_from = (f"{source} re-calibrated on {len(fitted)} retained clean passes "
-                                 f"(threshold {done.old_threshold:.4g} -> {done.card.threshold:.4g})")
-                else:
-                    fit_model(Path(tmp), candidate, FitOptions(
-                        method=normal.method, tile=normal.tile, shrink=normal.shrink, bank_size=normal.bank,
-                        max_tiles_per_image=normal.max_tiles, quantile=normal.quantile, margin=normal.margin,
-                        min_images=min_images, threads=normal.threads,
-                        name=f"lane_{setup.device_id}", backbone_dir=normal.backbone), write)
-                    made_from = f"{len(fitted)} retained clean passes"
+                made_from = _make_candidate(setup, source, Path(tmp), len(fitted), max(2, normal.min_images - len(held)),
+                                            candidate, write)
             return _judge_and_keep(setup, models, candidate, held, fitted, images[-1].row_id, started, write,
                                    made_from)
         except BaseException:
