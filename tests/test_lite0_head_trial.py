@@ -11,19 +11,18 @@ from edge.inference.config import InferenceConfig
 from edge.inference.session import check_contract, create_session
 from edge.inference.tiling import make_grid
 from models.evaluate import OnnxScorer
-from models.train.lite0_head_trial import CHANNELS, build_graph, tiles_of, write_folder
+from models.train.lite0_head_trial import CHANNELS, build_graph, extractor_graph, tiles_of, write_folder
 
 
 def test_head_graph_passes_the_core_contract_and_its_score_is_the_map_maximum(tmp_path: Path) -> None:
     rng = np.random.default_rng(0)
     weights = (rng.normal(0, 0.05, (8, CHANNELS)), np.zeros(8), rng.normal(0, 0.5, (1, 8)), np.array([-1.0]))
     folder = tmp_path / "trial"
-    write_folder("empty_container", build_graph(weights), 512, folder)
-    card = load_card(folder)
-    info = check_contract(create_session((folder / "model.onnx").read_bytes(), InferenceConfig()), card, str(folder))
+    write_folder("empty_container", build_graph(extractor_graph(), weights), 512, folder)
+    session = create_session((folder / "model.onnx").read_bytes(), InferenceConfig())
+    info = check_contract(session, load_card(folder), str(folder))
     assert info.output_names == ["score", "anomaly_map"]
 
-    session = create_session((folder / "model.onnx").read_bytes(), InferenceConfig())
     tiles = rng.random((3, 1, 256, 256)).astype(np.float32)
     score, amap = session.run(["score", "anomaly_map"], {"image": tiles})
     assert score.shape == (3,) and amap.shape == (3, 1, 32, 32)

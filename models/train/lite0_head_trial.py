@@ -58,11 +58,17 @@ def tiles_of(image: np.ndarray, mask: np.ndarray, work_height: int) -> tuple[lis
     return [x[y:y + TILE, xo:xo + TILE][None] for y, xo in origins], cover
 
 
-def extract(kind: str, n: int, work_height: int, negatives: int) -> tuple[np.ndarray, np.ndarray]:
+def extractor_graph() -> onnx.ModelProto:
+    """The frozen backbone as a patch-feature graph for 1-channel 256x256 tiles (the fit's own extractor)."""
+    return build_extractor(load_backbone(name="lite0"), 1, TILE, TILE)
+
+
+def extract(extractor_model: onnx.ModelProto, kind: str, n: int, work_height: int, negatives: int
+            ) -> tuple[np.ndarray, np.ndarray]:
     """Patch features [P,152] (float16) and anomaly cover [P] of `n` own training images."""
     spec = SPECS[kind]
     generate = spec.generator()
-    extractor = FeatureExtractor(build_extractor(load_backbone(name="lite0"), 1, TILE, TILE))
+    extractor = FeatureExtractor(extractor_model)
     feats, covers = [], []
     start = time.perf_counter()
     for i in range(n):
@@ -120,10 +126,10 @@ def train_head(feats: np.ndarray, cover: np.ndarray, hidden: int, pos_weight: fl
             net[2].weight.detach().numpy(), net[2].bias.detach().numpy())
 
 
-def build_graph(weights: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]) -> onnx.ModelProto:
-    """Backbone extractor + head in one graph: `image` [N,1,256,256] -> `score` [N], `anomaly_map` [N,1,32,32]."""
+def build_graph(extractor: onnx.ModelProto, weights: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
+                ) -> onnx.ModelProto:
+    """Extractor + head in one graph: `image` [N,1,256,256] -> `score` [N], `anomaly_map` [N,1,32,32]."""
     w1, b1, w2, b2 = weights
-    extractor = build_extractor(load_backbone(name="lite0"), 1, TILE, TILE)
     inits = [numpy_helper.from_array(w1[:, :, None, None].astype(np.float32), "w1"),
              numpy_helper.from_array(b1.astype(np.float32), "b1"),
              numpy_helper.from_array(w2[:, :, None, None].astype(np.float32), "w2"),
@@ -189,11 +195,12 @@ def main(argv: list[str] | None = None) -> int:
     if "independent" in splits:
         parser.error("this trial scores own splits only; the independent set is for the chosen model")
     start = time.perf_counter()
-    feats, cover = extract(args.kind, args.train, args.work_height, args.negatives)
+    extractor = extractor_graph()
+    feats, cover = extract(extractor, args.kind, args.train, args.work_height, args.negatives)
     weights = train_head(feats, cover, args.hidden, args.pos_weight)
     print(f"extracted and trained in {time.perf_counter() - start:.0f} s", file=sys.stderr)
     with tempfile.TemporaryDirectory() as tmp:
-        for row in score_own(args.kind, build_graph(weights), args.work_height, splits, args.out or Path(tmp)):
+        for row in score_own(args.kind, build_graph(extractor, weights), args.work_height, splits, args.out or Path(tmp)):
             print(json.dumps(row), flush=True)
     return 0
 
