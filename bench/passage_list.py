@@ -23,7 +23,9 @@
    - deep page: `GET /api/passages?limit=50&before=<id>` with the cursor 9,000 passages down
      (scaled with `--passages`);
    - passage view: `GET /api/passages/<id>`, a different passage each round, spread over the list;
-   - (extra) the first page of one state: `GET /api/passages?limit=50&state=flagged`.
+   - (extra) the first page of one state: `GET /api/passages?limit=50&state=flagged`;
+   - (extra) the terminal's figures, polled every 10 s: `GET /api/stats?hours=24` (~2,900
+     passages at one every 30 s, the machine's holds let go among them).
    Time = request sent -> response body read, in this process. Printed: median and p99 of each,
    ratio = median / baseline median (and p99 / baseline p99), the very first first-page request
    on its own (cold), and the aim (first page under 200 ms at p99) with PASS/MISS.
@@ -250,7 +252,8 @@ def main() -> int:
             paths = {"baseline GET /healthz": "/healthz",
                      "first page GET /api/passages?limit=50": "/api/passages?limit=50",
                      f"deep page ...&before={deep_cursor}": f"/api/passages?limit=50&before={deep_cursor}",
-                     "flagged only ...?limit=50&state=flagged": "/api/passages?limit=50&state=flagged"}
+                     "flagged only ...?limit=50&state=flagged": "/api/passages?limit=50&state=flagged",
+                     "day figures GET /api/stats?hours=24": "/api/stats?hours=24"}
             for path in paths.values():   # one of each before timing
                 timed(client, path)
             timed(client, f"/api/passages/{views[0]}")
