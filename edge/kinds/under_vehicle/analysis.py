@@ -4,8 +4,8 @@ Two checks, each optional: the model (loaded through the inference registry once
 adapter starts; a model that cannot be loaded is logged and the camera's passes are stored
 unanalysed), and the comparison with the same plate's last clean pass (`reference.py`,
 `edge/inference/compare.py`). With model = "lane" the model is the lane's current one
-(`edge.normal.lane_models.LaneModelPointer`), looked up again before each pass, so an adopted
-or rolled-back version is what the next pass gets. With `model_only_without_reference` the
+(`edge.normal.live_model.LiveModel` on its `LaneModelPointer`), looked up again before each
+pass, so an adopted or rolled-back version is what the next pass gets. With `model_only_without_reference` the
 comparison alone judges a plate that has a clean pass on file, the model the others. Each job
 is a stored pass: its image is read back from the media store (hash checked), decoded and
 checked against its header, checked, and the result submitted through ingest as an
@@ -21,11 +21,12 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 from drivers.under_vehicle import PassHeader, UnderVehiclePass
 from edge.device_status import DeviceStatus
 from edge.media import MediaStore
+from edge.normal.live_model import LiveModel, ModelSource
 
 log = logging.getLogger(__name__)
 
@@ -38,12 +39,6 @@ class Job:
     state: dict[str, Any]
 
 
-class ModelSource(Protocol):
-    """Where a model that may change comes from: (model to load or None, a token that changes with it)."""
-
-    def resolve(self) -> tuple[str | None, str]: ...
-
-
 class Analyser:
     """Loads the model, then scores queued passes one at a time and hands each result to `submit`."""
 
@@ -54,8 +49,8 @@ class Analyser:
                  model_only_without_reference: bool = False) -> None:
         self._id = device_id
         self._model_only_without_reference = model_only_without_reference
-        self._source: ModelSource | None = None if model is None or isinstance(model, str) else model
-        self._token = ""
+        self._live: LiveModel | None = (None if model is None or isinstance(model, str)
+                                        else LiveModel(model, f"under-vehicle {device_id}"))
         self._reference = reference  # (plate, this image's hash) -> the plate's last clean pass image, if any
         self._resume = resume  # the passes a previous run stored but did not analyse
         self._model = model
@@ -121,17 +116,17 @@ class Analyser:
                 log.warning("under-vehicle %s: analysis of pass %s not recorded: %s", self._id, job.header.pass_id, exc)
 
     def _load(self) -> bool:
-        if self._source is not None:
-            self._model, self._token = self._source.resolve()
-            log.info("under-vehicle %s: model %s (%s)", self._id, self._model or "none: the comparison alone",
-                     self._token)
         if self._model is None:
             return True  # the comparison alone
         from edge.inference.config import InferenceConfig
         from edge.inference.core import Detector
 
         try:
-            self._detector = Detector.load(self._model, InferenceConfig())
+            if self._live is not None:
+                self._detector = self._live.current()
+                log.info("under-vehicle %s: model %s", self._id, self._live.token)
+            else:
+                self._detector = Detector.load(self._model, InferenceConfig())
         except Exception as exc:  # ModelError, onnxruntime errors, an unreadable file: carry on without it
             self.unavailable = f"model {self._model!r} not loaded: {exc}"
             log.error("under-vehicle %s: %s; passes are stored but NOT analysed", self._id, self.unavailable)
@@ -141,23 +136,9 @@ class Analyser:
         return True
 
     def _refresh(self) -> None:
-        """A lane model: load its current version if it changed since the last pass (a failure keeps the old)."""
-        if self._source is None:
-            return
-        model, token = self._source.resolve()
-        if token == self._token:
-            return
-        from edge.inference.config import InferenceConfig
-        from edge.inference.core import Detector
-
-        try:
-            detector = Detector.load(model, InferenceConfig()) if model is not None else None
-        except Exception as exc:  # a broken new version: the one loaded before stays in use
-            log.error("under-vehicle %s: model %s (%s) not loaded, keeping %s: %s", self._id, model, token,
-                      self._token, exc)
-            return
-        log.info("under-vehicle %s: model now %s (was %s)", self._id, token, self._token)
-        self._detector, self._model, self._token = detector, model, token
+        """A lane model: the version current now (a new one that fails to load keeps the old)."""
+        if self._live is not None:
+            self._detector = self._live.current()
 
     def _analyse(self, job: Job) -> dict[str, Any]:
         """The analysis payload for one pass: each check's result, or the error that stopped it."""
