@@ -132,10 +132,15 @@ class EdgeConfig(BaseModel):
         for device_id in sorted(learning - known):
             raise ValueError(f"normal.devices names device '{device_id}', which is not in devices "
                              f"(known: {', '.join(sorted(known)) or 'none'})")
+        from edge.kinds import KINDS
+
         for device in self.devices:
-            if getattr(device, "model", None) == "lane" and device.id not in learning:
-                raise ValueError(f"device '{device.id}' has model = \"lane\" but does not learn its normal: "
-                                 "add it to [normal] devices")
+            if device.id in learning and KINDS[device.kind].lane_fit is None:
+                raise ValueError(f"normal.devices names device '{device.id}', a {device.kind}, which cannot learn its "
+                                 f"normal (kinds that can: {', '.join(k for k, v in KINDS.items() if v.lane_fit)})")
+            if device.uses_lane_model() and device.id not in learning:
+                raise ValueError(f"device '{device.id}' runs the lane's own model (\"lane\") but does not learn its "
+                                 "normal: add it to [normal] devices")
         return self
 
     @property

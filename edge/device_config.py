@@ -43,6 +43,10 @@ class DeviceBase(BaseModel):
             raise ValueError(f"'{value}' is reserved for the edge's own topics")
         return value
 
+    def uses_lane_model(self) -> bool:
+        """Whether a model of this device is "lane", the lane's own (it must then learn its normal)."""
+        return False
+
 
 class KindDefaults(BaseModel):
     """A kind's site-wide settings (`[kinds.<kind>]`); a kind may add its own."""

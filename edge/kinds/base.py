@@ -4,7 +4,8 @@ A kind brings its config model (a member of the union discriminated on `kind`), 
 defaults (`[kinds.<name>]`), its store migrations, an adapter per channel (built by `build`),
 the events it derives (through the `Deriver` its readings carry into the store), what its
 readings mean for a vehicle's passage (`observe`, `check`) and what the lane terminal shows of
-it (`summary`). Ingest, store, runtime and web know only this.
+it (`summary`), and how its lane model is fitted when it learns its normal (`lane_fit`). Ingest,
+store, runtime and web know only this.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from edge.device_status import DeviceStatus
 from edge.ingest import Ingest
 from edge.media import MediaStore
 from edge.migrations import Migration
+from edge.normal.config import LaneFit
 from edge.passages.observation import Declared, Finding, Observation, ReadingView
 from edge.store import Txn
 
@@ -81,6 +83,8 @@ class DeviceKind:
     # (config, txn, reading) -> observations; and the kind's checks against the declaration.
     observe: Callable[[Any, Txn, ReadingView], list[Observation]] = lambda config, txn, view: []
     check: Callable[[Observation, Declared], list[Finding]] | None = None
+    # How the lane's own model is fitted for a device of this kind ([normal]); None: it cannot learn its normal.
+    lane_fit: LaneFit | None = None
 
     @property
     def events_level(self) -> str:

@@ -3,6 +3,7 @@ the lane's own model is refitted from them and judged before it replaces the cur
 
 from __future__ import annotations
 
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal
 
@@ -56,12 +57,22 @@ class NormalConfig(BaseModel):
                                       "clean passes' scores (as `kouan model calibrate --quantile`).")
     calibrate_margin: float = Field(0.25, ge=0, description="refit = \"calibrate\": threshold = Q + margin x "
                                     "(Q - median) of those scores (as `kouan model calibrate --margin`).")
-    method: Literal["knn", "gaussian"] = Field("knn", description="The fit's head (as `kouan model fit --method`).")
-    tile: int = Field(128, ge=32, description="Tile side in working pixels (after `shrink`).")
-    shrink: tuple[int, int] = Field((1, 8), description="(rows, columns) averaged into one working pixel inside the "
-                                    "model graph: (1, 8) sees a 4096-px line as 512 working pixels.")
-    bank: int = Field(256, ge=16, description="knn: normal patches kept in the memory bank.")
-    max_tiles: int = Field(8, ge=1, description="Tiles sampled per image for the fit.")
+    method: Literal["knn", "gaussian", "padim", "patchcore", "auto"] | None = Field(
+        None, description="The fit's head (as `kouan model fit --method`); none: the device kind's default "
+                          "(under-vehicle knn, empty-box patchcore).")
+    features: Literal["filterbank", "lite0"] | None = Field(
+        None, description="The fit's features (as `kouan model fit --backbone`); none: the device kind's default "
+                          "(under-vehicle filterbank, empty-box lite0).")
+    tile: int | None = Field(None, ge=32, description="Tile side in working pixels (after `shrink`); none: the "
+                             "device kind's default (under-vehicle 128, empty-box 256).")
+    shrink: tuple[int, int] | None = Field(
+        None, description="(rows, columns) averaged into one working pixel inside the model graph, knn and gaussian "
+                          "only; none: the device kind's default (under-vehicle (1, 8): a 4096-px line as 512 "
+                          "working pixels; empty-box (1, 1)).")
+    bank: int | None = Field(None, ge=16, description="knn: normal patches kept in the memory bank; none: the "
+                             "device kind's default (256).")
+    max_tiles: int | None = Field(None, ge=1, description="Tiles sampled per image for the fit; none: the device "
+                                  "kind's default (under-vehicle 8, empty-box 16).")
     quantile: float = Field(0.99, gt=0.5, lt=1, description="Threshold rule: quantile of out-of-fold clean scores.")
     margin: float = Field(1.0, ge=0, description="Threshold rule: Q + margin x (Q - median).")
     threads: int = Field(2, ge=1, le=64, description="onnxruntime threads for the fit and the judgement.")
@@ -72,6 +83,24 @@ class NormalConfig(BaseModel):
     def _distinct(self) -> NormalConfig:
         if len(set(self.devices)) != len(self.devices):
             raise ValueError("normal.devices names a device twice")
-        if min(self.shrink) < 1:
+        if self.shrink is not None and min(self.shrink) < 1:
             raise ValueError("normal.shrink: factors must be at least 1")
         return self
+
+
+@dataclass(frozen=True)
+class LaneFit:
+    """How a device kind's lane model is fitted (`kouan model fit`'s options); a kind that learns
+    its normal ships its defaults (`DeviceKind.lane_fit`), and [normal] may override each."""
+
+    method: str
+    features: str
+    tile: int
+    shrink: tuple[int, int]
+    bank: int
+    max_tiles: int
+
+    def overridden(self, normal: NormalConfig) -> LaneFit:
+        """These defaults with every fit setting [normal] gives instead."""
+        given = {name: getattr(normal, name) for name in ("method", "features", "tile", "shrink", "bank", "max_tiles")}
+        return replace(self, **{name: value for name, value in given.items() if value is not None})

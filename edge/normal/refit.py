@@ -199,9 +199,10 @@ def _make_candidate(setup: LaneSetup, source: str | None, images: Path, n: int, 
                                min_images, name, threads=normal.threads)
         return (f"{source} re-calibrated on {n} retained clean passes "
                 f"(threshold {done.old_threshold:.4g} -> {done.card.threshold:.4g})")
+    fit = setup.fit
     fit_model(images, candidate, FitOptions(
-        method=normal.method, tile=normal.tile, shrink=normal.shrink, bank_size=normal.bank,
-        max_tiles_per_image=normal.max_tiles, quantile=normal.quantile, margin=normal.margin,
+        method=fit.method, backbone=fit.features, tile=fit.tile, shrink=fit.shrink,  # type: ignore[arg-type]
+        bank_size=fit.bank, max_tiles_per_image=fit.max_tiles, quantile=normal.quantile, margin=normal.margin,
         min_images=min_images, threads=normal.threads, name=name, backbone_dir=normal.backbone), write)
     return f"{n} retained clean passes"
 

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from edge.media import MediaStore
-from edge.normal.config import NormalConfig
+from edge.normal.config import LaneFit, NormalConfig
 
 
 class RefitError(RuntimeError):
@@ -27,6 +27,17 @@ class LaneSetup:
     @property
     def root(self) -> Path:
         return self.normal.models_dir / self.device_id
+
+    @property
+    def fit(self) -> LaneFit:
+        """The fit settings: the kind's defaults, with what [normal] gives instead."""
+        from edge.kinds import KINDS
+
+        kind = KINDS.get(self.kind)
+        if kind is None or kind.lane_fit is None:
+            raise RefitError(f"device {self.device_id!r}: a {self.kind} device cannot learn its normal "
+                             f"(kinds that can: {', '.join(k for k, v in KINDS.items() if v.lane_fit)})")
+        return kind.lane_fit.overridden(self.normal)
 
 
 def lane_setup(config: Any, device_id: str) -> LaneSetup:

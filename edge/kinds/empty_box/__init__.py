@@ -4,6 +4,7 @@ the interior images; scans and images paired by sequence number (docs/protocols.
 from __future__ import annotations
 
 from edge.kinds.base import DeviceContext, DeviceKind, LaneDevice
+from edge.normal.config import LaneFit
 from edge.kinds.empty_box.config import EmptyBoxConfig, EmptyBoxDefaults
 from edge.kinds.empty_box.pairing import MIGRATIONS
 from edge.kinds.empty_box.state import summary
@@ -34,4 +35,7 @@ KIND = DeviceKind(
     migrations=MIGRATIONS,
     observe=passage.observe,
     check=passage.check,
+    # PatchCore on the pretrained backbone: of the fits on the project's own container X-rays it ranked
+    # them best (models/backbone/README.md, "Checked again for the patch-distance heads"); default tiles
+    lane_fit=LaneFit(method="patchcore", features="lite0", tile=256, shrink=(1, 1), bank=256, max_tiles=16),
 )

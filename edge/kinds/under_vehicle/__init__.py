@@ -8,6 +8,7 @@ result is a second reading of the camera, raising `object_flagged` or `pass_clea
 from __future__ import annotations
 
 from edge.kinds.base import DeviceContext, DeviceKind, LaneDevice
+from edge.normal.config import LaneFit
 from edge.kinds.under_vehicle.config import UnderVehicleConfig, UnderVehicleDefaults
 from edge.kinds.under_vehicle.readings import KIND_NAME, summary
 from edge.kinds.under_vehicle import passage
@@ -35,4 +36,6 @@ KIND = DeviceKind(
     summary=summary,
     event_topic="under_vehicle",
     observe=passage.observe,
+    # a line-scan pass is long and narrow: 8 columns averaged into one working pixel, 128-px tiles
+    lane_fit=LaneFit(method="knn", features="filterbank", tile=128, shrink=(1, 8), bank=256, max_tiles=8),
 )

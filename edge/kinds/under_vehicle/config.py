@@ -33,6 +33,9 @@ class UnderVehicleConfig(DeviceBase):
         "always", description="always: the model runs on every pass (beside the comparison); no_reference: the "
         "comparison judges a plate with a clean pass on file and the model only the others.")
 
+    def uses_lane_model(self) -> bool:
+        return self.model == "lane"
+
 
 class UnderVehicleDefaults(KindDefaults):
     """Site-wide settings for under-vehicle cameras (`[kinds.under_vehicle]`)."""
