@@ -23,7 +23,7 @@ from edge.normal.judge import Figures, auroc, judge, no_model
 from edge.normal.lane_models import LaneModelError, LaneModelPointer, LaneModels
 from edge.normal.refit import split
 from edge.normal.retention import Retention, RetainedImage, protected_media, retained
-from edge.normal.setup import RefitError
+from edge.normal.setup import RefitError, lane_setup
 from edge.passages.book import PassageBook
 from edge.passages.config import PassagesConfig
 from edge.passages.observation import ReadingView
@@ -264,7 +264,7 @@ def base_config(**normal: Any) -> dict[str, Any]:
 
 
 def test_the_config_names_what_is_wrong(tmp_path: Path) -> None:
-    with pytest.raises(ValueError, match="model = \"lane\" but does not learn its normal"):
+    with pytest.raises(ValueError, match="runs the lane's own model .\"lane\". but does not learn its normal"):
         EdgeConfig.model_validate(base_config())
     with pytest.raises(ValueError, match="normal.devices names device 'uv9'"):
         EdgeConfig.model_validate(base_config(devices=["uv1", "uv9"]))
@@ -277,7 +277,25 @@ def test_the_config_names_what_is_wrong(tmp_path: Path) -> None:
     config = load_config(path)
     assert config.normal is not None and config.normal.models_dir == (tmp_path / "m").resolve()
     assert config.normal.canaries == (tmp_path / "c").resolve()
-    assert json.loads(json.dumps(config.normal.model_dump(mode="json")))["shrink"] == [1, 8]
+    assert config.normal.shrink is None and lane_setup(config, "uv1").fit.shrink == (1, 8)  # the kind's default
+    path.write_text(path.read_text().replace('canaries = "c"', 'canaries = "c"\nshrink = [1, 4]\ntile = 64'))
+    fit = lane_setup(load_config(path), "uv1").fit
+    assert (fit.shrink, fit.tile, fit.method, fit.features) == ((1, 4), 64, "knn", "filterbank")
+
+
+def test_an_empty_box_learns_its_normal_from_one_kind_of_image_and_a_lock_cannot() -> None:
+    box = {"id": "eb1", "kind": "empty_box", "modbus": {"port": "/dev/null"}, "models": {"transmission": "lane"}}
+    config = {"lane": {"id": "l1"}, "devices": [box]}
+    with pytest.raises(ValueError, match="device 'eb1' runs the lane's own model"):
+        EdgeConfig.model_validate(config)
+    learning = EdgeConfig.model_validate({**config, "normal": {"devices": ["eb1"], "baseline": "empty_container"}})
+    fit = lane_setup(learning, "eb1").fit
+    assert (fit.method, fit.features, fit.tile, fit.shrink) == ("patchcore", "lite0", 256, (1, 1))
+    with pytest.raises(ValueError, match="cannot both be \"lane\""):
+        EdgeConfig.model_validate({**config, "devices": [{**box, "models": {"camera": "lane", "transmission": "lane"}}]})
+    lock = {"id": "lk1", "kind": "smart_lock", "transport": "mqtt"}
+    with pytest.raises(ValueError, match="'lk1', a smart_lock, which cannot learn its normal"):
+        EdgeConfig.model_validate({"lane": {"id": "l1"}, "devices": [lock], "normal": {"devices": ["lk1"]}})
 
 
 def _stub_pass_image(plate: str, index: int) -> bytes:
@@ -353,3 +371,49 @@ def test_refit_calibrate_needs_a_model_to_calibrate(lane: Any, tmp_path: Path) -
                       tmp_path / "lane0" / "edge.sqlite3", normal.media)
     with pytest.raises(RefitError, match=r"needs a model to calibrate.*\[normal\] baseline"):
         refit_device(setup, lambda line: None)
+
+
+def test_a_live_lane_model_follows_the_pointer_and_keeps_the_old_one_when_a_new_one_is_broken(tmp_path: Path) -> None:
+    from edge.normal.live_model import LiveModel
+    from models.evaluate import MODELS_DIR
+
+    class Source:
+        def __init__(self) -> None:
+            self.now: tuple[str | None, str] = (None, "none")
+
+        def resolve(self) -> tuple[str | None, str]:
+            return self.now
+
+    source = Source()
+    live = LiveModel(source, "test")
+    assert live.current() is None and live.token == "none"  # no model yet: the detector's verdict alone
+    good = str(MODELS_DIR / "demo_lane" / "empty_container")
+    source.now = (good, "lane:v1")
+    first = live.current()
+    assert first is not None and live.token == "lane:v1" and live.current() is first  # loaded once
+    broken = tmp_path / "v2"
+    broken.mkdir()
+    source.now = (str(broken), "lane:v2")
+    assert live.current() is first and live.token == "lane:v1"  # v2 does not load: v1 stays in use
+    fresh = LiveModel(source, "test")
+    with pytest.raises(Exception):  # nothing loaded before: the caller learns the model is unusable
+        fresh.current()
+
+
+def test_the_shipped_empty_box_canaries_are_what_their_script_makes(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    import numpy as np
+
+    from edge.normal.canaries import load_canaries
+    from models.evaluate import MODELS_DIR
+
+    shipped = load_canaries(MODELS_DIR / "canaries" / "empty_box")
+    assert shipped.meta["image_kind"] == "camera" and len(shipped.canaries) == 6
+    subprocess.run([sys.executable, str(MODELS_DIR / "canaries" / "empty_box" / "make_canaries.py"),
+                    "--out", str(tmp_path)], check=True, capture_output=True)
+    made = load_canaries(tmp_path)
+    for a, b in zip(shipped.canaries, made.canaries, strict=True):
+        assert a.name == b.name and np.array_equal(a.image, b.image) and np.array_equal(a.mask, b.mask)
+        assert a.mask.sum() > 1000 and a.image.shape == (256, 384, 3)

@@ -4,7 +4,10 @@ queue, after the image's acknowledgement (never before, never on the event loop)
 Each job is a stored interior image: read back from the media store (hash checked), decoded as
 it is (8-bit colour photo or 16-bit transmission image), scored by the model configured for its
 kind, and the result submitted through ingest as an `analysis` reading whose regions the officer
-sees on the image and the passage keeps as evidence.
+sees on the image and the passage keeps as evidence. A kind configured "lane" runs the device's
+lane model (`edge.normal.live_model.LiveModel`: its current version, else the baseline), looked
+up before each image; while the lane has neither, the image is recorded as not checked by a model
+and the detector's verdict alone decides.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from edge.device_status import DeviceStatus
 from edge.ingest import Reading
 from edge.kinds.empty_box.pairing import analysis_deriver
 from edge.media import MediaStore
+from edge.normal.live_model import LiveModel
 
 log = logging.getLogger(__name__)
 
@@ -40,13 +44,14 @@ class InteriorAnalyser:
     """Scores queued interior images one at a time and submits each result; see the module docstring."""
 
     def __init__(self, device_id: str, media: MediaStore, status: DeviceStatus, submit: Callable[[Reading], None],
-                 maxsize: int = 4) -> None:
+                 maxsize: int = 4, lane_model: LiveModel | None = None) -> None:
         self._id = device_id
         self._media = media
         self._status = status
         self._submit = submit
         self._queue: queue.Queue[InteriorJob | None] = queue.Queue(maxsize)
         self._detectors: dict[str, Any] = {}
+        self._lane = lane_model
         self._thread: threading.Thread | None = None
         for name in ("interiors_analysed", "interior_errors", "interiors_dropped"):
             status.counters[name] = 0
@@ -83,6 +88,8 @@ class InteriorAnalyser:
                 log.warning("empty box %s: analysis of scan %s not recorded: %s", self._id, job.sequence, exc)
 
     def _detector(self, model: str) -> Any:
+        if model == "lane" and self._lane is not None:
+            return self._lane.current()
         if model not in self._detectors:
             from edge.inference.config import InferenceConfig
             from edge.inference.core import Detector
@@ -98,6 +105,9 @@ class InteriorAnalyser:
                                    "image_sha256": job.image_sha256, "image_kind": job.image_kind, "model": job.model}
         try:
             detector = self._detector(job.model)
+            if detector is None:
+                return {**payload, "model": None, "model_skipped": "the lane has no model yet (no refit adopted, no "
+                        "[normal] baseline): the detector's verdict alone"}
             card = detector.card
             payload.update(model=card.name, version=card.version)
             with self._media.open(job.image_sha256, verify=True) as handle:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from edge.device_config import DeviceBase, KindDefaults
 
@@ -40,9 +40,18 @@ class InteriorModelsConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    camera: str | None = Field(None, description="Model for camera photos (8-bit colour), e.g. 'empty_container' or "
-                               "a lane's own fit; its regions show where the container is not empty.")
-    transmission: str | None = Field(None, description="Model for X-ray transmission images (16-bit grey).")
+    camera: str | None = Field(None, description="Model for camera photos (8-bit colour), e.g. a model folder; "
+                               "\"lane\": the lane's own ([normal]); its regions show where the container is not empty.")
+    transmission: str | None = Field(None, description="Model for X-ray transmission images (grey), e.g. "
+                                     "'empty_container'; \"lane\": the lane's own, refitted from its clean passes "
+                                     "([normal]; before the first, [normal] baseline).")
+
+    @model_validator(mode="after")
+    def _one_lane_model(self) -> InteriorModelsConfig:
+        if self.camera == "lane" and self.transmission == "lane":
+            raise ValueError("camera and transmission cannot both be \"lane\": a device learns one normal, "
+                             "from one kind of image")
+        return self
 
     def for_kind(self, image_kind: str | None) -> str | None:
         """The model for an image kind as the image header ("camera") or the registers ("camera_8bit") name it."""
@@ -60,6 +69,9 @@ class EmptyBoxConfig(DeviceBase):
     models: InteriorModelsConfig = Field(default_factory=InteriorModelsConfig,
                                          description="Models run on each stored interior image, after its "
                                          "acknowledgement; their regions are drawn on the officer's image.")
+
+    def uses_lane_model(self) -> bool:
+        return "lane" in (self.models.camera, self.models.transmission)
 
 
 class EmptyBoxDefaults(KindDefaults):

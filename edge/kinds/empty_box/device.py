@@ -14,6 +14,7 @@ from collections.abc import Callable
 from edge.ingest import Reading
 from edge.kinds.base import DeviceContext
 from edge.kinds.empty_box.analysis import InteriorAnalyser
+from edge.normal.live_model import LiveModel
 from edge.kinds.empty_box.images import ImageChannel
 from edge.kinds.empty_box.modbus import ModbusChannel
 from edge.kinds.empty_box.pairing import timeout_deriver
@@ -121,7 +122,12 @@ class EmptyBoxDevice:
         self.clock = PairingClock(ctx)
         self.modbus = ModbusChannel(ctx, self.liveness, self.clock.arrived("scan"))
         models = ctx.config.models
-        self.analyser = (InteriorAnalyser(ctx.config.id, ctx.media, ctx.status, ctx.ingest.submit)
+        lane_model = None
+        if ctx.config.uses_lane_model():
+            if ctx.lane_model is None:
+                raise ValueError(f"empty box {ctx.config.id}: a \"lane\" model needs it in [normal] devices")
+            lane_model = LiveModel(ctx.lane_model, f"empty box {ctx.config.id}")
+        self.analyser = (InteriorAnalyser(ctx.config.id, ctx.media, ctx.status, ctx.ingest.submit, lane_model=lane_model)
                          if ctx.media is not None and (models.camera or models.transmission) else None)
         self.images = ImageChannel(ctx, self.liveness, self.clock.arrived("image"), self.analyser)
 

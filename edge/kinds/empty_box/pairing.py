@@ -87,7 +87,8 @@ def analysis_of(txn: Txn, sequence: int) -> dict[str, Any] | None:
 def shown_analysis(analysis: dict[str, Any]) -> dict[str, Any]:
     """The fields of an analysis the state carries (the page, the passage)."""
     return {"analysed": True, "regions": analysis.get("regions", []), "interior_score": analysis.get("score"),
-            "interior_flagged": analysis.get("flagged"), "analysis_error": analysis.get("error")}
+            "interior_flagged": analysis.get("flagged"), "analysis_error": analysis.get("error"),
+            "model_skipped": analysis.get("model_skipped")}
 
 
 def scan_deriver(scan: dict[str, Any], timeout_s: float, state: dict[str, Any] | None = None) -> Deriver:
@@ -99,7 +100,8 @@ def scan_deriver(scan: dict[str, Any], timeout_s: float, state: dict[str, Any] |
         sweep(txn, timeout_s, derived)
         sequence, container = scan["sequence"], scan.get("container")
         if state is not None:
-            for key in ("image_sha256", "analysed", "regions", "interior_score", "interior_flagged", "analysis_error"):
+            for key in ("image_sha256", "analysed", "regions", "interior_score", "interior_flagged", "analysis_error",
+                        "model_skipped"):
                 state.pop(key, None)
             if image := image_of(txn, sequence):
                 state["image_sha256"] = image

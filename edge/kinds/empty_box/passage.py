@@ -22,7 +22,8 @@ def observe(config: Any, txn: Txn, view: ReadingView) -> list[Observation]:
     elif view.message in ("image", "analysis"):
         sequence, container = view.payload.get("sequence"), view.payload.get("container")
         if state.get("sequence") != sequence:
-            state = {k: v for k, v in state.items() if k in ("image_sha256", "analysed", "regions", "analysis_error")}
+            state = {k: v for k, v in state.items() if k in ("image_sha256", "analysed", "regions", "analysis_error",
+                                                              "model_skipped")}
     else:
         return []
     if sequence is None:
@@ -42,6 +43,8 @@ def observe(config: Any, txn: Txn, view: ReadingView) -> list[Observation]:
     if state.get("analysis_error"):
         findings = (Finding("image_not_analysed", f"interior image could not be analysed: {state['analysis_error']}",
                             {"image_sha256": state.get("image_sha256")}),)
+    elif state.get("model_skipped"):
+        said += "; model: none yet"
     elif state.get("analysed"):
         said += f"; model: {len(state.get('regions') or [])} region(s)" if state.get("interior_flagged") else "; model: empty"
     return [Observation(device_id=view.device_id, kind="empty_box", ref=f"scan-{sequence}", said=said,
