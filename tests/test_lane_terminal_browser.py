@@ -419,7 +419,7 @@ def test_desk_terminal(tmp_path: Path, mosquitto: Broker, browser: Any, flagged_
         stats = edge.get("/api/stats?hours=24")  # the officer's release lets a machine hold go
         assert stats["machine_held_let_go"] >= 1 and stats["holds_by_reason"]["foreign_object"]["let_go"] >= 1
         page.wait_for_function("(() => { const f = document.getElementById('fig-let-go'); "
-                               "return /^[0-9]+ %$/.test(f.textContent) && f.title.includes('foreign_object: '); })()",
+                               "return /^[0-9]+ %$/.test(f.textContent) && f.title.includes('object under vehicle: '); })()",
                                timeout=20_000)
 
         # a vehicle the machine released: one key holds it, no dialog

@@ -362,6 +362,6 @@ def test_the_days_figures_count_machine_holds_that_were_let_go_per_reason(lane: 
     assert (stats["decided"], stats["released_directly"]) == (4, 1)
     assert (stats["machine_held"], stats["machine_held_let_go"], stats["machine_held_let_go_share"]) == (3, 2, 0.6667)
     # three devices silent on each held passage: still one hold per passage and reason
-    assert stats["holds_by_reason"] == {"device_missing": {"held": 3, "let_go": 2},
-                                        "vehicle_not_declared": {"held": 3, "let_go": 2}}
+    assert stats["holds_by_reason"] == {"device_missing": {"word": "device silent", "held": 3, "let_go": 2},
+                                        "vehicle_not_declared": {"word": "not declared", "held": 3, "let_go": 2}}
     assert lane.store.transact(queries.stats, T0 + 350)["machine_held"] == 0  # arrived before: not counted

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from edge.passages.observation import norm
+from edge.passages.reasons import reason_kind
 from edge.passages.rows import declaration_of, seen_in
 from edge.store import Txn
 
@@ -93,7 +94,7 @@ class MachineHolds:
 
     held: int = 0
     let_go: int = 0
-    by_reason: dict[str, dict[str, int]] = field(default_factory=dict)
+    by_reason: dict[str, dict[str, Any]] = field(default_factory=dict)  # code -> its word, held, let go
 
 
 def machine_holds(txn: Txn, since: float) -> MachineHolds:
@@ -112,7 +113,7 @@ def machine_holds(txn: Txn, since: float) -> MachineHolds:
         out.held += 1
         out.let_go += let_go
         for code in codes:
-            row = out.by_reason.setdefault(code, {"held": 0, "let_go": 0})
+            row = out.by_reason.setdefault(code, {"word": reason_kind(code).word, "held": 0, "let_go": 0})
             row["held"] += 1
             row["let_go"] += let_go
     out.by_reason = dict(sorted(out.by_reason.items()))

@@ -63,7 +63,7 @@ async function loadStats() {
     ? "" : `95 % decided within ${s.decision_s_p95.toFixed(1)} s of arrival`;
   $("fig-let-go").textContent = s.machine_held_let_go_share === null || s.machine_held_let_go_share === undefined
     ? "–" : `${Math.round(s.machine_held_let_go_share * 100)} %`;
-  const byReason = Object.entries(s.holds_by_reason || {}).map(([code, n]) => `${code}: ${n.let_go} of ${n.held}`);
+  const byReason = Object.entries(s.holds_by_reason || {}).map(([code, n]) => `${n.word || code}: ${n.let_go} of ${n.held}`);
   $("fig-let-go").title = `${s.machine_held_let_go} of ${s.machine_held} vehicles the machine held were released by an `
     + `officer or cleared by the hub${byReason.length ? ` (${byReason.join("; ")})` : ""}`;
 }
