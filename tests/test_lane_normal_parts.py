@@ -6,7 +6,6 @@ adoption rule, the held-back split, the config's checks."""
 from __future__ import annotations
 
 import hashlib
-import json
 import threading
 import time
 from datetime import UTC, datetime

@@ -4,11 +4,11 @@ the interior images; scans and images paired by sequence number (docs/protocols.
 from __future__ import annotations
 
 from edge.kinds.base import DeviceContext, DeviceKind, LaneDevice
-from edge.normal.config import LaneFit
 from edge.kinds.empty_box.config import EmptyBoxConfig, EmptyBoxDefaults
 from edge.kinds.empty_box.pairing import MIGRATIONS
 from edge.kinds.empty_box.state import summary
 from edge.kinds.empty_box import passage
+from edge.normal.config import LaneFit
 
 
 def build(ctx: DeviceContext) -> LaneDevice:

@@ -14,10 +14,10 @@ from collections.abc import Callable
 from edge.ingest import Reading
 from edge.kinds.base import DeviceContext
 from edge.kinds.empty_box.analysis import InteriorAnalyser
-from edge.normal.live_model import LiveModel
 from edge.kinds.empty_box.images import ImageChannel
 from edge.kinds.empty_box.modbus import ModbusChannel
 from edge.kinds.empty_box.pairing import timeout_deriver
+from edge.normal.live_model import LiveModel
 
 log = logging.getLogger(__name__)
 MAX_WAITING = 256   # sequences the clock follows at once; beyond, the oldest are left to the store's sweep

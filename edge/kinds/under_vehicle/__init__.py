@@ -8,10 +8,10 @@ result is a second reading of the camera, raising `object_flagged` or `pass_clea
 from __future__ import annotations
 
 from edge.kinds.base import DeviceContext, DeviceKind, LaneDevice
-from edge.normal.config import LaneFit
 from edge.kinds.under_vehicle.config import UnderVehicleConfig, UnderVehicleDefaults
 from edge.kinds.under_vehicle.readings import KIND_NAME, summary
 from edge.kinds.under_vehicle import passage
+from edge.normal.config import LaneFit
 
 
 def build(ctx: DeviceContext) -> LaneDevice:

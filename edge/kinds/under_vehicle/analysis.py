@@ -5,8 +5,9 @@ adapter starts; a model that cannot be loaded is logged and the camera's passes 
 unanalysed), and the comparison with the same plate's last clean pass (`reference.py`,
 `edge/inference/compare.py`). With model = "lane" the model is the lane's current one
 (`edge.normal.live_model.LiveModel` on its `LaneModelPointer`), looked up again before each
-pass, so an adopted or rolled-back version is what the next pass gets. With `model_only_without_reference` the
-comparison alone judges a plate that has a clean pass on file, the model the others. Each job
+pass, so an adopted or rolled-back version is what the next pass gets. With
+`model_only_without_reference` the comparison alone judges a plate that has a clean pass on
+file, the model the others. Each job
 is a stored pass: its image is read back from the media store (hash checked), decoded and
 checked against its header, checked, and the result submitted through ingest as an
 `analysis` reading. Nothing here runs on the event loop or holds back a
