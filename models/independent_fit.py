@@ -2,7 +2,7 @@
 
     python -m models.independent_fit [KIND ...] [--fit 50] [--normal 50 --anomalous 50]
                                      [--backbone filterbank|lite0] [--method auto|knn|gaussian|patchcore]
-                                     [--calibrate] [--json runs.jsonl]
+                                     [--margin M] [--calibrate] [--json runs.jsonl]
 
 For each image kind with an independent generator (under_vehicle, empty_container, cargo_xray): 50 clean
 images from `models.independent` (seeds 400,000+, the device's native size, as in
@@ -58,6 +58,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--anomalous", type=int, default=50, help="anomalous evaluation images")
     parser.add_argument("--backbone", choices=["filterbank", "lite0"], default="filterbank")
     parser.add_argument("--method", choices=["auto", "knn", "gaussian", "patchcore", "padim"], default="auto")
+    parser.add_argument("--margin", type=float, default=FitOptions.margin,
+                        help="threshold margin (`kouan model fit`'s default; a lane's [normal] refit uses 1.0)")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--calibrate", action="store_true",
                         help="instead of fitting: `kouan model calibrate` the shipped model on the clean images")
@@ -67,7 +69,8 @@ def main(argv: list[str] | None = None) -> int:
         if not independent_models.has_independent(kind):
             print(json.dumps({"kind": kind, "error": "no independent generator for this image kind"}))
             continue
-        opts = FitOptions(backbone=args.backbone, method=args.method, threads=args.threads)  # type: ignore[arg-type]
+        opts = FitOptions(backbone=args.backbone, method=args.method, threads=args.threads,  # type: ignore[arg-type]
+                          margin=args.margin)
         report(run(kind, args.fit, args.normal, args.anomalous, opts, args.calibrate), args.json)
     return 0
 
