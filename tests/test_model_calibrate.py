@@ -96,3 +96,20 @@ def test_calibrate_refuses_a_folder_with_too_few_images_and_an_unknown_model(sit
                  str(tmp_path / "m"), "--models-dir", str(MODELS_DIR))
     assert proc.returncode == 1 and "no_such_model" in proc.stderr
     assert not (tmp_path / "m").exists()
+
+
+def test_a_fitted_models_distance_threshold_is_not_capped_at_one(tmp_path: Path) -> None:
+    """The demo lane's fitted model scores distances (its card threshold is above 1): calibrated on
+    the stub's clean interiors its threshold follows the rule, not the probabilities' 0.999 cap."""
+    from edge.fitting.calibrate import calibrate_model
+    from edge.fitting.threshold import spread_threshold
+    from firmware_stubs.empty_box_image import render_interior
+
+    (tmp_path / "normal").mkdir()
+    for seed in range(20):
+        cv2.imwrite(str(tmp_path / "normal" / f"{seed:02d}.png"), render_interior("camera", full=False, seed=500 + seed))
+    fitted = MODELS_DIR / "demo_lane" / "empty_container"
+    assert load_card(fitted).threshold > 1
+    done = calibrate_model(fitted, tmp_path / "normal", tmp_path / "out")
+    expected = spread_threshold(np.asarray(done.scores), 0.98, 0.25)[0]
+    assert min(done.scores) > 1 and done.card.threshold == pytest.approx(expected, rel=1e-3) and expected > 1

@@ -10,8 +10,9 @@ scores; the ONNX file is copied unchanged, so its hash still matches.
     threshold = Q_q + margin * (Q_q - median) of the site's normal image scores
 
 (the same rule as `kouan model fit`, with a smaller default margin since shipped scores are
-probabilities in [0, 1]), kept below 1. The pixel threshold is capped at the new image
-threshold so a flagged image always has a region.
+probabilities in [0, 1]), kept below 1 for such a model (its card threshold and every clean
+score at most 1); a fitted model's scores are distances, and its threshold is not capped. The
+pixel threshold is capped at the new image threshold so a flagged image always has a region.
 """
 
 from __future__ import annotations
@@ -66,7 +67,8 @@ def calibrate_model(model: str | Path, normal_dir: Path, out: Path, quantile: fl
         log.info("calibrate: scored %d/%d images", i + 1, len(normal.images))
     values = np.asarray(scores, np.float64)
     threshold, median, q = spread_threshold(values, quantile, margin)
-    threshold = min(threshold, MAX_THRESHOLD)
+    if card.threshold <= 1.0 and float(values.max()) <= 1.0:  # probabilities: a threshold of 1 flags nothing
+        threshold = min(threshold, MAX_THRESHOLD)
     flagged_before = int((values >= card.threshold).sum())
     out.mkdir(parents=True, exist_ok=True)
     if (out / "model.onnx").resolve() != (detector.folder / "model.onnx").resolve():
