@@ -9,7 +9,7 @@ and per defect kind, the share of clean / defective crops flagged at the card's 
 and the fit time. Needs scikit-image (`pip install -e .[dev]`).
 
 Run: `python models/backbone/evaluate_fit.py [--seeds 5] [--surfaces brick grass gravel]
-[--backbone filterbank] [--method knn] [--json runs.jsonl]`; `--json` appends one line per fit
+[--backbone filterbank] [--method knn] [--calibrate N] [--json runs.jsonl]`; `--json` appends one line per fit
 (every score, the out-of-fold figures), for choosing a threshold rule without refitting.
 The selection surfaces (moon, cell, hubble_deep_field, immunohistochemistry; colour made grey)
 are for choosing settings, so that brick, grass and gravel stay an evaluation only.
@@ -29,6 +29,7 @@ import numpy as np
 from skimage import data as skimage_data
 
 from edge.fitting import FitOptions, fit_model
+from edge.fitting.calibrate import calibrate_model
 from edge.fitting.defects import DEFECTS, add_defect
 from edge.inference.core import Detector
 
@@ -70,7 +71,7 @@ def kinds_of(defects: str) -> tuple[str, ...]:
 
 
 def evaluate(surface_name: str, seed: int, method: str, bank: int = 1024, backbone: str = "filterbank",
-             defects: str = "own", **options: object) -> dict[str, object]:
+             defects: str = "own", calibrate: int = 0, **options: object) -> dict[str, object]:
     rng = np.random.default_rng(seed)
     surface = grey_surface(surface_name)
     foreign = (skimage_data.gravel() if surface_name != "gravel" else skimage_data.grass()).astype(np.float32) / 255
@@ -78,11 +79,14 @@ def evaluate(surface_name: str, seed: int, method: str, bank: int = 1024, backbo
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         (root / "normal").mkdir()
-        for i, crop in enumerate(crops(surface, (0, half), 50, rng)):
-            cv2.imwrite(str(root / "normal" / f"{i:03d}.png"), crop)
+        (root / "unseen").mkdir()
+        for i, crop in enumerate(crops(surface, (0, half), 50, rng)):  # the first `calibrate` are not fitted
+            cv2.imwrite(str(root / ("unseen" if i < calibrate else "normal") / f"{i:03d}.png"), crop)
         opts = FitOptions(method=method, seed=seed, bank_size=bank, backbone=backbone,  # type: ignore[arg-type]
                           **options)  # type: ignore[arg-type]
         result = fit_model(root / "normal", root / "model", opts, write=lambda line: None)
+        if calibrate:  # the fit's threshold re-picked on clean crops it never saw (`kouan model calibrate`)
+            calibrate_model(root / "model", root / "unseen", root / "model", min_images=calibrate)
         detector = Detector.load(root / "model")
         clean = np.array([detector.infer(c).score for c in crops(surface, (half, surface.shape[0]), 40, rng)])
         kinds = np.array([list(kinds_of(defects))[i % len(kinds_of(defects))] for i in range(40)])
@@ -115,6 +119,9 @@ def main() -> None:
     parser.add_argument("--bank", type=int, default=FitOptions.bank_size, help="k-NN memory bank size")
     parser.add_argument("--set", nargs="*", default=[], metavar="OPTION=VALUE",
                         help="other FitOptions fields, e.g. coreset_max=2048 neighbours=3 margin=2")
+    parser.add_argument("--calibrate", type=int, default=0, metavar="N",
+                        help="fit on 50 - N training crops and re-pick the threshold on the other N, which the fit "
+                        "never saw (`kouan model calibrate`'s rule); 0: the fit's own threshold")
     parser.add_argument("--json", type=Path, help="append one JSON line per fit to this file")
     parser.add_argument("--defects", choices=["own", "independent"], default="own",
                         help="the test crops' defects: edge.fitting.defects (own, also the fit's probes) or "
@@ -124,16 +131,19 @@ def main() -> None:
     for name in args.surfaces:
         rows = []
         for seed in range(args.seeds):
-            r = evaluate(name, seed, args.method, args.bank, args.backbone, args.defects, **options)
+            r = evaluate(name, seed, args.method, args.bank, args.backbone, args.defects, args.calibrate, **options)
             rows.append(r)
             if args.json:
                 with args.json.open("a", encoding="utf-8") as f:
-                    f.write(json.dumps({**r, "options": options}) + "\n")
+                    f.write(json.dumps({**r, "options": options, "calibrate": args.calibrate}) + "\n")
             print(f"{r['surface']:7s} seed {r['seed']}: AUROC {r['auroc']:.3f} {r['per_kind']} "
                   f"flagged clean {r['flagged_clean']:.2f} defective {r['flagged_defective']:.2f} "
                   f"fit {r['fit_s']:.1f}s picked {r['picked']} {r['quality']}", flush=True)
         aucs = np.array([r["auroc"] for r in rows])
-        print(f"{name:7s} mean AUROC {aucs.mean():.3f} (min {aucs.min():.3f}, max {aucs.max():.3f}) over {len(rows)} seeds")
+        clean = np.mean([r["flagged_clean"] for r in rows])
+        bad = np.mean([r["flagged_defective"] for r in rows])
+        print(f"{name:7s} mean AUROC {aucs.mean():.3f} (min {aucs.min():.3f}, max {aucs.max():.3f}) over {len(rows)} seeds; "
+              f"flagged clean {clean:.3f}, defective {bad:.3f}")
 
 
 if __name__ == "__main__":
