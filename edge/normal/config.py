@@ -73,6 +73,13 @@ class NormalConfig(BaseModel):
                              "device kind's default (256).")
     max_tiles: int | None = Field(None, ge=1, description="Tiles sampled per image for the fit; none: the device "
                                   "kind's default (under-vehicle 8, empty-box 16).")
+    keep_finds: int = Field(200, ge=0, description="Confirmed finds kept per device (images of passages the hub judged "
+                            "suspicious where the device held the vehicle), newest first; 0: none are kept and "
+                            "refits use the threshold rule alone.")
+    min_finds: int = Field(5, ge=1, description="Fewest confirmed finds before a refit lets them lower its threshold.")
+    find_quantile: float = Field(0.2, ge=0, lt=1, description="With enough finds, a fitted candidate's threshold is "
+                                 "lowered (never raised) to this quantile of the finds' scores, so it catches at least "
+                                 "1 - find_quantile of them, but never below Q (the rule with margin 0).")
     quantile: float = Field(0.99, gt=0.5, lt=1, description="Threshold rule: quantile of out-of-fold clean scores.")
     margin: float = Field(1.0, ge=0, description="Threshold rule: Q + margin x (Q - median).")
     threads: int = Field(2, ge=1, le=64, description="onnxruntime threads for the fit and the judgement.")

@@ -12,6 +12,8 @@ _RETENTION = {
     "dropped": "Kept images dropped, oldest first, by the retention budget.",
     "removed": "Kept images taken out again (their passage stopped counting as clean: a suspicious verdict).",
     "errors": "Passage changes the retention could not take in (logged; the release stands).",
+    "finds": "Images kept as the lane's confirmed finds (a suspicious verdict on a passage the device held).",
+    "finds_removed": "Kept finds taken out again (the verdict was overturned to clear).",
 }
 
 

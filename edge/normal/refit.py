@@ -5,7 +5,8 @@ the device's retained images (the store opened read-only, so the edge may keep r
 the newest `hold_back` share that the current model was not fitted on is held back -> the
 rest are fitted (`edge.fitting.fit_model`, the [normal] fit settings) into a candidate folder
 -> the candidate and the current model (or the baseline, or no model) are measured on the
-held-back passes and the canaries (`judge.py`) -> adopted as the next version, both figures
+held-back passes and the canaries (`judge.py`; a fitted candidate's threshold first lowered to
+catch the lane's confirmed finds, `find_threshold.py`, when it holds enough) -> adopted as the next version, both figures
 on its card, or refused with both figures in the message, the current model left in place.
 `propose` judges a model fitted elsewhere the same way.
 """
@@ -35,6 +36,8 @@ from edge.inference.preprocess import decode_image
 from edge.media import MediaStore
 from edge.normal.canaries import CanarySet, canary_folder, load_canaries
 from edge.normal.config import NormalConfig
+from edge.normal.find_threshold import FindThreshold, lower_to_finds
+from edge.normal.finds import FoundImage, retained_finds
 from edge.normal.judge import RULE, Judgement, judge, measure
 from edge.normal.lane_models import LaneModels
 from edge.normal.retention import RetainedImage, retained
@@ -54,25 +57,29 @@ class RefitOutcome:
     seconds: float
     fitted: int
     held_back: int
+    finds: FindThreshold | None = None  # what the lane's confirmed finds did to the candidate's threshold
 
     @property
     def message(self) -> str:
         head = f"lane model for {self.device_id}: " + (f"{self.version} " if self.adopted else "candidate ")
-        return head + self.judgement.text()
+        return head + (f"({self.finds.text()}) " if self.finds else "") + self.judgement.text()
 
     def as_dict(self) -> dict[str, Any]:
         return {"device": self.device_id, "adopted": self.adopted, "version": self.version,
                 "fitted": self.fitted, "held_back": self.held_back, "seconds": round(self.seconds, 2),
-                **self.judgement.as_dict()}
+                "finds": self.finds.as_dict() if self.finds else None, **self.judgement.as_dict()}
 
 
-def retained_images(setup: LaneSetup) -> list[RetainedImage]:
-    """The device's retained images, from the store opened read-only (the edge may be running)."""
+def retained_images(setup: LaneSetup) -> tuple[list[RetainedImage], list[FoundImage]]:
+    """The device's retained clean images and confirmed finds, from the store opened read-only
+    (the edge may be running)."""
     if not setup.store_path.is_file():
         raise RefitError(f"no store at {setup.store_path}: the edge has not run with this config")
     conn = sqlite3.connect(f"file:{setup.store_path}?mode=ro", uri=True, timeout=30)
     try:
-        return retained(lambda sql, params: conn.execute(sql, params).fetchall(), setup.device_id)
+        def read(sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
+            return conn.execute(sql, params).fetchall()
+        return retained(read, setup.device_id), retained_finds(read, setup.device_id)
     except sqlite3.OperationalError as exc:
         raise RefitError(f"store {setup.store_path}: no retained images ({exc}); start the edge once with "
                          "[normal] configured") from exc
@@ -109,7 +116,7 @@ def _link_folder(media: MediaStore, images: Sequence[RetainedImage], folder: Pat
         (folder / f"{im.row_id:08d}_{im.sha256[:16]}{suffix}").symlink_to(source)
 
 
-def _decoded(media: MediaStore, images: Sequence[RetainedImage]) -> Iterator[np.ndarray]:
+def _decoded(media: MediaStore, images: Sequence[RetainedImage | FoundImage]) -> Iterator[np.ndarray]:
     for im in images:
         with media.open(im.sha256, verify=True) as handle:
             yield decode_image(handle.read(), im.sha256)
@@ -149,7 +156,7 @@ def _card_figures(folder: Path, device_id: str, version: str, judgement: Judgeme
 
 def _judge_and_keep(setup: LaneSetup, models: LaneModels, candidate: Path, held: list[RetainedImage],
                     fitted: list[RetainedImage], last_row: int, started: float, write: Writer,
-                    fitted_from: str) -> RefitOutcome:
+                    fitted_from: str, finds: FindThreshold | None = None) -> RefitOutcome:
     canaries = load_canaries(canary_folder(setup.normal.canaries, setup.kind))
     current_model, current_label = _current(models, setup.normal)
     new_card = load_card(candidate)
@@ -162,7 +169,7 @@ def _judge_and_keep(setup: LaneSetup, models: LaneModels, candidate: Path, held:
     record = {"device": setup.device_id, "fitted_from": fitted_from, "fitted": [im.sha256 for im in fitted],
               "held_back": [im.sha256 for im in held], "fitted_n": len(fitted), "held_back_n": len(held),
               "last_row_id": last_row, "canaries": str(canaries.folder),
-              **judgement.as_dict()}
+              "finds": finds.as_dict() if finds else None, **judgement.as_dict()}
     if judgement.adopted:
         version = models.next_version()
         _card_figures(candidate, setup.device_id, version, judgement, len(held), canaries)
@@ -173,7 +180,7 @@ def _judge_and_keep(setup: LaneSetup, models: LaneModels, candidate: Path, held:
         models.refuse(candidate, record)
         log.warning("lane model %s: candidate refused: %s", setup.device_id, judgement.text())
     outcome = RefitOutcome(setup.device_id, judgement.adopted, version, judgement, time.perf_counter() - started,
-                           len(fitted), len(held))
+                           len(fitted), len(held), finds)
     write(f"[judge] {outcome.message}")
     return outcome
 
@@ -188,9 +195,10 @@ def _calibration_source(setup: LaneSetup, models: LaneModels) -> str:
 
 
 def _make_candidate(setup: LaneSetup, source: str | None, images: Path, n: int, min_images: int, candidate: Path,
-                    write: Writer) -> str:
+                    write: Writer) -> tuple[str, float | None]:
     """Write the candidate from the `n` clean passes in `images`: `source` re-calibrated on them, or
-    (no source) a model fitted on them; returns what it was made from, for the record."""
+    (no source) a model fitted on them; (what it was made from, for the record; a fit's Q of its
+    out-of-fold clean scores, the floor finds may lower its threshold to, None for a calibration)."""
     normal = setup.normal
     name = f"lane_{setup.device_id}"
     if source is not None:
@@ -198,13 +206,30 @@ def _make_candidate(setup: LaneSetup, source: str | None, images: Path, n: int, 
         done = calibrate_model(source, images, candidate, normal.calibrate_quantile, normal.calibrate_margin,
                                min_images, name, threads=normal.threads)
         return (f"{source} re-calibrated on {n} retained clean passes "
-                f"(threshold {done.old_threshold:.4g} -> {done.card.threshold:.4g})")
+                f"(threshold {done.old_threshold:.4g} -> {done.card.threshold:.4g})"), None
     fit = setup.fit
-    fit_model(images, candidate, FitOptions(
+    fitted = fit_model(images, candidate, FitOptions(
         method=fit.method, backbone=fit.features, tile=fit.tile, shrink=fit.shrink,  # type: ignore[arg-type]
         bank_size=fit.bank, max_tiles_per_image=fit.max_tiles, quantile=normal.quantile, margin=normal.margin,
         min_images=min_images, threads=normal.threads, name=name, backbone_dir=normal.backbone), write)
-    return f"{n} retained clean passes"
+    return f"{n} retained clean passes", fitted.thresholds.quantile_value
+
+
+def _apply_finds(setup: LaneSetup, candidate: Path, floor: float | None, finds: Sequence[FoundImage],
+                 write: Writer) -> FindThreshold | None:
+    """Let the lane's confirmed finds lower a fitted candidate's threshold (`find_threshold.py`)
+    when there are at least `min_finds`; None when they do not come into it."""
+    normal = setup.normal
+    if floor is None or not normal.keep_finds:
+        return None
+    if len(finds) < normal.min_finds:
+        if finds:
+            write(f"[finds] {len(finds)} confirmed finds, {normal.min_finds} are needed to move the threshold "
+                  "([normal] min_finds)")
+        return None
+    done = lower_to_finds(candidate, _decoded(setup.media, finds), floor, normal.find_quantile, normal.threads)
+    write(f"[finds] {done.text()}")
+    return done
 
 
 def refit_device(setup: LaneSetup, write: Writer = stderr_writer) -> RefitOutcome:
@@ -214,7 +239,7 @@ def refit_device(setup: LaneSetup, write: Writer = stderr_writer) -> RefitOutcom
     normal = setup.normal
     models = LaneModels(setup.root)
     with models.locked():
-        images = retained_images(setup)
+        images, finds = retained_images(setup)
         fitted, held = split(images, set(models.fit_record().get("fitted", [])), normal)
         write(f"[normal] {setup.device_id}: {len(images)} retained clean passes, fitting on {len(fitted)}, "
               f"holding back the newest {len(held)}")
@@ -223,10 +248,11 @@ def refit_device(setup: LaneSetup, write: Writer = stderr_writer) -> RefitOutcom
         try:
             with tempfile.TemporaryDirectory(prefix="kouan-refit-") as tmp:
                 _link_folder(setup.media, fitted, Path(tmp))
-                made_from = _make_candidate(setup, source, Path(tmp), len(fitted), max(2, normal.min_images - len(held)),
-                                            candidate, write)
+                made_from, floor = _make_candidate(setup, source, Path(tmp), len(fitted),
+                                                   max(2, normal.min_images - len(held)), candidate, write)
+            found = _apply_finds(setup, candidate, floor, finds, write)
             return _judge_and_keep(setup, models, candidate, held, fitted, images[-1].row_id, started, write,
-                                   made_from)
+                                   made_from, found)
         except BaseException:
             shutil.rmtree(candidate, ignore_errors=True)
             raise
@@ -237,7 +263,7 @@ def propose(setup: LaneSetup, model_dir: Path, write: Writer = stderr_writer) ->
     started = time.perf_counter()
     models = LaneModels(setup.root)
     with models.locked():
-        images = retained_images(setup)
+        images, _ = retained_images(setup)
         fitted, held = split(images, set(models.fit_record().get("fitted", [])), setup.normal)
         candidate = models.candidate_folder()
         try:

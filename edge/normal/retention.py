@@ -7,7 +7,8 @@ or not at all. A passage counts when it was released with no reason that holds o
 the hub's reviewer (`edge.passages.queries.clean_images`); a suspicious verdict after release
 takes its images out again. After each change the device's budget is enforced: at most
 `keep_images` rows and `keep_bytes` bytes, the oldest dropped first. The work runs behind a
-savepoint: a failure here is logged and counted and never undoes the release itself.
+savepoint: a failure here is logged and counted and never undoes the release itself. The same
+call keeps the lane's confirmed finds (`finds.py`).
 
 Every retained image's media file is protected: whatever prunes the media store must keep the
 hashes `protected_media` returns.
@@ -17,27 +18,29 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any
 
 from edge.media import MediaError, MediaStore
 from edge.normal.config import NormalConfig
+from edge.normal.finds import Read, keep_finds
 from edge.passages.queries import clean_images
 from edge.store import Txn
 
 log = logging.getLogger(__name__)
-Read = Callable[[str, Sequence[Any]], list[tuple[Any, ...]]]
 
 
 @dataclass
 class RetentionStats:
-    """What an operator watches: images kept, dropped by the budget, taken out again, failures."""
+    """What an operator watches: images kept, dropped by the budget, taken out again, failures;
+    confirmed finds kept and taken out again."""
 
     retained: int = 0
     dropped: int = 0
     removed: int = 0
     errors: int = 0
+    finds: int = 0
+    finds_removed: int = 0
 
 
 @dataclass(frozen=True)
@@ -84,6 +87,12 @@ class Retention:
         txn.execute("RELEASE normal_retention")
 
     def _one(self, txn: Txn, passage_id: int) -> set[str]:
+        found, unfound = keep_finds(txn, passage_id, self.devices, self.media, self.config.keep_finds, log.warning,
+                                    self.clock)
+        self.stats.finds += found
+        self.stats.finds_removed += unfound
+        if found:
+            log.info("lane finds: passage %s confirmed suspicious, %d image(s) kept as finds", passage_id, found)
         clean = clean_images(txn, passage_id)
         if clean is None:
             gone = txn.execute("DELETE FROM normal_images WHERE passage_id=?", (passage_id,)).rowcount
@@ -141,5 +150,5 @@ def count_after(read: Read, device_id: str, row_id: int) -> int:
 
 
 def protected_media(read: Read) -> set[str]:
-    """The media hashes a pruner must keep: every retained image of every device."""
-    return {row[0] for row in read("SELECT DISTINCT sha256 FROM normal_images", ())}
+    """The media hashes a pruner must keep: every retained image and every kept find of every device."""
+    return {row[0] for row in read("SELECT sha256 FROM normal_images UNION SELECT sha256 FROM normal_finds", ())}

@@ -138,11 +138,13 @@ def last_clean_image(read: Callable[[str, Sequence[Any]], list[tuple[Any, ...]]]
     return rows[0][0] if rows and rows[0][0] else None
 
 
-def clean_images(txn: Txn, passage_id: int) -> tuple[str, list[tuple[str, str, int | None, int | None]]] | None:
-    """Why a passage counts as clean and each device's own image of it, as (device id, SHA-256,
-    width, height); None when it does not count. Clean: released with no reason that holds, or
-    cleared by the hub's reviewer; never after a suspicious verdict. Only an observation's first
-    image (its own; later ones are references such as the last clean pass), none that came late."""
+ImageRef = tuple[str, str, int | None, int | None]  # (device id, SHA-256, width, height)
+
+
+def clean_images(txn: Txn, passage_id: int) -> tuple[str, list[ImageRef]] | None:
+    """Why a passage counts as clean and each device's own image of it; None when it does not
+    count. Clean: released with no reason that holds, or cleared by the hub's reviewer; never
+    after a suspicious verdict."""
     row = txn.execute("SELECT state, reasons_json, verdict_json FROM passages WHERE id=?", (passage_id,)).fetchone()
     if row is None:
         return None
@@ -156,10 +158,30 @@ def clean_images(txn: Txn, passage_id: int) -> tuple[str, list[tuple[str, str, i
         why = "released clean"
     else:
         return None
+    return why, _own_images(txn, passage_id)
+
+
+def find_images(txn: Txn, passage_id: int) -> list[tuple[ImageRef, list[str]]]:
+    """A passage the hub's reviewer judged suspicious: the own image of each device that gave it a
+    reason that holds, with those reasons' codes (a confirmed find of that device). Empty for any
+    other passage, and for a suspicious one whose holds came from no device (the declaration's)."""
+    row = txn.execute("SELECT reasons_json, verdict_json FROM passages WHERE id=?", (passage_id,)).fetchone()
+    if row is None or not row[1] or (json.loads(row[1]) or {}).get("verdict") != "suspicious":
+        return []
+    codes: dict[str, list[str]] = {}
+    for reason in json.loads(row[0]):
+        if reason.get("holds") and reason.get("device_id"):
+            codes.setdefault(str(reason["device_id"]), []).append(str(reason["code"]))
+    return [(image, codes[image[0]]) for image in _own_images(txn, passage_id) if image[0] in codes]
+
+
+def _own_images(txn: Txn, passage_id: int) -> list[ImageRef]:
+    """Each device's own image of the passage: an observation's first image (later ones are
+    references such as the last clean pass), none that came late."""
     images = []
     for device_id, data in txn.execute("SELECT device_id, observation_json FROM passage_observations WHERE "
                                        "passage_id=? AND pending=0 AND late=0 ORDER BY id", (passage_id,)):
         first = (json.loads(data).get("images") or [None])[0]
         if first and first.get("sha256"):
             images.append((device_id, str(first["sha256"]), first.get("width"), first.get("height")))
-    return why, images
+    return images

@@ -1,0 +1,88 @@
+"""Lower a fitted candidate's threshold to catch the lane's confirmed finds.
+
+The fit's threshold rule, `Q + margin x (Q - median)` of out-of-fold clean scores, knows only
+clean passes, so its margin has to guard against every clean pass it has not seen; on patch
+distances with a high floor that can sit above most of what an object adds (a container lane's
+own fit on independent X-rays: AUROC 0.975, but 16 % of the containers with objects flagged).
+Once the lane holds confirmed finds (`finds.py`), the candidate scores them and its threshold
+becomes
+
+    threshold = max(Q, min(rule, quantile(find scores, find_quantile)))
+
+never higher than the rule, never lower than Q itself (the rule with margin 0: about the
+highest out-of-fold clean score), and low enough to catch at least 1 - find_quantile of the
+finds where Q allows it. The judgement that follows is unchanged: a candidate that now flags
+more held-back clean passes than the current model is refused.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from edge.inference.card import load_card, round_threshold, write_card
+from edge.inference.config import InferenceConfig
+from edge.inference.core import Detector
+
+
+@dataclass(frozen=True)
+class FindThreshold:
+    """What the finds did to a candidate's threshold, and the figures it came from."""
+
+    finds: int
+    rule: float  # the fit's threshold
+    floor: float  # Q of the out-of-fold clean scores
+    target: float  # quantile(find scores, find_quantile)
+    threshold: float  # the candidate's threshold now
+    quantile: float
+    caught: int  # finds at or above the new threshold
+    scores: list[float]
+
+    @property
+    def lowered(self) -> bool:
+        return self.threshold < self.rule
+
+    def text(self) -> str:
+        move = (f"lowered from {self.rule:.4g} to {self.threshold:.4g}" if self.lowered
+                else f"kept at {self.rule:.4g}")
+        return (f"threshold {move} by {self.finds} confirmed finds (their Q{self.quantile:g} {self.target:.4g}, "
+                f"floor Q {self.floor:.4g}); it catches {self.caught} of {self.finds}")
+
+    def as_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["scores"] = [round(s, 5) for s in self.scores]
+        return out
+
+
+def lowered_threshold(rule: float, floor: float, find_scores: Iterable[float], quantile: float) -> tuple[float, float]:
+    """(threshold, target) by the rule in the module docstring."""
+    target = float(np.quantile(np.asarray(list(find_scores), np.float64), quantile))
+    return max(floor, min(rule, target)), target
+
+
+def lower_to_finds(folder: Path, finds: Iterable[np.ndarray], floor: float, quantile: float,
+                   threads: int = 2) -> FindThreshold:
+    """Score `finds` with the model in `folder` and rewrite its card's threshold (pixel threshold
+    capped at it) when the finds lower it; what was done."""
+    detector = Detector.load(folder, InferenceConfig(intra_op_threads=threads))
+    scores = [float(detector.infer(image).score) for image in finds]
+    if not scores:
+        raise ValueError("no finds to lower a threshold to")
+    card = load_card(folder)
+    rule = float(card.threshold)
+    threshold, target = lowered_threshold(rule, floor, scores, quantile)
+    if threshold < rule:
+        card.threshold = round_threshold(threshold)
+        threshold = card.threshold
+        if card.pixel_threshold is not None:
+            card.pixel_threshold = min(card.pixel_threshold, card.threshold)
+    done = FindThreshold(len(scores), rule, floor, target, threshold, quantile,
+                         sum(s >= threshold for s in scores), scores)
+    if done.lowered:
+        card.description = f"{card.description} Lane finds: {done.text()}."
+        write_card(folder, card)
+    return done

@@ -1,0 +1,125 @@
+"""The lane's confirmed finds on a real store and real files: which images are kept (a device's own
+image of a passage it held that the hub judged suspicious), taken out again when the verdict is
+overturned, kept within their budget and protected from pruning; the threshold rule they feed;
+and a refit whose candidate's threshold they lower, with the figures on its card and record."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from edge.inference.card import load_card
+from edge.normal.config import NormalConfig
+from edge.normal.find_threshold import lowered_threshold
+from edge.normal.finds import retained_finds
+from edge.normal.lane_models import LaneModels
+from edge.normal.refit import refit_device
+from edge.normal.retention import protected_media
+from edge.normal.setup import LaneSetup
+from tests.test_lane_normal_parts import NormalLane, _stub_pass_image
+
+
+@pytest.fixture
+def lane(tmp_path: Path) -> Any:
+    made: list[NormalLane] = []
+
+    def make(**normal: Any) -> NormalLane:
+        made.append(NormalLane(tmp_path / f"lane{len(made)}", **normal))
+        return made[-1]
+
+    yield make
+    for one in made:
+        one.store.close()
+
+
+def finds(normal: NormalLane) -> list[tuple[str, int, list[str]]]:
+    return [(f.sha256, f.passage_id, f.reasons) for f in retained_finds(normal.store.read, "uvss")]
+
+
+def test_a_held_pass_the_hub_judged_suspicious_is_kept_as_a_find_until_the_verdict_is_overturned(lane: Any) -> None:
+    normal = lane()
+    held, held_sha = normal.passage("新F40001", flagged=True)
+    missed, _ = normal.passage("新F40002")  # released clean by the machine: no device held it
+    other, _ = normal.passage("新F40003", flagged=True)
+    assert finds(normal) == []  # flagged is not confirmed
+    normal.verdict(held, "suspicious")
+    normal.verdict(missed, "suspicious")
+    assert normal.state(held) == "held"
+    assert finds(normal) == [(held_sha, held, ["foreign_object"])]
+    # the miss is taken out of the normal, but no device held it, so it is nobody's find
+    assert [k.passage_id for k in normal.kept()] == []
+    assert protected_media(normal.store.read) == {held_sha}
+    normal.verdict(other, "clear")
+    assert len(finds(normal)) == 1 and [k.passage_id for k in normal.kept()] == [other]
+    # a supervisor's re-check overturns the first verdict: the find goes, the pass counts as cleared
+    normal.verdict(held, "clear")
+    assert finds(normal) == []
+    assert sorted(k.passage_id for k in normal.kept()) == [held, other]
+    assert (normal.retention.stats.finds, normal.retention.stats.finds_removed) == (1, 1)
+
+
+def test_finds_are_kept_within_their_budget_and_not_at_all_with_keep_finds_0(lane: Any) -> None:
+    normal = lane(keep_finds=2)
+    shas = []
+    for i in range(4):
+        passage_id, sha = normal.passage(f"新F5{i:04d}", flagged=True, seed=i)
+        normal.verdict(passage_id, "suspicious")
+        shas.append(sha)
+    assert [f[0] for f in finds(normal)] == shas[2:]
+    none = lane(keep_finds=0)
+    passage_id, _ = none.passage("新F59999", flagged=True)
+    none.verdict(passage_id, "suspicious")
+    assert finds(none) == []
+
+
+def test_the_rule_lowers_to_the_finds_never_raises_and_never_goes_under_q() -> None:
+    # rule 10, floor 6: finds between them pull the threshold to their 20th percentile
+    assert lowered_threshold(10.0, 6.0, [7, 8, 9, 12, 13], 0.2) == (pytest.approx(7.8), pytest.approx(7.8))
+    assert lowered_threshold(10.0, 6.0, [4, 5, 5.5], 0.2)[0] == 6.0  # finds like clean passes: Q is the floor
+    assert lowered_threshold(10.0, 6.0, [11, 12, 30], 0.2)[0] == 10.0  # all above the rule: kept
+
+
+def test_a_refit_lowers_its_candidates_threshold_to_the_lanes_finds_with_the_figures_on_card_and_record(
+        lane: Any, tmp_path: Path) -> None:
+    settings = {"min_images": 24, "min_held_back": 6, "min_finds": 4, "models_dir": tmp_path / "models"}
+    normal = lane(**settings)
+    for i in range(30):
+        plate = f"新F6{i:04d}"
+        normal.passage(plate, sha=normal.media.put_bytes(_stub_pass_image(plate, i)).sha256)
+    # Passes the lane held that the hub found suspicious on evidence these images barely show:
+    # the candidate scores them like clean passes, so they pull its threshold down to Q itself.
+    for i in range(5):
+        plate = f"新F7{i:04d}"
+        passage_id, _ = normal.passage(plate, flagged=True, sha=normal.media.put_bytes(
+            _stub_pass_image(plate, 100 + i)).sha256)
+        normal.verdict(passage_id, "suspicious")
+    assert len(finds(normal)) == 5 and len(normal.kept()) == 30
+    lines: list[str] = []
+    setup = LaneSetup("uvss", "under_vehicle", NormalConfig(devices=["uvss"], **settings),
+                      tmp_path / "lane0" / "edge.sqlite3", normal.media)
+    outcome = refit_device(setup, lines.append)
+    print(outcome.message)
+    done = outcome.finds
+    assert done is not None and done.finds == 5 and done.lowered
+    assert done.floor < done.rule and done.threshold == pytest.approx(done.floor, rel=1e-3)
+    assert done.threshold == outcome.judgement.candidate.threshold
+    assert any(line.startswith("[finds] threshold lowered from") for line in lines)
+    assert "confirmed finds" in outcome.message and outcome.as_dict()["finds"]["finds"] == 5
+    models = LaneModels(settings["models_dir"] / "uvss")
+    if outcome.adopted:
+        folder = models.current_folder()
+        assert folder is not None
+        card = load_card(folder)
+        assert card.threshold == done.threshold and "Lane finds: threshold lowered" in card.description
+        assert card.pixel_threshold is None or card.pixel_threshold <= card.threshold
+        assert models.fit_record()["finds"]["threshold"] == done.threshold
+    else:
+        assert models.history()[-1]["finds"]["threshold"] == done.threshold
+
+    # too few finds: the rule alone, and the refit says why
+    lines.clear()
+    few = refit_device(LaneSetup("uvss", "under_vehicle", NormalConfig(devices=["uvss"], **{**settings,
+                                 "min_finds": 6}), tmp_path / "lane0" / "edge.sqlite3", normal.media), lines.append)
+    assert few.finds is None and any("5 confirmed finds, 6 are needed" in line for line in lines)
