@@ -2,7 +2,8 @@
 
     python -m models.independent_fit [KIND ...] [--fit 50] [--normal 50 --anomalous 50]
                                      [--backbone filterbank|lite0] [--method auto|knn|gaussian|patchcore]
-                                     [--margin M] [--calibrate] [--json runs.jsonl]
+                                     [--margin M] [--finds K [--find-quantile Q]] [--calibrate]
+                                     [--json runs.jsonl]
 
 For each image kind with an independent generator (under_vehicle, empty_container, cargo_xray): 50 clean
 images from `models.independent` (seeds 400,000+, the device's native size, as in
@@ -14,7 +15,9 @@ Prints one JSON line per kind: image AUROC, the share of clean (and anomalous) i
 the fit's own threshold, fit seconds, the head `auto` picked (`--json` keeps every score too).
 The fit settings are chosen on the project's own generators (`models.site_fit`), never here.
 `--calibrate` plays the other thing a lane can do with its clean passes: keep the shipped model
-and re-pick its threshold on them (`kouan model calibrate`, its defaults).
+and re-pick its threshold on them (`kouan model calibrate`, its defaults). `--finds K` plays a
+lane's confirmed finds: K anomalous independent images of seeds 500,000+ (none in the evaluation
+set) lower the fitted threshold as a lane's refit does (`edge.normal.find_threshold`).
 
 Nothing here tunes anything: the fit's defaults are what `kouan model fit` ships with, and these
 figures are never used to choose them.
@@ -33,10 +36,11 @@ from models.site_fit import calibrate_and_score, fit_and_score, report
 from models.train.specs import SPECS
 
 FIT_SEED0 = 400_000
+FINDS_SEED0 = 500_000
 
 
 def run(kind: str, n_fit: int, n_normal: int, n_anomalous: int, opts: FitOptions,
-        calibrate: bool = False) -> dict[str, object]:
+        calibrate: bool = False, n_finds: int = 0, find_quantile: float = 0.2) -> dict[str, object]:
     """Fit on `n_fit` clean independent images of `kind` (or, with `calibrate`, re-pick the shipped
     model's threshold on them), score the evaluation set; the summary."""
     spec = SPECS[kind]
@@ -46,7 +50,9 @@ def run(kind: str, n_fit: int, n_normal: int, n_anomalous: int, opts: FitOptions
     if calibrate:
         res = calibrate_and_score(kind, site, evaluation, opts.threads)
     else:
-        res = fit_and_score(site, evaluation, opts)
+        finds = (independent_models.render(spec, FINDS_SEED0 - independent_models.SEED0 + i, True)[0]
+                 for i in range(n_finds)) if n_finds else None
+        res = fit_and_score(site, evaluation, opts, finds, find_quantile)
     return {"kind": kind, **res, "data": independent_models.describe(spec, n_normal, n_anomalous)}
 
 
@@ -63,6 +69,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--calibrate", action="store_true",
                         help="instead of fitting: `kouan model calibrate` the shipped model on the clean images")
+    parser.add_argument("--finds", type=int, default=0, help="confirmed finds that may lower the threshold, as a "
+                        "lane's refit does (anomalous independent images, seeds 500,000+)")
+    parser.add_argument("--find-quantile", type=float, default=0.2, help="as [normal] find_quantile")
     parser.add_argument("--json", type=Path, help="append the full result (every score) to this JSON-lines file")
     args = parser.parse_args(argv)
     for kind in args.kinds:
@@ -71,7 +80,8 @@ def main(argv: list[str] | None = None) -> int:
             continue
         opts = FitOptions(backbone=args.backbone, method=args.method, threads=args.threads,  # type: ignore[arg-type]
                           margin=args.margin)
-        report(run(kind, args.fit, args.normal, args.anomalous, opts, args.calibrate), args.json)
+        report(run(kind, args.fit, args.normal, args.anomalous, opts, args.calibrate, args.finds, args.find_quantile),
+               args.json)
     return 0
 
 

@@ -1,7 +1,7 @@
 """`kouan model fit` as a lane would use it, on generated images: fit on clean ones, score others.
 
     python -m models.site_fit KIND [--fit 50] [--normal 40 --anomalous 40] [--backbone B] [--method M]
-                                   [--seed0 S] [--json runs.jsonl]
+                                   [--margin M] [--finds K [--find-quantile Q]] [--seed0 S] [--json runs.jsonl]
 
 KIND is under_vehicle or empty_container. The images come from the project's own training
 generators (`models.generators`, via `models.train.specs`) at the device's native size: the fit
@@ -30,6 +30,7 @@ from edge.fitting import FitOptions, fit_model
 from edge.fitting.calibrate import calibrate_model
 from edge.inference.config import InferenceConfig
 from edge.inference.core import Detector
+from edge.normal.find_threshold import lower_to_finds
 from models.evaluate import auroc
 from models.generators.common import seed_for
 from models.train.specs import SPECS
@@ -65,15 +66,28 @@ def _score(folder: Path, evaluation: Iterable[tuple[Image, bool]], threads: int)
 
 
 def fit_and_score(fit_images: Iterable[Image], evaluation: Iterable[tuple[Image, bool]],
-                  opts: FitOptions) -> dict[str, object]:
+                  opts: FitOptions, finds: Iterable[Image] | None = None, find_quantile: float = 0.2
+                  ) -> dict[str, object]:
     """Fit on `fit_images`, score each (image, anomalous) of `evaluation` as the lane would; the
-    figures, and every score with the written head's out-of-fold clean and probed ones."""
+    figures, and every score with the written head's out-of-fold clean and probed ones. With
+    `finds` (confirmed anomalous images of the site, none of them in `evaluation`), the fitted
+    threshold is first lowered to catch them as a lane's refit does (`edge.normal.find_threshold`);
+    the figures at the fit's own threshold go under `at_rule`."""
+    lowered = None
     with tempfile.TemporaryDirectory() as tmp:
         n_fit = _write(fit_images, Path(tmp) / "normal")
         started = time.perf_counter()
         fitted = fit_model(Path(tmp) / "normal", Path(tmp) / "model", opts, write=lambda line: None)
         fit_s = time.perf_counter() - started
+        if finds is not None:
+            lowered = lower_to_finds(fitted.folder, finds, fitted.thresholds.quantile_value, find_quantile,
+                                     opts.threads)
         res = _score(fitted.folder, evaluation, opts.threads)
+    if lowered is not None:
+        scores = res["scores"]
+        res["finds"] = lowered.as_dict()
+        res["at_rule"] = {f"{name}_flagged": round(float(np.mean(np.array(scores[name]) >= lowered.rule)), 4)  # type: ignore[index]
+                          for name in ("normal", "anomalous")}
     folds = fitted.folds
     res["scores"].update(  # type: ignore[union-attr]
         oof_clean=[] if folds is None else folds.clean.round(6).tolist(),
@@ -101,9 +115,11 @@ def report(res: dict[str, object], json_path: Path | None) -> None:
     print(json.dumps({k: v for k, v in res.items() if k != "scores"}), flush=True)
 
 
-def own_generator(kind: str, n_fit: int, n_normal: int, n_anomalous: int, seed0: int
-                  ) -> tuple[Iterable[Image], Iterable[tuple[Image, bool]]]:
-    """Fit images (validation seeds) and evaluation images (held-out seeds) from the training generator."""
+def own_generator(kind: str, n_fit: int, n_normal: int, n_anomalous: int, seed0: int, n_finds: int = 0
+                  ) -> tuple[Iterable[Image], Iterable[tuple[Image, bool]], Iterable[Image] | None]:
+    """Fit images (validation seeds), evaluation images (held-out seeds) and, with `n_finds`, a
+    lane's confirmed finds (anomalous images of validation seeds the fit does not use) from the
+    training generator."""
     spec = SPECS[kind]
     make: Callable[..., tuple[Image, Image]] = spec.generator()
 
@@ -114,7 +130,8 @@ def own_generator(kind: str, n_fit: int, n_normal: int, n_anomalous: int, seed0:
 
     fit = (one("validation", i, False) for i in range(n_fit))
     evaluation = ((one("heldout", i, i >= n_normal), i >= n_normal) for i in range(n_normal + n_anomalous))
-    return fit, evaluation
+    finds = (one("validation", n_fit + i, True) for i in range(n_finds)) if n_finds else None
+    return fit, evaluation, finds
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -127,12 +144,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--backbone", choices=["filterbank", "lite0"], default="filterbank")
     parser.add_argument("--method", choices=["auto", "knn", "gaussian", "patchcore", "padim"], default="auto")
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--margin", type=float, default=FitOptions.margin,
+                        help="threshold margin (`kouan model fit`'s default; a lane's [normal] refit uses 1.0)")
+    parser.add_argument("--finds", type=int, default=0, help="confirmed finds that may lower the threshold, as a "
+                        "lane's refit does (anomalous images of validation seeds the fit does not use)")
+    parser.add_argument("--find-quantile", type=float, default=0.2, help="as [normal] find_quantile")
     parser.add_argument("--json", type=Path, help="append the full result (every score) to this JSON-lines file")
     args = parser.parse_args(argv)
-    opts = FitOptions(backbone=args.backbone, method=args.method, threads=args.threads)  # type: ignore[arg-type]
-    fit, evaluation = own_generator(args.kind, args.fit, args.normal, args.anomalous, args.seed0)
-    report({"kind": args.kind, "source": "own generator", "seed0": args.seed0, **fit_and_score(fit, evaluation, opts)},
-           args.json)
+    opts = FitOptions(backbone=args.backbone, method=args.method, threads=args.threads,  # type: ignore[arg-type]
+                      margin=args.margin)
+    fit, evaluation, finds = own_generator(args.kind, args.fit, args.normal, args.anomalous, args.seed0, args.finds)
+    report({"kind": args.kind, "source": "own generator", "seed0": args.seed0,
+            **fit_and_score(fit, evaluation, opts, finds, args.find_quantile)}, args.json)
     return 0
 
 
