@@ -109,6 +109,11 @@ class EdgeThread:
         response.raise_for_status()
         return response.json()
 
+    def call(self, coro: Any, timeout: float = 30.0) -> Any:
+        """Run `coro` on the edge's event loop (e.g. `runtime.store.call(...)`) and wait for its result."""
+        assert self._loop is not None, "the edge is not started"
+        return asyncio.run_coroutine_threadsafe(coro, self._loop).result(timeout)
+
     def stop(self) -> None:
         """Stop the runtime and wait for it; stopping twice is harmless."""
         if self.client is not None:

@@ -7,8 +7,12 @@ containers declared empty are scanned empty, each image is recorded as not check
 and the machine releases them clean, so the lane keeps their images. `kouan model fit
 --from-store` fits the empty-box kind's default (PatchCore on the pretrained backbone) on the
 oldest 35 and judges it on the newest 9 and the shipped empty-box canaries against no model:
-adopted as v1. The running edge picks v1 up on the next image, without a restart: a clean
-container stays clean with the model's figures, and a full one gets regions on its image.
+adopted as v1. Six containers declared empty that the detector found full were held, and the
+hub's reviewer judged them suspicious (its verdicts applied as the uplink applies them): the
+lane keeps them as confirmed finds, and the refit scores them with its candidate; all six sit
+above the fit's threshold, so they leave it where it is. The running edge picks v1 up on the
+next image, without a restart: a clean container stays clean with the model's figures, and a
+full one gets regions on its image.
 """
 
 from __future__ import annotations
@@ -18,20 +22,25 @@ import sqlite3
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from contract.uplink import VerdictWire
 from edge.commands.demo_scenario import container_number
 from edge.config import load_config
+from edge.store import Store
+from edge.uplink.verdicts import apply_verdict
 from firmware_stubs.empty_box import DetectorConfig, DetectorEvent, EmptyBoxStub, parse_events
 from tests.conftest import Broker
 from tests.lane_harness import EdgeThread, wait_until
 
 ROOT = Path(__file__).resolve().parents[1]
 FIRST = 44
-NUMBERS = [container_number("KOUU", 100 + i) for i in range(FIRST + 2)]
+FOUND = 6
+NUMBERS = [container_number("KOUU", 100 + i) for i in range(FIRST + FOUND + 2)]
 
 
 class Detector(EmptyBoxStub):
@@ -94,16 +103,28 @@ def test_a_container_lane_refits_its_camera_model_and_runs_it_without_a_restart(
     config = load_config(config_path)
     db, models = tmp_path / "edge.sqlite3", tmp_path / "models" / "ebox"
     edge = EdgeThread(config).start()
-    script = ",".join(f"{1.0 + 0.9 * i:.1f}:truck={n}/empty" for i, n in enumerate(NUMBERS[:FIRST]))
+    script = ",".join(f"{1.0 + 0.9 * i:.1f}:truck={n}/{'full' if i >= FIRST else 'empty'}"
+                      for i, n in enumerate(NUMBERS[:FIRST + FOUND]))
     stub = Detector(DetectorConfig(lane=config.lane.id, device="ebox", startup_s=0.3, trigger_s=0.2, scan_s=0.2,
                                    events=parse_events(script)), link=link, mqtt_url=mosquitto.url)
     stub.start()
     try:
-        wait_until(lambda: query(db, "SELECT COUNT(*) FROM normal_images WHERE device_id='ebox'")[0][0] == FIRST,
-                   180, what=f"{FIRST} retained clean containers")
-        assert dict(query(db, "SELECT state, COUNT(*) FROM passages GROUP BY state")) == {"released": FIRST}
+        wait_until(lambda: dict(query(db, "SELECT state, COUNT(*) FROM passages GROUP BY state")) ==
+                   {"released": FIRST, "flagged": FOUND}, 180, what=f"{FIRST} released and {FOUND} held containers")
+        assert query(db, "SELECT COUNT(*) FROM normal_images WHERE device_id='ebox'")[0][0] == FIRST
         before = analyses(db)
-        assert len(before) == FIRST and all(a["model"] is None and "no model yet" in a["model_skipped"] for a in before)
+        assert len(before) == FIRST + FOUND
+        assert all(a["model"] is None and "no model yet" in a["model_skipped"] for a in before)
+        runtime = edge.runtime
+        assert runtime is not None and runtime.normal is not None
+        for cursor, (passage_id,) in enumerate(query(db, "SELECT id FROM passages WHERE state='flagged' ORDER BY id"), 1):
+            wire = VerdictWire(cursor=cursor, lane=config.lane.id, passage_id=passage_id, verdict="suspicious",
+                               note="cartons behind the doors", reviewer="rev-ana", stage="review",
+                               decided_at=datetime.now(UTC))
+            edge.call(runtime.store.call(Store.transact, apply_verdict, wire, config.lane.id, None, time.time(),
+                                         [runtime.normal.retention]))
+        assert [json.loads(r[0]) for r in query(db, "SELECT reasons FROM normal_finds WHERE device_id='ebox'")] == \
+            [["not_empty"]] * FOUND
 
         proc = subprocess.run([sys.executable, "-m", "edge.cli", "model", "fit", "--from-store", "--config",
                                str(config_path), "--device", "ebox"], cwd=ROOT, capture_output=True, text=True,
@@ -121,18 +142,23 @@ def test_a_container_lane_refits_its_camera_model_and_runs_it_without_a_restart(
         assert "--backbone lite0 --method patchcore" in card["created_by"]  # the kind's fit
         assert (card["name"], card["version"]) == ("lane_ebox", "1.0.0")
         assert "6 canaries from" in card["metrics"]["held_out_set"]
+        finds = first["finds"]  # every find above the fit's threshold: left where the rule put it
+        print("finds:", {k: finds[k] for k in ("finds", "rule", "floor", "target", "threshold", "caught")})
+        assert (finds["finds"], finds["caught"], finds["threshold"]) == (FOUND, FOUND, card["threshold"])
+        assert finds["target"] > finds["rule"] == card["threshold"]
 
         # the running edge loads v1 before the next image: a clean container, then a full one
-        stub.arrive(NUMBERS[FIRST], "empty")
-        wait_until(lambda: len(analyses(db)) == FIRST + 1, 60, what="the next container analysed")
-        stub.arrive(NUMBERS[FIRST + 1], "full")
-        wait_until(lambda: len(analyses(db)) == FIRST + 2, 60, what="the full container analysed")
+        stub.arrive(NUMBERS[FIRST + FOUND], "empty")
+        wait_until(lambda: len(analyses(db)) == FIRST + FOUND + 1, 60, what="the next container analysed")
+        stub.arrive(NUMBERS[FIRST + FOUND + 1], "full")
+        wait_until(lambda: len(analyses(db)) == FIRST + FOUND + 2, 60, what="the full container analysed")
         clean, full = analyses(db)[-2:]
         print("after v1: clean", clean["score"], "full", full["score"], "threshold", card["threshold"])
         assert (clean["model"], clean["version"]) == ("lane_ebox", "1.0.0") and not clean["flagged"]
         assert full["flagged"] and full["regions"] and full["score"] > card["threshold"] > clean["score"]
         flagged = wait_until(lambda: next((p for p in edge.get("/api/passages")["items"]
                                            if p["state"] == "flagged"), None), 30, what="the full container held")
+        assert flagged["containers"] == [NUMBERS[FIRST + FOUND + 1]]
         passage = edge.get(f"/api/passages/{flagged['id']}")
         reason = next(r for r in passage["reasons"] if r["code"] == "not_empty")
         assert reason["holds"] and reason["evidence"]["regions"]
