@@ -66,8 +66,8 @@ def _score(folder: Path, evaluation: Iterable[tuple[Image, bool]], threads: int)
 
 
 def fit_and_score(fit_images: Iterable[Image], evaluation: Iterable[tuple[Image, bool]],
-                  opts: FitOptions, finds: Iterable[Image] | None = None, find_quantile: float = 0.2
-                  ) -> dict[str, object]:
+                  opts: FitOptions, finds: Iterable[Image] | None = None, find_quantile: float = 0.2,
+                  min_find_auroc: float = 0.9) -> dict[str, object]:
     """Fit on `fit_images`, score each (image, anomalous) of `evaluation` as the lane would; the
     figures, and every score with the written head's out-of-fold clean and probed ones. With
     `finds` (confirmed anomalous images of the site, none of them in `evaluation`), the fitted
@@ -80,8 +80,8 @@ def fit_and_score(fit_images: Iterable[Image], evaluation: Iterable[tuple[Image,
         fitted = fit_model(Path(tmp) / "normal", Path(tmp) / "model", opts, write=lambda line: None)
         fit_s = time.perf_counter() - started
         if finds is not None:
-            lowered = lower_to_finds(fitted.folder, finds, fitted.thresholds.quantile_value, find_quantile,
-                                     opts.threads)
+            lowered = lower_to_finds(fitted.folder, finds, list(fitted.oof_scores.values()),
+                                     fitted.thresholds.quantile_value, find_quantile, min_find_auroc, opts.threads)
         res = _score(fitted.folder, evaluation, opts.threads)
     if lowered is not None:
         scores = res["scores"]

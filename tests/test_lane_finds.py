@@ -8,6 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import cv2
 import pytest
 
 from edge.inference.card import load_card
@@ -18,6 +19,7 @@ from edge.normal.lane_models import LaneModels
 from edge.normal.refit import refit_device
 from edge.normal.retention import protected_media
 from edge.normal.setup import LaneSetup
+from tests.test_lane_normal import SCALE, _canary_maker
 from tests.test_lane_normal_parts import NormalLane, _stub_pass_image
 
 
@@ -81,45 +83,68 @@ def test_the_rule_lowers_to_the_finds_never_raises_and_never_goes_under_q() -> N
     assert lowered_threshold(10.0, 6.0, [11, 12, 30], 0.2)[0] == 10.0  # all above the rule: kept
 
 
-def test_a_refit_lowers_its_candidates_threshold_to_the_lanes_finds_with_the_figures_on_card_and_record(
-        lane: Any, tmp_path: Path) -> None:
-    settings = {"min_images": 24, "min_held_back": 6, "min_finds": 4, "models_dir": tmp_path / "models"}
+def _pass_with_object(plate: str, index: int) -> bytes:
+    """The JPEG of a pass of `plate` with an object strapped under it (the canaries' maker, other
+    plates and vehicles than the shipped canaries)."""
+    maker = _canary_maker()
+    objects = ("strapped_bundle", "label_package", "banded_drum")
+    vehicles = (maker.VehicleType.BOX_TRUCK, maker.VehicleType.CAR, maker.VehicleType.VAN)
+    image = maker.render(maker.Spec(objects[index % 3], plate, vehicles[index % 3]), SCALE, True)[0]
+    ok, data = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, 92])
+    assert ok
+    return data.tobytes()
+
+
+def _refit_with_finds(lane: Any, root: Path, finds_of: Any, **more: Any) -> tuple[Any, list[str], Path]:
+    """30 clean stub passes and 5 held passes the hub judged suspicious (images from `finds_of(plate,
+    i)`), then a refit; (outcome, its lines, the device's models folder)."""
+    settings = {"min_images": 24, "min_held_back": 6, "min_finds": 4, "models_dir": root / "models", **more}
     normal = lane(**settings)
     for i in range(30):
         plate = f"新F6{i:04d}"
         normal.passage(plate, sha=normal.media.put_bytes(_stub_pass_image(plate, i)).sha256)
-    # Passes the lane held that the hub found suspicious on evidence these images barely show:
-    # the candidate scores them like clean passes, so they pull its threshold down to Q itself.
     for i in range(5):
         plate = f"新F7{i:04d}"
-        passage_id, _ = normal.passage(plate, flagged=True, sha=normal.media.put_bytes(
-            _stub_pass_image(plate, 100 + i)).sha256)
+        passage_id, _ = normal.passage(plate, flagged=True, sha=normal.media.put_bytes(finds_of(plate, i)).sha256)
         normal.verdict(passage_id, "suspicious")
     assert len(finds(normal)) == 5 and len(normal.kept()) == 30
     lines: list[str] = []
-    setup = LaneSetup("uvss", "under_vehicle", NormalConfig(devices=["uvss"], **settings),
-                      tmp_path / "lane0" / "edge.sqlite3", normal.media)
+    setup = LaneSetup("uvss", "under_vehicle", NormalConfig(devices=["uvss"], **settings), normal.store.path,
+                      normal.media)
     outcome = refit_device(setup, lines.append)
     print(outcome.message)
+    return outcome, lines, settings["models_dir"] / "uvss"
+
+
+def test_a_refit_whose_rule_sits_above_the_lanes_finds_is_lowered_to_catch_them_with_the_figures_on_its_card(
+        lane: Any, tmp_path: Path) -> None:
+    # margin 20: a rule far above what an object adds, as a patch-distance head with a high floor gets
+    outcome, lines, root = _refit_with_finds(lane, tmp_path, _pass_with_object, margin=20.0)
     done = outcome.finds
-    assert done is not None and done.finds == 5 and done.lowered
-    assert done.floor < done.rule and done.threshold == pytest.approx(done.floor, rel=1e-3)
+    assert done is not None and done.finds == 5 and done.auroc >= 0.9 and done.lowered
+    assert done.floor <= done.threshold < done.rule and done.caught >= 4
     assert done.threshold == outcome.judgement.candidate.threshold
     assert any(line.startswith("[finds] threshold lowered from") for line in lines)
     assert "confirmed finds" in outcome.message and outcome.as_dict()["finds"]["finds"] == 5
-    models = LaneModels(settings["models_dir"] / "uvss")
-    if outcome.adopted:
-        folder = models.current_folder()
-        assert folder is not None
-        card = load_card(folder)
-        assert card.threshold == done.threshold and "Lane finds: threshold lowered" in card.description
-        assert card.pixel_threshold is None or card.pixel_threshold <= card.threshold
-        assert models.fit_record()["finds"]["threshold"] == done.threshold
-    else:
-        assert models.history()[-1]["finds"]["threshold"] == done.threshold
+    assert outcome.adopted  # against no model, with no held-back pass flagged
+    models = LaneModels(root)
+    folder = models.current_folder()
+    assert folder is not None
+    card = load_card(folder)
+    assert card.threshold == done.threshold and "Lane finds: threshold lowered" in card.description
+    assert card.pixel_threshold is None or card.pixel_threshold <= card.threshold
+    assert models.fit_record()["finds"]["threshold"] == done.threshold
 
-    # too few finds: the rule alone, and the refit says why
-    lines.clear()
-    few = refit_device(LaneSetup("uvss", "under_vehicle", NormalConfig(devices=["uvss"], **{**settings,
-                                 "min_finds": 6}), tmp_path / "lane0" / "edge.sqlite3", normal.media), lines.append)
-    assert few.finds is None and any("5 confirmed finds, 6 are needed" in line for line in lines)
+
+def test_finds_the_candidate_cannot_tell_from_clean_passes_leave_its_threshold_alone(lane: Any, tmp_path: Path) -> None:
+    # held passes the hub found suspicious on evidence these images do not show (another device's, say)
+    outcome, lines, _ = _refit_with_finds(lane, tmp_path, lambda plate, i: _stub_pass_image(plate, 100 + i))
+    done = outcome.finds
+    assert done is not None and done.auroc < 0.9 and not done.lowered and done.threshold == done.rule
+    assert outcome.judgement.candidate.threshold == done.rule
+    assert any("does not tell the 5 confirmed finds from clean passes" in line for line in lines)
+
+
+def test_too_few_finds_leave_the_rule_alone_and_the_refit_says_why(lane: Any, tmp_path: Path) -> None:
+    outcome, lines, _ = _refit_with_finds(lane, tmp_path, _pass_with_object, min_finds=6)
+    assert outcome.finds is None and any("5 confirmed finds, 6 are needed" in line for line in lines)

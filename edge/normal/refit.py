@@ -29,6 +29,7 @@ import numpy as np
 from edge.fitting import FitInputError, FitOptions, fit_model
 from edge.fitting.calibrate import calibrate_model
 from edge.fitting.progress import Writer, stderr_writer
+from edge.fitting.threshold import Thresholds
 from edge.inference.card import load_card, write_card
 from edge.inference.config import InferenceConfig
 from edge.inference.core import Detector
@@ -195,10 +196,11 @@ def _calibration_source(setup: LaneSetup, models: LaneModels) -> str:
 
 
 def _make_candidate(setup: LaneSetup, source: str | None, images: Path, n: int, min_images: int, candidate: Path,
-                    write: Writer) -> tuple[str, float | None]:
+                    write: Writer) -> tuple[str, Thresholds | None, list[float]]:
     """Write the candidate from the `n` clean passes in `images`: `source` re-calibrated on them, or
-    (no source) a model fitted on them; (what it was made from, for the record; a fit's Q of its
-    out-of-fold clean scores, the floor finds may lower its threshold to, None for a calibration)."""
+    (no source) a model fitted on them; (what it was made from, for the record; a fit's thresholds
+    and out-of-fold clean scores, what finds may lower its threshold by; None and [] for a
+    calibration)."""
     normal = setup.normal
     name = f"lane_{setup.device_id}"
     if source is not None:
@@ -206,28 +208,29 @@ def _make_candidate(setup: LaneSetup, source: str | None, images: Path, n: int, 
         done = calibrate_model(source, images, candidate, normal.calibrate_quantile, normal.calibrate_margin,
                                min_images, name, threads=normal.threads)
         return (f"{source} re-calibrated on {n} retained clean passes "
-                f"(threshold {done.old_threshold:.4g} -> {done.card.threshold:.4g})"), None
+                f"(threshold {done.old_threshold:.4g} -> {done.card.threshold:.4g})"), None, []
     fit = setup.fit
     fitted = fit_model(images, candidate, FitOptions(
         method=fit.method, backbone=fit.features, tile=fit.tile, shrink=fit.shrink,  # type: ignore[arg-type]
         bank_size=fit.bank, max_tiles_per_image=fit.max_tiles, quantile=normal.quantile, margin=normal.margin,
         min_images=min_images, threads=normal.threads, name=name, backbone_dir=normal.backbone), write)
-    return f"{n} retained clean passes", fitted.thresholds.quantile_value
+    return f"{n} retained clean passes", fitted.thresholds, list(fitted.oof_scores.values())
 
 
-def _apply_finds(setup: LaneSetup, candidate: Path, floor: float | None, finds: Sequence[FoundImage],
-                 write: Writer) -> FindThreshold | None:
+def _apply_finds(setup: LaneSetup, candidate: Path, fitted: Thresholds | None, clean_scores: list[float],
+                 finds: Sequence[FoundImage], write: Writer) -> FindThreshold | None:
     """Let the lane's confirmed finds lower a fitted candidate's threshold (`find_threshold.py`)
     when there are at least `min_finds`; None when they do not come into it."""
     normal = setup.normal
-    if floor is None or not normal.keep_finds:
+    if fitted is None or not normal.keep_finds:
         return None
     if len(finds) < normal.min_finds:
         if finds:
             write(f"[finds] {len(finds)} confirmed finds, {normal.min_finds} are needed to move the threshold "
                   "([normal] min_finds)")
         return None
-    done = lower_to_finds(candidate, _decoded(setup.media, finds), floor, normal.find_quantile, normal.threads)
+    done = lower_to_finds(candidate, _decoded(setup.media, finds), clean_scores, fitted.quantile_value,
+                          normal.find_quantile, normal.min_find_auroc, normal.threads)
     write(f"[finds] {done.text()}")
     return done
 
@@ -248,9 +251,9 @@ def refit_device(setup: LaneSetup, write: Writer = stderr_writer) -> RefitOutcom
         try:
             with tempfile.TemporaryDirectory(prefix="kouan-refit-") as tmp:
                 _link_folder(setup.media, fitted, Path(tmp))
-                made_from, floor = _make_candidate(setup, source, Path(tmp), len(fitted),
-                                                   max(2, normal.min_images - len(held)), candidate, write)
-            found = _apply_finds(setup, candidate, floor, finds, write)
+                made_from, thresholds, oof = _make_candidate(setup, source, Path(tmp), len(fitted),
+                                                             max(2, normal.min_images - len(held)), candidate, write)
+            found = _apply_finds(setup, candidate, thresholds, oof, finds, write)
             return _judge_and_keep(setup, models, candidate, held, fitted, images[-1].row_id, started, write,
                                    made_from, found)
         except BaseException:
