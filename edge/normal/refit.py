@@ -4,10 +4,11 @@ Shared by `kouan model fit --from-store` and the edge's schedule (on a worker th
 the device's retained images (the store opened read-only, so the edge may keep running) ->
 the newest `hold_back` share that the current model was not fitted on is held back -> the
 rest are fitted (`edge.fitting.fit_model`, the [normal] fit settings) into a candidate folder
--> the candidate and the current model (or the baseline, or no model) are measured on the
-held-back passes and the canaries (`judge.py`; a fitted candidate's threshold first lowered to
-catch the lane's confirmed finds, `find_threshold.py`, when it holds enough) -> adopted as the next version, both figures
-on its card, or refused with both figures in the message, the current model left in place.
+-> where the lane holds enough confirmed finds, the fitted candidate's threshold may be lowered
+to catch them (`find_threshold.py`) -> the candidate and the current model (or the baseline, or
+no model) are measured on the held-back passes and the canaries (`judge.py`) -> adopted as the
+next version, both figures on its card, or refused with both figures in the message, the
+current model left in place.
 `propose` judges a model fitted elsewhere the same way.
 """
 
