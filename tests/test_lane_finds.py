@@ -1,7 +1,8 @@
 """The lane's confirmed finds on a real store and real files: which images are kept (a device's own
 image of a passage it held that the hub judged suspicious), taken out again when the verdict is
 overturned, kept within their budget and protected from pruning; the threshold rule they feed;
-and a refit whose candidate's threshold they lower, with the figures on its card and record."""
+and a refit whose candidate's threshold they lower (fitted or re-calibrated), with the figures on
+its card and record."""
 
 from __future__ import annotations
 
@@ -148,3 +149,29 @@ def test_finds_the_candidate_cannot_tell_from_clean_passes_leave_its_threshold_a
 def test_too_few_finds_leave_the_rule_alone_and_the_refit_says_why(lane: Any, tmp_path: Path) -> None:
     outcome, lines, _ = _refit_with_finds(lane, tmp_path, _pass_with_object, min_finds=6)
     assert outcome.finds is None and any("5 confirmed finds, 6 are needed" in line for line in lines)
+
+
+def test_a_recalibrated_candidate_is_lowered_by_the_finds_too(lane: Any, tmp_path: Path) -> None:
+    # refit = "calibrate" re-picks a fitted baseline's threshold on the lane's clean passes with a
+    # wide margin (a stand-in for a shipped model whose scores spread on this lane); the finds pull it
+    # down to catch them, no lower than the calibration's Q
+    from edge.fitting import FitOptions, fit_model
+
+    other = tmp_path / "other_passes"
+    other.mkdir()
+    for i in range(24):
+        (other / f"{i:02d}.jpg").write_bytes(_stub_pass_image(f"新F8{i:04d}", 200 + i))
+    baseline = tmp_path / "baseline"
+    fit_model(other, baseline, FitOptions(min_images=10, name="baseline"), lambda line: None)
+    outcome, lines, root = _refit_with_finds(lane, tmp_path, _pass_with_object, refit="calibrate",
+                                          baseline=str(baseline), calibrate_margin=20.0)
+    done = outcome.finds
+    assert "re-calibrated on 24 retained clean passes" in outcome.message
+    assert done is not None and done.auroc >= 0.9 and done.lowered, lines
+    assert done.floor <= done.threshold < done.rule and done.caught >= 4
+    assert outcome.judgement.candidate.threshold == done.threshold
+    assert outcome.adopted  # no more held-back passes flagged, no fewer canaries found than the baseline
+    folder = LaneModels(root).current_folder()
+    assert folder is not None
+    assert (folder / "model.onnx").read_bytes() == (baseline / "model.onnx").read_bytes()  # the graph kept
+    assert load_card(folder).threshold == done.threshold

@@ -77,11 +77,13 @@ class NormalConfig(BaseModel):
                             "suspicious where the device held the vehicle), newest first; 0: none are kept and "
                             "refits use the threshold rule alone.")
     min_finds: int = Field(5, ge=1, description="Fewest confirmed finds before a refit lets them lower its threshold.")
-    find_quantile: float = Field(0.2, ge=0, lt=1, description="With enough finds, a fitted candidate's threshold is "
-                                 "lowered (never raised) to this quantile of the finds' scores, so it catches at least "
-                                 "1 - find_quantile of them, but never below Q (the rule with margin 0).")
+    find_quantile: float = Field(0.2, ge=0, lt=1, description="With enough finds, a candidate's threshold (fitted "
+                                 "or re-calibrated) is lowered (never raised) to this quantile of the finds' scores, "
+                                 "so it catches at least 1 - find_quantile of them, but never below Q (the rule with "
+                                 "margin 0).")
     min_find_auroc: float = Field(0.9, ge=0.5, le=1, description="The finds lower a candidate's threshold only when "
-                                  "it tells them from the fit's out-of-fold clean passes at least this well (AUROC).")
+                                  "it tells them at least this well (AUROC) from the clean passes its threshold came "
+                                  "from (out-of-fold for a fit).")
     quantile: float = Field(0.99, gt=0.5, lt=1, description="Threshold rule: quantile of out-of-fold clean scores.")
     margin: float = Field(1.0, ge=0, description="Threshold rule: Q + margin x (Q - median).")
     threads: int = Field(2, ge=1, le=64, description="onnxruntime threads for the fit and the judgement.")

@@ -1,4 +1,4 @@
-"""Lower a fitted candidate's threshold to catch the lane's confirmed finds.
+"""Lower a refit candidate's threshold to catch the lane's confirmed finds.
 
 The fit's threshold rule, `Q + margin x (Q - median)` of out-of-fold clean scores, knows only
 clean passes, so its margin has to guard against every clean pass it has not seen; on patch
@@ -17,6 +17,8 @@ the threshold buys alarms, not finds (a lane fit on independent undercarriages, 
 lowered, it flagged 8 % of clean vehicles instead of 4 % and 10 % of the loaded ones instead of
 6 %), and the rule's threshold stays. The judgement that follows is unchanged: a candidate that
 now flags more held-back clean passes than the current model is refused.
+A re-calibrated candidate (`refit = "calibrate"`) is treated the same way, with the scores of
+the clean passes it was calibrated on in place of out-of-fold ones and the calibration's Q.
 """
 
 from __future__ import annotations
@@ -40,12 +42,12 @@ class FindThreshold:
 
     finds: int
     rule: float  # the fit's threshold
-    floor: float  # Q of the out-of-fold clean scores
+    floor: float  # Q of the clean scores the threshold came from
     target: float  # quantile(find scores, find_quantile)
     threshold: float  # the candidate's threshold now
     quantile: float
     caught: int  # finds at or above the new threshold
-    auroc: float  # the finds against the out-of-fold clean scores
+    auroc: float  # the finds against those clean scores
     min_auroc: float
     scores: list[float]
 
@@ -80,7 +82,7 @@ def lowered_threshold(rule: float, floor: float, find_scores: Iterable[float], q
 def lower_to_finds(folder: Path, finds: Iterable[np.ndarray], clean_scores: Sequence[float], floor: float,
                    quantile: float, min_auroc: float, threads: int = 2) -> FindThreshold:
     """Score `finds` with the model in `folder` and rewrite its card's threshold (pixel threshold
-    capped at it) when the finds lower it; `clean_scores` are the fit's out-of-fold clean scores
+    capped at it) when the finds lower it; `clean_scores` are the clean scores the threshold came from
     and `floor` their Q. What was done."""
     detector = Detector.load(folder, InferenceConfig(intra_op_threads=threads))
     scores = [float(detector.infer(image).score) for image in finds]

@@ -3,12 +3,13 @@
 Shared by `kouan model fit --from-store` and the edge's schedule (on a worker thread). Steps:
 the device's retained images (the store opened read-only, so the edge may keep running) ->
 the newest `hold_back` share that the current model was not fitted on is held back -> the
-rest are fitted (`edge.fitting.fit_model`, the [normal] fit settings) into a candidate folder
--> where the lane holds enough confirmed finds, the fitted candidate's threshold may be lowered
-to catch them (`find_threshold.py`) -> the candidate and the current model (or the baseline, or
-no model) are measured on the held-back passes and the canaries (`judge.py`) -> adopted as the
-next version, both figures on its card, or refused with both figures in the message, the
-current model left in place.
+rest are fitted (`edge.fitting.fit_model`, the [normal] fit settings; or, with refit =
+"calibrate", the current model's threshold re-picked on them) into a candidate folder -> where
+the lane holds enough confirmed finds, the candidate's threshold may be lowered to catch them
+(`find_threshold.py`) -> the candidate and the current model (or the baseline, or no model) are
+measured on the held-back passes and the canaries (`judge.py`) -> adopted as the next version,
+both figures on its card, or refused with both figures in the message, the current model left
+in place.
 `propose` judges a model fitted elsewhere the same way.
 """
 
@@ -30,7 +31,7 @@ import numpy as np
 from edge.fitting import FitInputError, FitOptions, fit_model
 from edge.fitting.calibrate import calibrate_model
 from edge.fitting.progress import Writer, stderr_writer
-from edge.fitting.threshold import Thresholds
+from edge.fitting.threshold import spread_threshold
 from edge.inference.card import load_card, write_card
 from edge.inference.config import InferenceConfig
 from edge.inference.core import Detector
@@ -197,40 +198,42 @@ def _calibration_source(setup: LaneSetup, models: LaneModels) -> str:
 
 
 def _make_candidate(setup: LaneSetup, source: str | None, images: Path, n: int, min_images: int, candidate: Path,
-                    write: Writer) -> tuple[str, Thresholds | None, list[float]]:
+                    write: Writer) -> tuple[str, float, list[float]]:
     """Write the candidate from the `n` clean passes in `images`: `source` re-calibrated on them, or
-    (no source) a model fitted on them; (what it was made from, for the record; a fit's thresholds
-    and out-of-fold clean scores, what finds may lower its threshold by; None and [] for a
-    calibration)."""
+    (no source) a model fitted on them; (what it was made from, for the record; the Q of its
+    threshold rule and the clean scores it came from, out-of-fold for a fit, what finds may lower
+    its threshold to)."""
     normal = setup.normal
     name = f"lane_{setup.device_id}"
     if source is not None:
         write(f"[calibrate] {source}: re-picking its threshold on {n} clean passes")
         done = calibrate_model(source, images, candidate, normal.calibrate_quantile, normal.calibrate_margin,
                                min_images, name, threads=normal.threads)
+        floor = spread_threshold(np.asarray(done.scores, np.float64), normal.calibrate_quantile,
+                                 normal.calibrate_margin)[2]
         return (f"{source} re-calibrated on {n} retained clean passes "
-                f"(threshold {done.old_threshold:.4g} -> {done.card.threshold:.4g})"), None, []
+                f"(threshold {done.old_threshold:.4g} -> {done.card.threshold:.4g})"), floor, done.scores
     fit = setup.fit
     fitted = fit_model(images, candidate, FitOptions(
         method=fit.method, backbone=fit.features, tile=fit.tile, shrink=fit.shrink,  # type: ignore[arg-type]
         bank_size=fit.bank, max_tiles_per_image=fit.max_tiles, quantile=normal.quantile, margin=normal.margin,
         min_images=min_images, threads=normal.threads, name=name, backbone_dir=normal.backbone), write)
-    return f"{n} retained clean passes", fitted.thresholds, list(fitted.oof_scores.values())
+    return f"{n} retained clean passes", fitted.thresholds.quantile_value, list(fitted.oof_scores.values())
 
 
-def _apply_finds(setup: LaneSetup, candidate: Path, fitted: Thresholds | None, clean_scores: list[float],
+def _apply_finds(setup: LaneSetup, candidate: Path, floor: float, clean_scores: list[float],
                  finds: Sequence[FoundImage], write: Writer) -> FindThreshold | None:
-    """Let the lane's confirmed finds lower a fitted candidate's threshold (`find_threshold.py`)
-    when there are at least `min_finds`; None when they do not come into it."""
+    """Let the lane's confirmed finds lower the candidate's threshold (`find_threshold.py`), no
+    lower than `floor`, when there are at least `min_finds`; None when they do not come into it."""
     normal = setup.normal
-    if fitted is None or not normal.keep_finds:
+    if not normal.keep_finds:
         return None
     if len(finds) < normal.min_finds:
         if finds:
             write(f"[finds] {len(finds)} confirmed finds, {normal.min_finds} are needed to move the threshold "
                   "([normal] min_finds)")
         return None
-    done = lower_to_finds(candidate, _decoded(setup.media, finds), clean_scores, fitted.quantile_value,
+    done = lower_to_finds(candidate, _decoded(setup.media, finds), clean_scores, floor,
                           normal.find_quantile, normal.min_find_auroc, normal.threads)
     write(f"[finds] {done.text()}")
     return done
@@ -252,9 +255,9 @@ def refit_device(setup: LaneSetup, write: Writer = stderr_writer) -> RefitOutcom
         try:
             with tempfile.TemporaryDirectory(prefix="kouan-refit-") as tmp:
                 _link_folder(setup.media, fitted, Path(tmp))
-                made_from, thresholds, oof = _make_candidate(setup, source, Path(tmp), len(fitted),
-                                                             max(2, normal.min_images - len(held)), candidate, write)
-            found = _apply_finds(setup, candidate, thresholds, oof, finds, write)
+                made_from, floor, clean_scores = _make_candidate(
+                    setup, source, Path(tmp), len(fitted), max(2, normal.min_images - len(held)), candidate, write)
+            found = _apply_finds(setup, candidate, floor, clean_scores, finds, write)
             return _judge_and_keep(setup, models, candidate, held, fitted, images[-1].row_id, started, write,
                                    made_from, found)
         except BaseException:
