@@ -17,7 +17,7 @@ The fit settings are chosen on the project's own generators (`models.site_fit`),
 `--calibrate` plays the other thing a lane can do with its clean passes: keep the shipped model
 and re-pick its threshold on them (`kouan model calibrate`, its defaults). `--finds K` plays a
 lane's confirmed finds: K anomalous independent images of seeds 500,000+ (none in the evaluation
-set) lower the fitted threshold as a lane's refit does (`edge.normal.find_threshold`).
+set) lower the fitted (or calibrated) threshold as a lane's refit does (`edge.normal.find_threshold`).
 
 Nothing here tunes anything: the fit's defaults are what `kouan model fit` ships with, and these
 figures are never used to choose them.
@@ -47,11 +47,11 @@ def run(kind: str, n_fit: int, n_normal: int, n_anomalous: int, opts: FitOptions
     site = (independent_models.render(spec, FIT_SEED0 - independent_models.SEED0 + i, False)[0] for i in range(n_fit))
     evaluation = ((independent_models.render(spec, i, anomalous)[0], anomalous)
                   for anomalous, n in ((False, n_normal), (True, n_anomalous)) for i in range(n))
+    finds = (independent_models.render(spec, FINDS_SEED0 - independent_models.SEED0 + i, True)[0]
+             for i in range(n_finds)) if n_finds else None
     if calibrate:
-        res = calibrate_and_score(kind, site, evaluation, opts.threads)
+        res = calibrate_and_score(kind, site, evaluation, opts.threads, finds, find_quantile)
     else:
-        finds = (independent_models.render(spec, FINDS_SEED0 - independent_models.SEED0 + i, True)[0]
-                 for i in range(n_finds)) if n_finds else None
         res = fit_and_score(site, evaluation, opts, finds, find_quantile)
     return {"kind": kind, **res, "data": independent_models.describe(spec, n_normal, n_anomalous)}
 

@@ -28,14 +28,16 @@ import numpy as np
 
 from edge.fitting import FitOptions, fit_model
 from edge.fitting.calibrate import calibrate_model
+from edge.fitting.threshold import spread_threshold
 from edge.inference.config import InferenceConfig
 from edge.inference.core import Detector
-from edge.normal.find_threshold import lower_to_finds
+from edge.normal.find_threshold import FindThreshold, lower_to_finds
 from models.evaluate import auroc
 from models.generators.common import seed_for
 from models.train.specs import SPECS
 
 Image = np.ndarray
+CALIBRATE_QUANTILE = 0.98  # `kouan model calibrate`'s default
 
 
 def _write(images: Iterable[Image], folder: Path) -> int:
@@ -83,11 +85,7 @@ def fit_and_score(fit_images: Iterable[Image], evaluation: Iterable[tuple[Image,
             lowered = lower_to_finds(fitted.folder, finds, list(fitted.oof_scores.values()),
                                      fitted.thresholds.quantile_value, find_quantile, min_find_auroc, opts.threads)
         res = _score(fitted.folder, evaluation, opts.threads)
-    if lowered is not None:
-        scores = res["scores"]
-        res["finds"] = lowered.as_dict()
-        res["at_rule"] = {f"{name}_flagged": round(float(np.mean(np.array(scores[name]) >= lowered.rule)), 4)  # type: ignore[index]
-                          for name in ("normal", "anomalous")}
+    _add_finds(res, lowered)
     folds = fitted.folds
     res["scores"].update(  # type: ignore[union-attr]
         oof_clean=[] if folds is None else folds.clean.round(6).tolist(),
@@ -96,14 +94,33 @@ def fit_and_score(fit_images: Iterable[Image], evaluation: Iterable[tuple[Image,
             "fit_seconds": round(fit_s, 1), "probe_auroc": {m: round(q, 4) for m, q in fitted.quality.items()}}
 
 
+def _add_finds(res: dict[str, object], lowered: FindThreshold | None) -> None:
+    """What the finds did, and the figures at the threshold before them (`at_rule`)."""
+    if lowered is None:
+        return
+    scores = res["scores"]
+    res["finds"] = lowered.as_dict()
+    res["at_rule"] = {f"{name}_flagged": round(float(np.mean(np.array(scores[name]) >= lowered.rule)), 4)  # type: ignore[index]
+                      for name in ("normal", "anomalous")}
+
+
 def calibrate_and_score(model: str | Path, site_images: Iterable[Image], evaluation: Iterable[tuple[Image, bool]],
-                        threads: int = 2) -> dict[str, object]:
+                        threads: int = 2, finds: Iterable[Image] | None = None, find_quantile: float = 0.2,
+                        min_find_auroc: float = 0.9) -> dict[str, object]:
     """`kouan model calibrate` (its defaults) of a shipped model on `site_images`, then the lane's
-    figures on `evaluation` at the calibrated threshold."""
+    figures on `evaluation` at the calibrated threshold; with `finds`, that threshold first lowered
+    to catch them as a lane's refit with refit = "calibrate" does."""
+    lowered = None
     with tempfile.TemporaryDirectory() as tmp:
         n_site = _write(site_images, Path(tmp) / "normal")
-        calibration = calibrate_model(model, Path(tmp) / "normal", Path(tmp) / "model", threads=threads)
+        calibration = calibrate_model(model, Path(tmp) / "normal", Path(tmp) / "model", CALIBRATE_QUANTILE,
+                                      threads=threads)
+        if finds is not None:
+            q = spread_threshold(np.asarray(calibration.scores, np.float64), CALIBRATE_QUANTILE, 0.0)[2]
+            lowered = lower_to_finds(Path(tmp) / "model", finds, calibration.scores, q, find_quantile,
+                                     min_find_auroc, threads)
         res = _score(Path(tmp) / "model", evaluation, threads)
+    _add_finds(res, lowered)
     return {"model": str(model), "calibrated_on": n_site, "card_threshold": calibration.old_threshold, **res}
 
 

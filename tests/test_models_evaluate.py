@@ -173,7 +173,11 @@ def test_independent_fit_can_calibrate_the_shipped_model_on_the_clean_images_ins
     from edge.fitting import FitOptions
     from models.independent_fit import run
 
-    res = run("empty_container", 20, 2, 2, FitOptions(), calibrate=True)
+    res = run("empty_container", 20, 2, 2, FitOptions(), calibrate=True, n_finds=3)
     assert res["calibrated_on"] == 20 and res["n_normal"] == 2 and res["n_anomalous"] == 2
     assert res["card_threshold"] != res["threshold"]  # the site's threshold, not the card's
     assert 0.0 <= float(res["clean_flagged"]) <= 1.0  # type: ignore[arg-type]
+    finds = res["finds"]  # the lane's finds came into the calibrated threshold, never raising it
+    assert finds["finds"] == 3 and len(finds["scores"]) == 3  # type: ignore[index]
+    assert finds["floor"] <= res["threshold"] <= finds["rule"] or res["threshold"] == finds["rule"]  # type: ignore[index]
+    assert set(res["at_rule"]) == {"normal_flagged", "anomalous_flagged"}  # type: ignore[arg-type]
