@@ -175,3 +175,22 @@ def test_a_recalibrated_candidate_is_lowered_by_the_finds_too(lane: Any, tmp_pat
     assert folder is not None
     assert (folder / "model.onnx").read_bytes() == (baseline / "model.onnx").read_bytes()  # the graph kept
     assert load_card(folder).threshold == done.threshold
+
+
+def test_a_threshold_capped_under_its_q_is_never_raised_by_the_finds(tmp_path: Path) -> None:
+    # a calibration of a probability model caps its threshold at 0.999, under its clean passes' Q:
+    # finds the model tells apart must not move it up to Q
+    import shutil
+
+    import numpy as np
+
+    from edge.normal.find_threshold import lower_to_finds
+    from models.evaluate import MODELS_DIR
+
+    folder = tmp_path / "model"
+    shutil.copytree(MODELS_DIR / "under_vehicle", folder)
+    rule = load_card(folder).threshold
+    finds = [np.full((256, 512), 40 * i, np.uint8) for i in range(1, 6)]
+    done = lower_to_finds(folder, finds, [-1.0] * 6, rule + 1.0, 0.2, 0.9)
+    assert done.auroc == 1.0 and done.threshold == rule and not done.lowered
+    assert done.caught == sum(s >= rule for s in done.scores) and load_card(folder).threshold == rule

@@ -41,7 +41,7 @@ class FindThreshold:
     """What the finds did to a candidate's threshold, and the figures it came from."""
 
     finds: int
-    rule: float  # the fit's threshold
+    rule: float  # the candidate's threshold before the finds
     floor: float  # Q of the clean scores the threshold came from
     target: float  # quantile(find scores, find_quantile)
     threshold: float  # the candidate's threshold now
@@ -92,7 +92,7 @@ def lower_to_finds(folder: Path, finds: Iterable[np.ndarray], clean_scores: Sequ
     rule = float(card.threshold)
     threshold, target = lowered_threshold(rule, floor, scores, quantile)
     separation = auroc(clean_scores, scores)
-    if separation < min_auroc:
+    if separation < min_auroc or threshold > rule:  # a calibration capped under its Q: the cap stays
         threshold = rule
     if threshold < rule:
         card.threshold = round_threshold(threshold)
