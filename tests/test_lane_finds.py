@@ -32,6 +32,7 @@ def lane(tmp_path: Path) -> Any:
         made.append(NormalLane(tmp_path / f"lane{len(made)}", **normal))
         return made[-1]
 
+    make.made = made  # type: ignore[attr-defined]
     yield make
     for one in made:
         one.store.close()
@@ -194,3 +195,50 @@ def test_a_threshold_capped_under_its_q_is_never_raised_by_the_finds(tmp_path: P
     done = lower_to_finds(folder, finds, [-1.0] * 6, rule + 1.0, 0.2, 0.9)
     assert done.auroc == 1.0 and done.threshold == rule and not done.lowered
     assert done.caught == sum(s >= rule for s in done.scores) and load_card(folder).threshold == rule
+
+
+def test_new_finds_make_a_scheduled_refit_due_without_new_clean_passes(lane: Any, tmp_path: Path) -> None:
+    # after a refit, 3 more confirmed finds (min_new_finds) and no new clean pass: the schedule
+    # refits, and the refit's record moves the finds' watermark so it is not due again
+    import asyncio
+
+    from edge.normal.schedule import RefitSchedule
+    from edge.store import AsyncStore
+    from edge.store_schema import store_migrations
+
+    outcome, _, root = _refit_with_finds(lane, tmp_path, _pass_with_object, margin=20.0)
+    normal_lane = lane.made[-1]
+    settings = {"min_images": 24, "min_held_back": 6, "min_finds": 4, "models_dir": root.parent, "min_new_finds": 3}
+    setup = LaneSetup("uvss", "under_vehicle", NormalConfig(devices=["uvss"], **settings), normal_lane.store.path,
+                      normal_lane.media)
+    models = LaneModels(root)
+    assert models.last_attempt_find() == retained_finds(normal_lane.store.read, "uvss")[-1].row_id
+
+    async def due_now() -> tuple[bool, str]:
+        store = AsyncStore(normal_lane.store.path, store_migrations())
+        try:
+            schedule = RefitSchedule([setup], 3600.0, store)
+            ran = await schedule.maybe_refit(setup)
+            return ran, schedule.stats.last.get("uvss", "")
+        finally:
+            store.close()
+
+    assert asyncio.run(due_now()) == (False, "")  # nothing new
+    for i in range(2):
+        plate = f"新F9{i:04d}"
+        passage_id, _ = normal_lane.passage(plate, flagged=True,
+                                            sha=normal_lane.media.put_bytes(_pass_with_object(plate, i)).sha256)
+        normal_lane.verdict(passage_id, "suspicious")
+    assert asyncio.run(due_now())[0] is False  # 2 new finds, 3 are needed
+    plate = "新F99999"
+    passage_id, _ = normal_lane.passage(plate, flagged=True,
+                                        sha=normal_lane.media.put_bytes(_pass_with_object(plate, 2)).sha256)
+    normal_lane.verdict(passage_id, "suspicious")
+    ran, last = asyncio.run(due_now())
+    print("scheduled refit on new finds:", last)
+    entry = models.history()[-1]
+    assert ran and entry["finds"]["finds"] == 8 and entry["action"] in ("adopted", "refused"), last
+    assert entry["last_find_id"] == retained_finds(normal_lane.store.read, "uvss")[-1].row_id
+    assert entry["last_row_id"] == models.history()[-2]["last_row_id"]  # no new clean pass
+    assert asyncio.run(due_now())[0] is False  # the watermark moved
+    assert outcome.finds is not None and outcome.finds.finds == 5

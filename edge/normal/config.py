@@ -77,6 +77,10 @@ class NormalConfig(BaseModel):
                             "suspicious where the device held the vehicle), newest first; 0: none are kept and "
                             "refits use the threshold rule alone.")
     min_finds: int = Field(5, ge=1, description="Fewest confirmed finds before a refit lets them lower its threshold.")
+    min_new_finds: int = Field(3, ge=0, description="The schedule also refits a device once at least this many "
+                               "confirmed finds were kept since its last refit (and it holds `min_finds` in all), "
+                               "so a new find moves the threshold without waiting for `min_new_images` clean "
+                               "passes; 0: only new clean passes make a refit due.")
     find_quantile: float = Field(0.2, ge=0, lt=1, description="With enough finds, a candidate's threshold (fitted "
                                  "or re-calibrated) is lowered (never raised) to this quantile of the finds' scores, "
                                  "so it catches at least 1 - find_quantile of them, but never below Q (the rule with "

@@ -66,6 +66,11 @@ def keep_finds(txn: Txn, passage_id: int, devices: set[str], media: MediaStore, 
     return kept, removed
 
 
+def count_finds_after(read: Read, device_id: str, row_id: int) -> int:
+    """How many finds the device holds newer than row `row_id` (0: all of them)."""
+    return int(read("SELECT COUNT(*) FROM normal_finds WHERE device_id=? AND id > ?", (device_id, row_id))[0][0])
+
+
 def retained_finds(read: Read, device_id: str) -> list[FoundImage]:
     """A device's kept finds, oldest first."""
     rows = read("SELECT id, sha256, passage_id, size, width, height, reasons, retained_at FROM normal_finds "

@@ -9,9 +9,9 @@ from typing import Any
 from edge.media import MediaStore
 from edge.normal.config import NormalConfig
 from edge.normal.lane_models import LaneModelPointer
-from edge.normal.setup import LaneSetup, lane_setup
 from edge.normal.retention import Retention
 from edge.normal.schedule import RefitSchedule
+from edge.normal.setup import LaneSetup, lane_setup
 from edge.store import AsyncStore
 
 

@@ -88,6 +88,12 @@ class LaneModels:
         rows = [int(e.get("last_row_id", 0)) for e in self.history() if e.get("action") in ("adopted", "refused")]
         return rows[-1] if rows else 0
 
+    def last_attempt_find(self) -> int:
+        """The newest confirmed-find row the last refit that looked at finds saw; 0 before any."""
+        rows = [int(e["last_find_id"]) for e in self.history()
+                if e.get("action") in ("adopted", "refused") and "last_find_id" in e]
+        return rows[-1] if rows else 0
+
     # ------------------------------------------------------------ changing (hold `locked()`)
 
     @contextmanager

@@ -159,7 +159,8 @@ def _card_figures(folder: Path, device_id: str, version: str, judgement: Judgeme
 
 def _judge_and_keep(setup: LaneSetup, models: LaneModels, candidate: Path, held: list[RetainedImage],
                     fitted: list[RetainedImage], last_row: int, started: float, write: Writer,
-                    fitted_from: str, finds: FindThreshold | None = None) -> RefitOutcome:
+                    fitted_from: str, finds: FindThreshold | None = None,
+                    last_find: int | None = None) -> RefitOutcome:
     canaries = load_canaries(canary_folder(setup.normal.canaries, setup.kind))
     current_model, current_label = _current(models, setup.normal)
     new_card = load_card(candidate)
@@ -173,6 +174,8 @@ def _judge_and_keep(setup: LaneSetup, models: LaneModels, candidate: Path, held:
               "held_back": [im.sha256 for im in held], "fitted_n": len(fitted), "held_back_n": len(held),
               "last_row_id": last_row, "canaries": str(canaries.folder),
               "finds": finds.as_dict() if finds else None, **judgement.as_dict()}
+    if last_find is not None:  # the schedule's watermark for new finds; a proposed model saw none
+        record["last_find_id"] = last_find
     if judgement.adopted:
         version = models.next_version()
         _card_figures(candidate, setup.device_id, version, judgement, len(held), canaries)
@@ -259,7 +262,7 @@ def refit_device(setup: LaneSetup, write: Writer = stderr_writer) -> RefitOutcom
                     setup, source, Path(tmp), len(fitted), max(2, normal.min_images - len(held)), candidate, write)
             found = _apply_finds(setup, candidate, floor, clean_scores, finds, write)
             return _judge_and_keep(setup, models, candidate, held, fitted, images[-1].row_id, started, write,
-                                   made_from, found)
+                                   made_from, found, finds[-1].row_id if finds else 0)
         except BaseException:
             shutil.rmtree(candidate, ignore_errors=True)
             raise

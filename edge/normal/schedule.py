@@ -1,7 +1,8 @@
-"""The edge's own refits: every `refit_every_h`, each device of `[normal] devices` whose store has
-kept at least `min_new_images` images since its last refit (and `min_images` in all) is refitted
-on a worker thread (`asyncio.to_thread`), never on the event loop. A device's analysis picks up
-an adopted version at its next pass (`LaneModelPointer`)."""
+"""The edge's own refits: every `refit_every_h`, each device of `[normal] devices` that holds
+`min_images` retained images and has kept at least `min_new_images` of them, or `min_new_finds`
+confirmed finds (with `min_finds` in all), since its last refit is refitted on a worker thread
+(`asyncio.to_thread`), never on the event loop. A device's analysis picks up an adopted version
+at its next pass (`LaneModelPointer`)."""
 
 from __future__ import annotations
 
@@ -11,9 +12,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from edge.normal.config import NormalConfig
+from edge.normal.finds import count_finds_after
 from edge.normal.lane_models import LaneModels
-from edge.normal.setup import LaneSetup, RefitError
 from edge.normal.retention import count_after
+from edge.normal.setup import LaneSetup, RefitError
 from edge.store import AsyncStore, Store
 
 log = logging.getLogger(__name__)
@@ -33,8 +36,30 @@ class ScheduleStats:
         counter[device_id] = counter.get(device_id, 0) + 1
 
 
-def _count(store: Store, device_id: str, after: int) -> tuple[int, int]:
-    return count_after(store.read, device_id, after), count_after(store.read, device_id, 0)
+@dataclass(frozen=True)
+class Kept:
+    """What a device's store holds: retained clean images and confirmed finds, new since the last refit and in all."""
+
+    new_images: int
+    images: int
+    new_finds: int
+    finds: int
+
+    def due(self, normal: NormalConfig) -> str | None:
+        """Why a refit is due, in words; None when it is not."""
+        if self.images < normal.min_images:
+            return None
+        if self.new_images >= normal.min_new_images:
+            return f"{self.new_images} clean passes retained since the last refit"
+        if (normal.keep_finds and normal.min_new_finds and self.new_finds >= normal.min_new_finds
+                and self.finds >= normal.min_finds):
+            return f"{self.new_finds} confirmed finds kept since the last refit ({self.finds} in all)"
+        return None
+
+
+def _count(store: Store, device_id: str, after_image: int, after_find: int) -> Kept:
+    return Kept(count_after(store.read, device_id, after_image), count_after(store.read, device_id, 0),
+                count_finds_after(store.read, device_id, after_find), count_finds_after(store.read, device_id, 0))
 
 
 def _writer(device_id: str) -> Any:
@@ -63,14 +88,18 @@ class RefitSchedule:
         """Refit one device if it is due; True if a refit ran (adopted or refused)."""
         device_id, normal = setup.device_id, setup.normal
         try:
-            last = await asyncio.to_thread(LaneModels(setup.root).last_attempt_row)
-            new, total = await self.store.call(_count, device_id, last)
-            if new < normal.min_new_images or total < normal.min_images:
-                log.debug("refit %s not due: %d new of %d retained (min_new_images %d, min_images %d)", device_id,
-                          new, total, normal.min_new_images, normal.min_images)
+            models = LaneModels(setup.root)
+            last_image, last_find = await asyncio.to_thread(lambda: (models.last_attempt_row(),
+                                                                     models.last_attempt_find()))
+            kept = await self.store.call(_count, device_id, last_image, last_find)
+            reason = kept.due(normal)
+            if reason is None:
+                log.debug("refit %s not due: %d new of %d retained (min_new_images %d, min_images %d), %d new of %d "
+                          "finds (min_new_finds %d)", device_id, kept.new_images, kept.images, normal.min_new_images,
+                          normal.min_images, kept.new_finds, kept.finds, normal.min_new_finds)
                 return False
             self.stats.add(self.stats.attempts, device_id)
-            log.info("refit %s: %d clean passes retained since the last refit; refitting", device_id, new)
+            log.info("refit %s: %s; refitting", device_id, reason)
             from edge.normal.refit import refit_device  # the fitting stack, only once a refit is due
 
             outcome = await asyncio.to_thread(refit_device, setup, _writer(device_id))
