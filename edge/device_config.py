@@ -47,6 +47,11 @@ class DeviceBase(BaseModel):
         """Whether a model of this device is "lane", the lane's own (it must then learn its normal)."""
         return False
 
+    def lane_image_label(self) -> str | None:
+        """The label of the observation images its lane model looks at, which are the ones its normal
+        keeps; None: each observation's first image (the device's own, before any reference)."""
+        return None
+
 
 class KindDefaults(BaseModel):
     """A kind's site-wide settings (`[kinds.<kind>]`); a kind may add its own."""

@@ -12,7 +12,8 @@ hub's reviewer judged them suspicious (its verdicts applied as the uplink applie
 lane keeps them as confirmed finds, and the refit scores them with its candidate; all six sit
 above the fit's threshold, so they leave it where it is. The running edge picks v1 up on the
 next image, without a restart: a clean container stays clean with the model's figures, and a
-full one gets regions on its image.
+full one gets regions on its image. A transmission image of the next container (a detector that
+sends both kinds) is released clean but stays out of the camera model's normal.
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ from tests.lane_harness import EdgeThread, wait_until
 ROOT = Path(__file__).resolve().parents[1]
 FIRST = 44
 FOUND = 6
-NUMBERS = [container_number("KOUU", 100 + i) for i in range(FIRST + FOUND + 2)]
+NUMBERS = [container_number("KOUU", 100 + i) for i in range(FIRST + FOUND + 3)]
 
 
 class Detector(EmptyBoxStub):
@@ -165,6 +166,21 @@ def test_a_container_lane_refits_its_camera_model_and_runs_it_without_a_restart(
         passage = edge.get(f"/api/passages/{flagged['id']}")
         reason = next(r for r in passage["reasons"] if r["code"] == "not_empty")
         assert reason["holds"] and reason["evidence"]["regions"]
+
+        # the detector sends a transmission image of the next container: no model looks at that
+        # kind here, the machine releases it, and the camera model's normal does not take it in
+        released = FIRST + 1
+        wait_until(lambda: query(db, "SELECT COUNT(*) FROM passages WHERE state='released'")[0][0] == released, 30,
+                   what="the clean container after v1 released")
+        assert query(db, "SELECT COUNT(*) FROM normal_images WHERE device_id='ebox'")[0][0] == released
+        stub.config.image_kind = "transmission"
+        stub.arrive(NUMBERS[FIRST + FOUND + 2], "empty")
+        wait_until(lambda: query(db, "SELECT COUNT(*) FROM passages WHERE state='released'")[0][0] == released + 1,
+                   60, what="the container with a transmission image released")
+        labels = [json.loads(r[0])["images"][0]["label"] for r in query(
+            db, "SELECT observation_json FROM passage_observations WHERE device_id='ebox' ORDER BY id DESC LIMIT 2")]
+        assert labels == ["container interior (transmission)", "container interior (camera)"]
+        assert query(db, "SELECT COUNT(*) FROM normal_images WHERE device_id='ebox'")[0][0] == released
     finally:
         stub.stop()
         edge.stop()

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,10 +39,11 @@ class FoundImage:
 
 
 def keep_finds(txn: Txn, passage_id: int, devices: set[str], media: MediaStore, keep: int,
-               warn: Log, clock: Callable[[], float] = time.time) -> tuple[int, int]:
+               warn: Log, clock: Callable[[], float] = time.time,
+               labels: Mapping[str, str] | None = None) -> tuple[int, int]:
     """Bring the passage's finds up to date and enforce each touched device's budget: (kept, removed).
     `keep` 0 keeps none. An image whose media file is gone is logged through `warn` and left out."""
-    now_found = [(image, codes) for image, codes in find_images(txn, passage_id) if image[0] in devices] if keep else []
+    now_found = [(image, codes) for image, codes in find_images(txn, passage_id, labels) if image[0] in devices] if keep else []
     wanted = {(image[0], image[1]) for image, _ in now_found}
     removed = 0
     for row_id, device_id, sha in txn.execute("SELECT id, device_id, sha256 FROM normal_finds WHERE passage_id=?",

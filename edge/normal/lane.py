@@ -20,7 +20,9 @@ class LaneNormal:
 
     def __init__(self, config: Any, media: MediaStore) -> None:
         self.config: NormalConfig = config.normal
-        self.retention = Retention(self.config, media)
+        labels = {d.id: label for d in config.devices
+                  if d.id in self.config.devices and (label := d.lane_image_label()) is not None}
+        self.retention = Retention(self.config, media, labels=labels)
         self.setups: list[LaneSetup] = [lane_setup(config, device_id) for device_id in self.config.devices]
         self.schedule: RefitSchedule | None = None
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
 from edge.media import MediaError, MediaStore
@@ -60,9 +60,11 @@ class RetainedImage:
 class Retention:
     """See the module docstring; call it as `retention(txn, passage_ids)` on the store thread."""
 
-    def __init__(self, config: NormalConfig, media: MediaStore, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, config: NormalConfig, media: MediaStore, clock: Callable[[], float] = time.time,
+                 labels: Mapping[str, str] | None = None) -> None:
         self.config = config
         self.devices = set(config.devices)
+        self.labels = dict(labels or {})  # device -> the label of the images its lane model looks at
         self.media = media
         self.clock = clock
         self.stats = RetentionStats()
@@ -88,12 +90,12 @@ class Retention:
 
     def _one(self, txn: Txn, passage_id: int) -> set[str]:
         found, unfound = keep_finds(txn, passage_id, self.devices, self.media, self.config.keep_finds, log.warning,
-                                    self.clock)
+                                    self.clock, self.labels)
         self.stats.finds += found
         self.stats.finds_removed += unfound
         if found:
             log.info("lane finds: passage %s confirmed suspicious, %d image(s) kept as finds", passage_id, found)
-        clean = clean_images(txn, passage_id)
+        clean = clean_images(txn, passage_id, self.labels)
         if clean is None:
             gone = txn.execute("DELETE FROM normal_images WHERE passage_id=?", (passage_id,)).rowcount
             if gone:

@@ -5,7 +5,7 @@ one passage whole, the day's figures. Run on the store thread (through `Store.tr
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -141,8 +141,9 @@ def last_clean_image(read: Callable[[str, Sequence[Any]], list[tuple[Any, ...]]]
 ImageRef = tuple[str, str, int | None, int | None]  # (device id, SHA-256, width, height)
 
 
-def clean_images(txn: Txn, passage_id: int) -> tuple[str, list[ImageRef]] | None:
-    """Why a passage counts as clean and each device's own image of it; None when it does not
+def clean_images(txn: Txn, passage_id: int, labels: Mapping[str, str] | None = None
+                 ) -> tuple[str, list[ImageRef]] | None:
+    """Why a passage counts as clean and each device's own image of it (`_own_images`); None when it does not
     count. Clean: released with no reason that holds, or cleared by the hub's reviewer; never
     after a suspicious verdict."""
     row = txn.execute("SELECT state, reasons_json, verdict_json FROM passages WHERE id=?", (passage_id,)).fetchone()
@@ -158,10 +159,11 @@ def clean_images(txn: Txn, passage_id: int) -> tuple[str, list[ImageRef]] | None
         why = "released clean"
     else:
         return None
-    return why, _own_images(txn, passage_id)
+    return why, _own_images(txn, passage_id, labels)
 
 
-def find_images(txn: Txn, passage_id: int) -> list[tuple[ImageRef, list[str]]]:
+def find_images(txn: Txn, passage_id: int, labels: Mapping[str, str] | None = None
+                ) -> list[tuple[ImageRef, list[str]]]:
     """A passage the hub's reviewer judged suspicious: the own image of each device that gave it a
     reason that holds, with those reasons' codes (a confirmed find of that device). Empty for any
     other passage, and for a suspicious one whose holds came from no device (the declaration's)."""
@@ -172,16 +174,20 @@ def find_images(txn: Txn, passage_id: int) -> list[tuple[ImageRef, list[str]]]:
     for reason in json.loads(row[0]):
         if reason.get("holds") and reason.get("device_id"):
             codes.setdefault(str(reason["device_id"]), []).append(str(reason["code"]))
-    return [(image, codes[image[0]]) for image in _own_images(txn, passage_id) if image[0] in codes]
+    return [(image, codes[image[0]]) for image in _own_images(txn, passage_id, labels) if image[0] in codes]
 
 
-def _own_images(txn: Txn, passage_id: int) -> list[ImageRef]:
-    """Each device's own image of the passage: an observation's first image (later ones are
-    references such as the last clean pass), none that came late."""
+def _own_images(txn: Txn, passage_id: int, labels: Mapping[str, str] | None = None) -> list[ImageRef]:
+    """Each device's own image of the passage, none that came late: an observation's first image
+    (later ones are references such as the last clean pass), or, for a device in `labels`, its
+    first image with that label (an observation with none gives none)."""
+    labels = labels or {}
     images = []
     for device_id, data in txn.execute("SELECT device_id, observation_json FROM passage_observations WHERE "
                                        "passage_id=? AND pending=0 AND late=0 ORDER BY id", (passage_id,)):
-        first = (json.loads(data).get("images") or [None])[0]
-        if first and first.get("sha256"):
-            images.append((device_id, str(first["sha256"]), first.get("width"), first.get("height")))
+        found = json.loads(data).get("images") or []
+        wanted = labels.get(device_id)
+        own = next((image for image in found if wanted is None or image.get("label") == wanted), None)
+        if own and own.get("sha256"):
+            images.append((device_id, str(own["sha256"]), own.get("width"), own.get("height")))
     return images

@@ -55,8 +55,7 @@ class InteriorModelsConfig(BaseModel):
 
     def for_kind(self, image_kind: str | None) -> str | None:
         """The model for an image kind as the image header ("camera") or the registers ("camera_8bit") name it."""
-        kind = (image_kind or "").split("_")[0]
-        return {"camera": self.camera, "transmission": self.transmission}.get(kind)
+        return {"camera": self.camera, "transmission": self.transmission}.get(interior_kind(image_kind))
 
 
 class EmptyBoxConfig(DeviceBase):
@@ -72,6 +71,24 @@ class EmptyBoxConfig(DeviceBase):
 
     def uses_lane_model(self) -> bool:
         return "lane" in (self.models.camera, self.models.transmission)
+
+    def lane_image_label(self) -> str | None:
+        """A detector that sends both kinds keeps only the kind its lane model runs on in its normal."""
+        kind = next((k for k in ("camera", "transmission") if getattr(self.models, k) == "lane"), None)
+        return interior_label(kind) if kind else None
+
+
+def interior_kind(image_kind: str | None) -> str:
+    """"camera" or "transmission" as the image header ("camera") or the registers ("camera_8bit") name
+    it; "" for none or a kind not known."""
+    kind = (image_kind or "").split("_")[0]
+    return kind if kind in ("camera", "transmission") else ""
+
+
+def interior_label(image_kind: str | None) -> str:
+    """What an interior image is called on the passage: with its kind, when the device said it."""
+    kind = interior_kind(image_kind)
+    return f"container interior ({kind})" if kind else "container interior"
 
 
 class EmptyBoxDefaults(KindDefaults):

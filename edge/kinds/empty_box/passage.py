@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from edge.kinds.empty_box.config import interior_label
 from edge.passages.observation import Declared, Finding, ImageRef, Observation, ReadingView, Region, norm
 from edge.store import Txn
 
@@ -28,16 +29,16 @@ def observe(config: Any, txn: Txn, view: ReadingView) -> list[Observation]:
         return []
     if sequence is None:
         return []
+    image_kind = state.get("image_kind") or view.payload.get("kind") or view.payload.get("image_kind")
     images: tuple[ImageRef, ...] = ()
     if state.get("image_sha256"):
         width, height = (view.payload.get("width"), view.payload.get("height")) if view.message == "image" else (None, None)
         regions = tuple(Region(*r["box"], score=r.get("score")) for r in state.get("regions", ()))
-        images = (ImageRef(str(state["image_sha256"]), "container interior", width, height, regions),)
+        images = (ImageRef(str(state["image_sha256"]), interior_label(image_kind), width, height, regions),)
     verdict = state.get("verdict_words")
     confidence = state.get("confidence")
     said = (f"{container or 'no container number'}: " + (f"{verdict}" + (f" ({confidence:.2f})" if confidence is not None else "")
                                                         if verdict else "image, waiting for the scan result"))
-    image_kind = state.get("image_kind") or view.payload.get("kind") or view.payload.get("image_kind")
     awaited = bool(config.models.for_kind(image_kind)) and not state.get("analysed")  # the model still to look
     findings = ()
     if state.get("analysis_error"):
