@@ -223,17 +223,17 @@ def test_new_finds_make_a_scheduled_refit_due_without_new_clean_passes(lane: Any
         finally:
             store.close()
 
-    assert asyncio.run(due_now()) == (False, "")  # nothing new
-    for i in range(2):
+    def confirm_find(i: int) -> None:
         plate = f"新F9{i:04d}"
         passage_id, _ = normal_lane.passage(plate, flagged=True,
                                             sha=normal_lane.media.put_bytes(_pass_with_object(plate, i)).sha256)
         normal_lane.verdict(passage_id, "suspicious")
+
+    assert asyncio.run(due_now()) == (False, "")  # nothing new
+    confirm_find(0)
+    confirm_find(1)
     assert asyncio.run(due_now())[0] is False  # 2 new finds, 3 are needed
-    plate = "新F99999"
-    passage_id, _ = normal_lane.passage(plate, flagged=True,
-                                        sha=normal_lane.media.put_bytes(_pass_with_object(plate, 2)).sha256)
-    normal_lane.verdict(passage_id, "suspicious")
+    confirm_find(2)
     ran, last = asyncio.run(due_now())
     print("scheduled refit on new finds:", last)
     entry = models.history()[-1]
