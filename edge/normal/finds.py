@@ -43,7 +43,8 @@ def keep_finds(txn: Txn, passage_id: int, devices: set[str], media: MediaStore, 
                labels: Mapping[str, str] | None = None) -> tuple[int, int]:
     """Bring the passage's finds up to date and enforce each touched device's budget: (kept, removed).
     `keep` 0 keeps none. An image whose media file is gone is logged through `warn` and left out."""
-    now_found = [(image, codes) for image, codes in find_images(txn, passage_id, labels) if image[0] in devices] if keep else []
+    found = find_images(txn, passage_id, labels) if keep else []
+    now_found = [(image, codes) for image, codes in found if image[0] in devices]
     wanted = {(image[0], image[1]) for image, _ in now_found}
     removed = 0
     for row_id, device_id, sha in txn.execute("SELECT id, device_id, sha256 FROM normal_finds WHERE passage_id=?",
