@@ -201,6 +201,10 @@ def load_config(path: Path | str) -> EdgeConfig:
             value = getattr(config.normal, name)
             if value is not None and not value.is_absolute():
                 setattr(config.normal, name, (path.parent / value).resolve())
+        for settings in config.normal.device.values():
+            for name in ("canaries", "backbone"):
+                if settings.get(name) is not None and not Path(settings[name]).is_absolute():
+                    settings[name] = (path.parent / settings[name]).resolve()
     if config.uplink is not None and config.uplink.token_file is not None and not config.uplink.token_file.is_absolute():
         config.uplink.token_file = (path.parent / config.uplink.token_file).resolve()
     return config

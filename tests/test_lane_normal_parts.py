@@ -19,9 +19,10 @@ from edge.config import ConfigError, EdgeConfig, load_config
 from edge.media import MediaStore
 from edge.normal.config import NormalConfig
 from edge.normal.judge import Figures, auroc, judge, no_model
+from edge.normal.lane import LaneNormal
 from edge.normal.lane_models import LaneModelError, LaneModelPointer, LaneModels
 from edge.normal.refit import split
-from edge.normal.retention import Retention, RetainedImage, protected_media, retained
+from edge.normal.retention import RetainedImage, Retention, protected_media, retained
 from edge.normal.setup import RefitError, lane_setup
 from edge.passages.book import PassageBook
 from edge.passages.config import PassagesConfig
@@ -416,3 +417,34 @@ def test_the_shipped_empty_box_canaries_are_what_their_script_makes(tmp_path: Pa
     for a, b in zip(shipped.canaries, made.canaries, strict=True):
         assert a.name == b.name and np.array_equal(a.image, b.image) and np.array_equal(a.mask, b.mask)
         assert a.mask.sum() > 1000 and a.image.shape == (256, 384, 3)
+
+
+def test_a_device_may_differ_from_the_lanes_normal_settings_and_the_config_names_what_is_wrong(tmp_path: Path) -> None:
+    # an under-vehicle camera fits its own model; the empty-box detector beside it re-calibrates
+    # the shipped empty_container, starts from it, and keeps its canaries in a folder of its own
+    path = tmp_path / "lane.toml"
+    path.write_text('[lane]\nid = "l1"\n[[devices]]\nid = "uv1"\nkind = "under_vehicle"\nmodel = "lane"\n'
+                    '[[devices]]\nid = "eb1"\nkind = "empty_box"\nmodbus = { port = "/dev/null" }\n'
+                    'models = { transmission = "lane" }\n'
+                    '[normal]\ndevices = ["uv1", "eb1"]\nbaseline = "under_vehicle"\nmargin = 2.0\n'
+                    '[normal.device.eb1]\nrefit = "calibrate"\nbaseline = "empty_container"\ncanaries = "c"\n'
+                    'calibrate_margin = 0.5\n', encoding="utf-8")
+    config = load_config(path)
+    camera, box = lane_setup(config, "uv1"), lane_setup(config, "eb1")
+    assert (camera.normal.refit, camera.normal.baseline, camera.normal.margin) == ("fit", "under_vehicle", 2.0)
+    assert (box.normal.refit, box.normal.baseline, box.normal.margin) == ("calibrate", "empty_container", 2.0)
+    assert box.normal.calibrate_margin == 0.5 and camera.normal.calibrate_margin == 0.25
+    assert box.normal.canaries == (tmp_path / "c").resolve() and camera.normal.canaries is None
+    assert box.root == camera.root.parent / "eb1"  # the models folder stays the lane's
+    normal = LaneNormal(config, MediaStore(tmp_path / "media"))
+    assert [normal.pointer(d).baseline for d in ("uv1", "eb1")] == ["under_vehicle", "empty_container"]
+    good = path.read_text()
+    path.write_text(good.replace('calibrate_margin = 0.5', 'calibrate_margin = -1'))
+    with pytest.raises(ConfigError, match=r"normal.device.eb1.calibrate_margin: Input should be greater than or equal"):
+        load_config(path)  # the message also names the file (ConfigError)
+    path.write_text(good.replace('[normal.device.eb1]', '[normal.device.eb9]'))
+    with pytest.raises(ConfigError, match="normal.device.eb9: 'eb9' is not one of normal.devices"):
+        load_config(path)
+    path.write_text(good.replace('calibrate_margin = 0.5', 'keep_images = 10'))
+    with pytest.raises(ConfigError, match="normal.device.eb1.keep_images: not a per-device setting"):
+        load_config(path)

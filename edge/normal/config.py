@@ -5,9 +5,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+# What `[normal.device.<id>]` may set for one device: how its model is made, judged and
+# started; the retention budgets, the models folder and the schedule's period stay lane-wide.
+PER_DEVICE = ("baseline", "canaries", "hold_back", "min_held_back", "min_images", "min_new_images",
+              "tolerance_clean_flagged", "tolerance_canary_recall", "tolerance_canary_auroc", "refit",
+              "calibrate_quantile", "calibrate_margin", "method", "features", "tile", "shrink", "bank", "max_tiles",
+              "min_finds", "min_new_finds", "find_quantile", "min_find_auroc", "quantile", "margin", "threads",
+              "backbone")
 
 
 class NormalConfig(BaseModel):
@@ -93,6 +101,12 @@ class NormalConfig(BaseModel):
     threads: int = Field(2, ge=1, le=64, description="onnxruntime threads for the fit and the judgement.")
     backbone: Path | None = Field(None, description="Backbone folder for the fit (default: `kouan model fit`'s); "
                                   "relative to the config file.")
+    device: dict[str, dict[str, Any]] = Field(
+        default_factory=dict,
+        description="Per device of `devices`, settings that differ from the lane's ([normal.device.<id>]): the "
+                    "baseline, the canaries, the refit (fit or calibrate) and its fit, threshold, finds and judgement "
+                    "settings (PER_DEVICE); e.g. an empty-box detector that re-calibrates the shipped "
+                    "empty_container beside an under-vehicle camera that fits its own model.")
 
     @model_validator(mode="after")
     def _distinct(self) -> NormalConfig:
@@ -100,7 +114,28 @@ class NormalConfig(BaseModel):
             raise ValueError("normal.devices names a device twice")
         if self.shrink is not None and min(self.shrink) < 1:
             raise ValueError("normal.shrink: factors must be at least 1")
+        for device_id, settings in self.device.items():
+            if device_id not in self.devices:
+                raise ValueError(f"normal.device.{device_id}: {device_id!r} is not one of normal.devices")
+            lane_wide = sorted(set(settings) - set(PER_DEVICE))
+            if lane_wide:
+                raise ValueError(f"normal.device.{device_id}.{lane_wide[0]}: not a per-device setting (per device: "
+                                 f"{', '.join(PER_DEVICE)})")
+            try:
+                self.for_device(device_id)
+            except ValidationError as exc:
+                item = exc.errors()[0]
+                where = "".join(f".{part}" for part in item["loc"])
+                message = item["msg"].removeprefix("Value error, ")
+                raise ValueError(f"normal.device.{device_id}{where}: {message}") from None
         return self
+
+    def for_device(self, device_id: str) -> NormalConfig:
+        """The settings one device runs with: the lane's, with its `[normal.device.<id>]` on top."""
+        settings = self.device.get(device_id)
+        if not settings:
+            return self
+        return NormalConfig.model_validate({**self.model_dump(exclude={"device"}), **settings})
 
 
 @dataclass(frozen=True)

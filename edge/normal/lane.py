@@ -30,7 +30,7 @@ class LaneNormal:
         """What a device with model = "lane" loads (None: the device does not learn its normal)."""
         if device_id not in self.config.devices:
             return None
-        return LaneModelPointer(self.config.models_dir / device_id, self.config.baseline)
+        return LaneModelPointer(self.config.models_dir / device_id, self.config.for_device(device_id).baseline)
 
     def start(self, store: AsyncStore) -> list[asyncio.Task[Any]]:
         """The refit schedule's task, when `refit_every_h` is set."""

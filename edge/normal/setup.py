@@ -46,4 +46,4 @@ def lane_setup(config: Any, device_id: str) -> LaneSetup:
     if normal is None or device_id not in normal.devices:
         raise RefitError(f"device {device_id!r} does not learn its normal: add it to [normal] devices")
     kind = next(d.kind for d in config.devices if d.id == device_id)
-    return LaneSetup(device_id, kind, normal, config.store.path, MediaStore(config.store.media_dir))
+    return LaneSetup(device_id, kind, normal.for_device(device_id), config.store.path, MediaStore(config.store.media_dir))
