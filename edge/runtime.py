@@ -258,7 +258,14 @@ class EdgeRuntime:
 
     async def device_list(self) -> list[dict[str, Any]]:
         now = time.time()
-        return [status.as_dict(now) for status in self.status.values()]
+        rows = [status.as_dict(now) for status in self.status.values()]
+        if self.normal is not None and self.store is not None:
+            for row in rows:  # a device that learns its normal: what it runs and its newest refit
+                state = await asyncio.to_thread(self.normal.state, row["id"])
+                if state is not None:
+                    state["kept"], state["finds"] = await self.store.call(LaneNormal.kept, row["id"])
+                    row["lane_model"] = state
+        return rows
 
     async def events(self, limit: int) -> list[dict[str, Any]]:
         assert self.store is not None

@@ -8,7 +8,8 @@ newest 12 and the shipped canaries against no model: adopted as v1, both figures
 model fitted on another scene (the empty-box stub's container interiors) is refused with the
 figures of both, and so is v1 with a threshold that lets the fainter canaries through. Restarted with a schedule, the edge runs v1 on plates it has no clean pass of,
 lets the comparison judge a plate it has one of, flags a canary-like object, and refits by
-itself once enough new clean passes came in; rollback returns to the version before.
+itself once enough new clean passes came in, and the lane terminal (in chromium) shows what the
+camera runs and how that refit went; rollback returns to the version before.
 """
 
 from __future__ import annotations
@@ -30,11 +31,12 @@ import pytest
 
 from drivers.under_vehicle import encode_pass, header_for
 from edge.config import load_config
-from edge.normal.judge import judge, Figures
+from edge.normal.judge import Figures, judge
 from firmware_stubs.empty_box_image import render_interior
 from firmware_stubs.under_vehicle import CameraConfig, PassEvent, render_pass
+from tests.browser_harness import chromium
 from tests.conftest import Broker
-from tests.lane_harness import EdgeThread, wait_until
+from tests.lane_harness import TEST_PASSWORD, TEST_USER, EdgeThread, wait_until
 
 ROOT = Path(__file__).resolve().parents[1]
 SCALE = 0.05  # the line pitch the shipped canaries were made at (60 mm per line)
@@ -138,6 +140,21 @@ def kouan(*args: str) -> subprocess.CompletedProcess[str]:
 
 def analyses(db: Path) -> list[dict[str, Any]]:
     return [json.loads(r[0]) for r in query(db, "SELECT payload_json FROM readings WHERE message='analysis' ORDER BY id")]
+
+
+def device_strip_text(url: str, device_id: str) -> tuple[str, str]:
+    """The lane-model line of a device in the lane terminal's strip, and its hover, as chromium shows them."""
+    with chromium() as browser:
+        page = browser.new_page()
+        page.goto(url)
+        page.wait_for_url("**/login", timeout=30_000)
+        page.fill("#name", TEST_USER)
+        page.fill("#password", TEST_PASSWORD)
+        page.click("#login-form button[type=submit]")
+        page.wait_for_url(url, timeout=30_000)
+        item = page.locator(f'li.device[data-device="{device_id}"]')
+        item.locator(".lane-model").wait_for(timeout=30_000)
+        return item.locator(".lane-model").inner_text(), item.get_attribute("title") or ""
 
 
 def figures(data: dict[str, Any]) -> Figures:
@@ -268,6 +285,16 @@ def test_the_lane_refits_its_model_from_released_clean_passes(tmp_path: Path, mo
             "/metrics").text, 10, what="the refit on /metrics")
         v2 = json.loads((models / "v2" / "card.json").read_text())
         assert v2["version"] == "2.0.0" and "current lane_uv1 1.0.0" in v2["metrics"]["held_out_set"]
+
+        # the lane terminal's device strip says what the camera runs and how its last refit went
+        shown = next(d for d in edge.get("/api/devices") if d["id"] == "uv1")["lane_model"]
+        assert (shown["runs"], shown["kept"], shown["finds"]) == ("lane v2", 75, 0)
+        assert {k: shown["last_refit"][k] for k in ("action", "version", "fitted", "clean_n", "canary_n")} == {
+            "action": "adopted", "version": "v2", "fitted": 60, "clean_n": 15, "canary_n": 6}
+        line, hover = device_strip_text(edge.url, "uv1")
+        print("device strip:", line, "|", hover.splitlines()[-1])
+        assert line == "model: lane v2 · 75 clean passes kept · 0 finds"
+        assert "adopted as v2; fitted on 60" in hover and "of 15 held-back clean passes" in hover
 
         # the next pass gets v2; after a rollback the one after gets v1 again
         n = len(analyses(db))

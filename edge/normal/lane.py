@@ -8,11 +8,12 @@ from typing import Any
 
 from edge.media import MediaStore
 from edge.normal.config import NormalConfig
-from edge.normal.lane_models import LaneModelPointer
-from edge.normal.retention import Retention
+from edge.normal.finds import count_finds_after
+from edge.normal.lane_models import LaneModelPointer, LaneModels
+from edge.normal.retention import Retention, count_after
 from edge.normal.schedule import RefitSchedule
 from edge.normal.setup import LaneSetup, lane_setup
-from edge.store import AsyncStore
+from edge.store import AsyncStore, Store
 
 
 class LaneNormal:
@@ -31,6 +32,31 @@ class LaneNormal:
         if device_id not in self.config.devices:
             return None
         return LaneModelPointer(self.config.models_dir / device_id, self.config.for_device(device_id).baseline)
+
+    def state(self, device_id: str) -> dict[str, Any] | None:
+        """What the lane terminal shows of a device's normal (file reads: call it off the event loop):
+        the model it runs, the newest refit's outcome and figures, and how many clean passes and
+        finds the store keeps; None for a device that does not learn its normal."""
+        pointer = self.pointer(device_id)
+        if pointer is None:
+            return None
+        models = LaneModels(pointer.root)
+        history = models.history()
+        last = next((e for e in reversed(history) if e.get("action") in ("adopted", "refused")), None)
+        refit = None
+        if last is not None:
+            candidate = last.get("candidate") or {}
+            refit = {"action": last["action"], "at": last.get("at"), "version": last.get("version"),
+                     "fitted": last.get("fitted_n"), **{k: candidate.get(k) for k in (
+                         "clean_flagged_n", "clean_n", "canary_found_n", "canary_n")}}
+        current = models.current_version()
+        runs = f"lane {current}" if current else f"baseline {pointer.baseline}" if pointer.baseline else None
+        return {"current": current, "runs": runs, "last_refit": refit}
+
+    @staticmethod
+    def kept(store: Store, device_id: str) -> tuple[int, int]:
+        """(clean passes, confirmed finds) the store keeps for the device (on the store thread)."""
+        return count_after(store.read, device_id, 0), count_finds_after(store.read, device_id, 0)
 
     def start(self, store: AsyncStore) -> list[asyncio.Task[Any]]:
         """The refit schedule's task, when `refit_every_h` is set."""

@@ -26,6 +26,21 @@ export function ago(epoch, now = Date.now() / 1000) {
   return `${Math.floor(s / 86400)} d ago`;
 }
 
+/** A device's own lane model in words: one short line for the strip and the details for its hover. */
+export function laneModelWords(m, now = Date.now() / 1000) {
+  const line = `model: ${m.runs || "none yet"} · ${m.kept} clean passes kept · ${m.finds} finds`;
+  const more = [];
+  const r = m.last_refit;
+  if (r) {
+    const what = r.action === "adopted" ? `adopted as ${r.version}` : "refused";
+    more.push(`last refit ${ago(r.at, now)}: ${what}; fitted on ${r.fitted}, it flagged ${r.clean_flagged_n} of `
+      + `${r.clean_n} held-back clean passes and found ${r.canary_found_n} of ${r.canary_n} canaries`);
+  } else {
+    more.push("no refit yet");
+  }
+  return { line, more };
+}
+
 function el(tag, cls, text) {
   const node = document.createElement(tag);
   if (cls) node.className = cls;
@@ -54,6 +69,9 @@ export class DeviceStrip {
   }
 
   update(d) {
+    const before = this.devices.get(d.id);
+    // live device events carry the device's own state; the lane model comes with the list
+    if (before && before.lane_model && !d.lane_model) d = { ...d, lane_model: before.lane_model };
     this.devices.set(d.id, d);
     const known = this.strip.querySelector(`li[data-device="${CSS.escape(d.id)}"]`);
     if (known) known.replaceWith(this.item(d));
@@ -86,6 +104,11 @@ export class DeviceStrip {
     const hover = [`${d.name || d.id} (${d.id}), ${d.transport} ${d.address}`];
     if (d.summary) hover.push(d.summary);
     if (d.last_error) hover.push(`last error: ${d.last_error}`);
+    if (d.lane_model) {
+      const words = laneModelWords(d.lane_model);
+      li.append(el("span", "lane-model", words.line));
+      hover.push(...words.more);
+    }
     li.title = hover.join("\n");
     return li;
   }
