@@ -119,7 +119,7 @@ class EdgeRuntime:
         if self.uplink is not None:
             self._tasks.extend(self.uplink.start())
         if self.normal is not None:
-            self._tasks.extend(self.normal.start(self.store))
+            self._tasks.extend(self.normal.start(self.store, self._refitted))
         for device in self.devices.values():
             device.start()  # MQTT devices register their subscriptions before the connect
         self.mqtt.subscribe(self.passages.declarations_topic, qos=1)
@@ -257,15 +257,21 @@ class EdgeRuntime:
     # ---------------------------------------------------------------- LaneView
 
     async def device_list(self) -> list[dict[str, Any]]:
-        now = time.time()
-        rows = [status.as_dict(now) for status in self.status.values()]
+        return [await self.device_row(device_id) for device_id in self.status]
+
+    async def device_row(self, device_id: str) -> dict[str, Any]:
+        """A device's row for the terminal; one that learns its normal adds what it runs and its newest refit."""
+        row = self.status[device_id].as_dict(time.time())
         if self.normal is not None and self.store is not None:
-            for row in rows:  # a device that learns its normal: what it runs and its newest refit
-                state = await asyncio.to_thread(self.normal.state, row["id"])
-                if state is not None:
-                    state["kept"], state["finds"] = await self.store.call(LaneNormal.kept, row["id"])
-                    row["lane_model"] = state
-        return rows
+            state = await asyncio.to_thread(self.normal.state, device_id)
+            if state is not None:
+                state["kept"], state["finds"] = await self.store.call(LaneNormal.kept, device_id)
+                row["lane_model"] = state
+        return row
+
+    async def _refitted(self, device_id: str) -> None:
+        """A scheduled refit ran: the terminal's device strip shows its outcome without a reload."""
+        self.bus.publish("device", await self.device_row(device_id))
 
     async def events(self, limit: int) -> list[dict[str, Any]]:
         assert self.store is not None

@@ -14,12 +14,14 @@ camera runs and how that refit went; rollback returns to the version before.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import json
 import sqlite3
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -142,8 +144,9 @@ def analyses(db: Path) -> list[dict[str, Any]]:
     return [json.loads(r[0]) for r in query(db, "SELECT payload_json FROM readings WHERE message='analysis' ORDER BY id")]
 
 
-def device_strip_text(url: str, device_id: str) -> tuple[str, str]:
-    """The lane-model line of a device in the lane terminal's strip, and its hover, as chromium shows them."""
+@contextlib.contextmanager
+def lane_terminal(url: str) -> Iterator[Any]:
+    """The lane terminal in chromium, logged in; the page's `window.kouanTestNoReload` tells a reload."""
     with chromium() as browser:
         page = browser.new_page()
         page.goto(url)
@@ -152,9 +155,16 @@ def device_strip_text(url: str, device_id: str) -> tuple[str, str]:
         page.fill("#password", TEST_PASSWORD)
         page.click("#login-form button[type=submit]")
         page.wait_for_url(url, timeout=30_000)
-        item = page.locator(f'li.device[data-device="{device_id}"]')
-        item.locator(".lane-model").wait_for(timeout=30_000)
-        return item.locator(".lane-model").inner_text(), item.get_attribute("title") or ""
+        page.evaluate("window.kouanTestNoReload = true")
+        yield page
+
+
+def lane_model_line(page: Any, device_id: str, text: str) -> str:
+    """Wait until the device's lane-model line in the strip reads `text`; its hover."""
+    selector = f'li.device[data-device="{device_id}"]'
+    page.wait_for_function("([s, t]) => document.querySelector(s + ' .lane-model')?.textContent === t",
+                           arg=[selector, text], timeout=60_000)
+    return page.locator(selector).get_attribute("title") or ""
 
 
 def figures(data: dict[str, Any]) -> Figures:
@@ -247,7 +257,12 @@ def test_the_lane_refits_its_model_from_released_clean_passes(tmp_path: Path, mo
     # restarted with a schedule: v1 is what the camera's analysis runs now
     write_config(tmp_path, mosquitto, lane, schedule=True)
     edge = EdgeThread(load_config(config_path)).start()
+    browser = contextlib.ExitStack()
     try:
+        # an officer's terminal open before the passes: the strip says what the camera runs
+        page = browser.enter_context(lane_terminal(edge.url))
+        hover = lane_model_line(page, "uv1", "model: lane v1 · 60 clean passes kept · 0 finds")
+        assert "refused; fitted on 0" in hover  # the newest refit: the blind copy of v1, proposed
         before = len(analyses(db))
         camera.clean("京A00003")  # seen and released clean before: the comparison judges, the model does not run
         maker = _canary_maker()
@@ -286,15 +301,16 @@ def test_the_lane_refits_its_model_from_released_clean_passes(tmp_path: Path, mo
         v2 = json.loads((models / "v2" / "card.json").read_text())
         assert v2["version"] == "2.0.0" and "current lane_uv1 1.0.0" in v2["metrics"]["held_out_set"]
 
-        # the lane terminal's device strip says what the camera runs and how its last refit went
+        # the terminal's device strip shows the scheduled refit without a reload, as the API has it
         shown = next(d for d in edge.get("/api/devices") if d["id"] == "uv1")["lane_model"]
         assert (shown["runs"], shown["kept"], shown["finds"]) == ("lane v2", 75, 0)
         assert {k: shown["last_refit"][k] for k in ("action", "version", "fitted", "clean_n", "canary_n")} == {
             "action": "adopted", "version": "v2", "fitted": 60, "clean_n": 15, "canary_n": 6}
-        line, hover = device_strip_text(edge.url, "uv1")
-        print("device strip:", line, "|", hover.splitlines()[-1])
-        assert line == "model: lane v2 · 75 clean passes kept · 0 finds"
+        hover = lane_model_line(page, "uv1", "model: lane v2 · 75 clean passes kept · 0 finds")
+        print("device strip:", hover.splitlines()[-1])
         assert "adopted as v2; fitted on 60" in hover and "of 15 held-back clean passes" in hover
+        assert page.evaluate("window.kouanTestNoReload") is True
+        browser.close()
 
         # the next pass gets v2; after a rollback the one after gets v1 again
         n = len(analyses(db))
@@ -311,5 +327,6 @@ def test_the_lane_refits_its_model_from_released_clean_passes(tmp_path: Path, mo
         proc = kouan("model", "rollback", "--config", str(config_path), "--device", "uv1")
         assert proc.returncode == 2 and "nothing to roll back to" in proc.stderr
     finally:
+        browser.close()
         camera.close()
         edge.stop()

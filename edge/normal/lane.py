@@ -11,7 +11,7 @@ from edge.normal.config import NormalConfig
 from edge.normal.finds import count_finds_after
 from edge.normal.lane_models import LaneModelPointer, LaneModels
 from edge.normal.retention import Retention, count_after
-from edge.normal.schedule import RefitSchedule
+from edge.normal.schedule import OnRefit, RefitSchedule
 from edge.normal.setup import LaneSetup, lane_setup
 from edge.store import AsyncStore, Store
 
@@ -58,9 +58,10 @@ class LaneNormal:
         """(clean passes, confirmed finds) the store keeps for the device (on the store thread)."""
         return count_after(store.read, device_id, 0), count_finds_after(store.read, device_id, 0)
 
-    def start(self, store: AsyncStore) -> list[asyncio.Task[Any]]:
-        """The refit schedule's task, when `refit_every_h` is set."""
+    def start(self, store: AsyncStore, on_refit: OnRefit | None = None) -> list[asyncio.Task[Any]]:
+        """The refit schedule's task, when `refit_every_h` is set; `on_refit(device_id)` is awaited
+        after each refit that ran (adopted or refused)."""
         if self.config.refit_every_h is None:
             return []
-        self.schedule = RefitSchedule(self.setups, self.config.refit_every_h * 3600.0, store)
+        self.schedule = RefitSchedule(self.setups, self.config.refit_every_h * 3600.0, store, on_refit)
         return [asyncio.create_task(self.schedule.run(), name="normal-refit")]
