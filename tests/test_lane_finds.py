@@ -212,7 +212,7 @@ def test_new_finds_make_a_scheduled_refit_due_without_new_clean_passes(lane: Any
     setup = LaneSetup("uvss", "under_vehicle", NormalConfig(devices=["uvss"], **settings), normal_lane.store.path,
                       normal_lane.media)
     models = LaneModels(root)
-    assert models.last_attempt_find() == retained_finds(normal_lane.store.read, "uvss")[-1].row_id
+    assert models.watermarks()[1] == retained_finds(normal_lane.store.read, "uvss")[-1].row_id
 
     async def due_now() -> tuple[bool, str]:
         store = AsyncStore(normal_lane.store.path, store_migrations())

@@ -38,7 +38,8 @@ from firmware_stubs.empty_box_image import render_interior
 from firmware_stubs.under_vehicle import CameraConfig, PassEvent, render_pass
 from tests.browser_harness import chromium
 from tests.conftest import Broker
-from tests.lane_harness import TEST_PASSWORD, TEST_USER, EdgeThread, wait_until
+from tests.lane_harness import EdgeThread, wait_until
+from tests.test_lane_terminal_browser import log_in
 
 ROOT = Path(__file__).resolve().parents[1]
 SCALE = 0.05  # the line pitch the shipped canaries were made at (60 mm per line)
@@ -149,12 +150,7 @@ def lane_terminal(url: str) -> Iterator[Any]:
     """The lane terminal in chromium, logged in; the page's `window.kouanTestNoReload` tells a reload."""
     with chromium() as browser:
         page = browser.new_page()
-        page.goto(url)
-        page.wait_for_url("**/login", timeout=30_000)
-        page.fill("#name", TEST_USER)
-        page.fill("#password", TEST_PASSWORD)
-        page.click("#login-form button[type=submit]")
-        page.wait_for_url(url, timeout=30_000)
+        log_in(page, url)
         page.evaluate("window.kouanTestNoReload = true")
         yield page
 

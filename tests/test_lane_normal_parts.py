@@ -170,7 +170,7 @@ def test_versions_pointer_rollback_and_pruning(tmp_path: Path) -> None:
     with models.locked():  # a refused candidate leaves `current` and deletes its folder
         candidate = models.candidate_folder()
         models.refuse(candidate, {"adopted": False, "last_row_id": 77})
-    assert not candidate.exists() and models.current_version() == "v2" and models.last_attempt_row() == 77
+    assert not candidate.exists() and models.current_version() == "v2" and models.watermarks()[0] == 77
 
 
 def test_the_pointer_is_never_half_written(tmp_path: Path) -> None:

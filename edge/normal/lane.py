@@ -25,13 +25,15 @@ class LaneNormal:
                   if d.id in self.config.devices and (label := d.lane_image_label()) is not None}
         self.retention = Retention(self.config, media, labels=labels)
         self.setups: list[LaneSetup] = [lane_setup(config, device_id) for device_id in self.config.devices]
+        self._setup = {setup.device_id: setup for setup in self.setups}  # each with its own [normal] merged in
         self.schedule: RefitSchedule | None = None
 
     def pointer(self, device_id: str) -> LaneModelPointer | None:
         """What a device with model = "lane" loads (None: the device does not learn its normal)."""
-        if device_id not in self.config.devices:
+        setup = self._setup.get(device_id)
+        if setup is None:
             return None
-        return LaneModelPointer(self.config.models_dir / device_id, self.config.for_device(device_id).baseline)
+        return LaneModelPointer(setup.root, setup.normal.baseline)
 
     def state(self, device_id: str) -> dict[str, Any] | None:
         """What the lane terminal shows of a device's normal (file reads: call it off the event loop):
@@ -41,10 +43,10 @@ class LaneNormal:
         if pointer is None:
             return None
         models = LaneModels(pointer.root)
-        history = models.history()
-        last = next((e for e in reversed(history) if e.get("action") in ("adopted", "refused")), None)
+        attempts = models.attempts()
         refit = None
-        if last is not None:
+        if attempts:
+            last = attempts[-1]
             candidate = last.get("candidate") or {}
             refit = {"action": last["action"], "at": last.get("at"), "version": last.get("version"),
                      "fitted": last.get("fitted_n"), **{k: candidate.get(k) for k in (

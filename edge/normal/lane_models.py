@@ -83,16 +83,18 @@ class LaneModels:
         except (OSError, ValueError):
             return {}
 
-    def last_attempt_row(self) -> int:
-        """The newest retained-image row the last refit (adopted or refused) saw; 0 before any."""
-        rows = [int(e.get("last_row_id", 0)) for e in self.history() if e.get("action") in ("adopted", "refused")]
-        return rows[-1] if rows else 0
+    def attempts(self) -> list[dict[str, Any]]:
+        """The history's refits and proposals that were judged (adopted or refused), oldest first."""
+        return [e for e in self.history() if e.get("action") in ("adopted", "refused")]
 
-    def last_attempt_find(self) -> int:
-        """The newest confirmed-find row the last refit that looked at finds saw; 0 before any."""
-        rows = [int(e["last_find_id"]) for e in self.history()
-                if e.get("action") in ("adopted", "refused") and "last_find_id" in e]
-        return rows[-1] if rows else 0
+    def watermarks(self) -> tuple[int, int]:
+        """(the newest retained-image row, the newest confirmed-find row) the refits saw, 0 before any:
+        the schedule counts what came after. A proposed model's entry has no find row (it saw none),
+        so the find row is the last refit's that has one."""
+        attempts = self.attempts()
+        row = int(attempts[-1].get("last_row_id", 0)) if attempts else 0
+        find = next((int(e["last_find_id"]) for e in reversed(attempts) if "last_find_id" in e), 0)
+        return row, find
 
     # ------------------------------------------------------------ changing (hold `locked()`)
 

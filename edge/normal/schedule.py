@@ -92,9 +92,7 @@ class RefitSchedule:
         """Refit one device if it is due; True if a refit ran (adopted or refused)."""
         device_id, normal = setup.device_id, setup.normal
         try:
-            models = LaneModels(setup.root)
-            last_image, last_find = await asyncio.to_thread(lambda: (models.last_attempt_row(),
-                                                                     models.last_attempt_find()))
+            last_image, last_find = await asyncio.to_thread(LaneModels(setup.root).watermarks)
             kept = await self.store.call(_count, device_id, last_image, last_find)
             reason = kept.due(normal)
             if reason is None:
