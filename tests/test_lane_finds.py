@@ -38,8 +38,8 @@ def lane(tmp_path: Path) -> Any:
         one.store.close()
 
 
-def finds(normal: NormalLane) -> list[tuple[str, int, list[str]]]:
-    return [(f.sha256, f.passage_id, f.reasons) for f in retained_finds(normal.store.read, "uvss")]
+def finds(normal: NormalLane, device_id: str = "uvss") -> list[tuple[str, int, list[str]]]:
+    return [(f.sha256, f.passage_id, f.reasons) for f in retained_finds(normal.store.read, device_id)]
 
 
 def test_a_held_pass_the_hub_judged_suspicious_is_kept_as_a_find_until_the_verdict_is_overturned(lane: Any) -> None:
@@ -76,6 +76,12 @@ def test_finds_are_kept_within_their_budget_and_not_at_all_with_keep_finds_0(lan
     passage_id, _ = none.passage("新F59999", flagged=True)
     none.verdict(passage_id, "suspicious")
     assert finds(none) == []
+    # each device its own budget: the lane's 2, one device keeping none
+    two = lane(devices=("uvss", "uv2"), keep_finds=2, device={"uv2": {"keep_finds": 0}})
+    for i in range(3):
+        passage_id, _ = two.passage(f"新F6{i:04d}", flagged=True, seed=i)
+        two.verdict(passage_id, "suspicious")
+    assert [f[0] for f in finds(two)] == shas[1:3] and finds(two, "uv2") == []
 
 
 def test_the_rule_lowers_to_the_finds_never_raises_and_never_goes_under_q() -> None:

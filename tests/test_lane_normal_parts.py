@@ -36,11 +36,13 @@ from tests.uplink_lane import LANE, pass_payload, png, roles
 class NormalLane:
     """A lane store whose passage transactions hand their passages to `Retention`, as the runtime does."""
 
-    def __init__(self, root: Path, **normal: Any) -> None:
+    def __init__(self, root: Path, devices: tuple[str, ...] = ("uvss",), **normal: Any) -> None:
         self.store = Store(root / "edge.sqlite3", store_migrations())
         self.media = MediaStore(root / "media")
-        self.book = PassageBook(PassagesConfig(deadlines={"uvss": 10}, inform=["vehicle_not_declared"]), roles())
-        self.retention = Retention(NormalConfig(devices=["uvss"], **normal), self.media)
+        self.devices = devices
+        self.book = PassageBook(PassagesConfig(deadlines={d: 10 for d in devices}, inform=["vehicle_not_declared"]),
+                                {d: roles()["uvss"] for d in devices})
+        self.retention = Retention(NormalConfig(devices=list(devices), **normal), self.media)
         self.now = 1_790_000_000.0
         self.cursor = 0
 
@@ -50,23 +52,24 @@ class NormalLane:
 
     def passage(self, plate: str, flagged: bool = False, seed: int | None = None, size: int = 48,
                 sha: str | None = None) -> tuple[int, str]:
-        """A pass of `plate` with a real PNG (or the stored image `sha`), decided (and, if clean,
-        released by the machine)."""
+        """A pass of `plate` with a real PNG from each device (the first's may be the stored image
+        `sha`), decided (and, if clean, released by the machine); the first device's image."""
         self.now += 5
-        if sha is None:
-            sha = png(self.media, seed if seed is not None else int(hashlib.sha256(plate.encode()).hexdigest()[:6], 16),
-                      width=size, height=size)
-        payload = pass_payload(plate, [sha], regions=1 if flagged else 0, flagged=flagged)
+        seed = seed if seed is not None else int(hashlib.sha256(plate.encode()).hexdigest()[:6], 16)
+        first = sha or png(self.media, seed, width=size, height=size)
         changed: list[int] = []
+        for k, device_id in enumerate(self.devices):
+            image = first if k == 0 else png(self.media, seed + 100_000 * k, width=size, height=size)
+            payload = pass_payload(plate, [image], regions=1 if flagged else 0, flagged=flagged)
 
-        def derive(txn: Txn, reading_id: int) -> Derived:
-            view = ReadingView(reading_id, "uvss", "under_vehicle", "pass", payload, {}, (), None, self.now, True)
-            changed.extend(self.watch(txn, self.book.follow(txn, view)))
-            return Derived()
+            def derive(txn: Txn, reading_id: int, device_id: str = device_id, payload: Any = payload) -> Derived:
+                view = ReadingView(reading_id, device_id, "under_vehicle", "pass", payload, {}, (), None, self.now, True)
+                changed.extend(self.watch(txn, self.book.follow(txn, view)))
+                return Derived()
 
-        self.store.record_reading("uvss", self.now, None, "pass", hashlib.sha256(sha.encode()).hexdigest(), payload,
-                                  {}, derive)
-        return changed[0], sha
+            self.store.record_reading(device_id, self.now, None, "pass", hashlib.sha256(image.encode()).hexdigest(),
+                                      payload, {}, derive)
+        return changed[0], first
 
     def verdict(self, passage_id: int, word: str) -> None:
         self.cursor += 1
@@ -81,8 +84,8 @@ class NormalLane:
     def state(self, passage_id: int) -> str:
         return str(self.store.read("SELECT state FROM passages WHERE id=?", (passage_id,))[0][0])
 
-    def kept(self) -> list[RetainedImage]:
-        return retained(self.store.read, "uvss")
+    def kept(self, device_id: str = "uvss") -> list[RetainedImage]:
+        return retained(self.store.read, device_id)
 
 
 @pytest.fixture
@@ -137,6 +140,22 @@ def test_the_budget_drops_the_oldest_by_count_and_by_bytes(lane: Any) -> None:
             break
         expected.insert(0, sha)
     assert [k.sha256 for k in by_bytes.kept()] == expected and expected[-1] == newest and len(expected) < 4
+
+
+def test_each_device_keeps_within_its_own_budget(lane: Any) -> None:
+    """A lane-wide budget with one device's own on top ([normal.device.<id>]): each drops its own oldest."""
+    normal = lane(devices=("uvss", "uv2"), keep_images=6, device={"uv2": {"keep_images": 2}})
+    for i in range(5):
+        normal.passage(f"新F3{i:04d}", seed=i)
+    camera, second = normal.kept("uvss"), normal.kept("uv2")
+    assert len(camera) == 5 and len(second) == 2
+    assert [k.passage_id for k in second] == [k.passage_id for k in camera[-2:]]  # the two newest passes
+    assert normal.retention.stats.dropped == 3
+    sizes = [k.size for k in normal.kept("uvss")]
+    by_bytes = lane(devices=("uvss", "uv2"), keep_bytes=10**9, device={"uvss": {"keep_bytes": sum(sizes[-2:])}})
+    for i in range(5):
+        by_bytes.passage(f"新F3{i:04d}", seed=i)
+    assert [k.size for k in by_bytes.kept("uvss")] == sizes[-2:] and len(by_bytes.kept("uv2")) == 5
 
 
 def test_a_retention_failure_never_undoes_the_release(lane: Any) -> None:
@@ -445,6 +464,6 @@ def test_a_device_may_differ_from_the_lanes_normal_settings_and_the_config_names
     path.write_text(good.replace('[normal.device.eb1]', '[normal.device.eb9]'))
     with pytest.raises(ConfigError, match="normal.device.eb9: 'eb9' is not one of normal.devices"):
         load_config(path)
-    path.write_text(good.replace('calibrate_margin = 0.5', 'keep_images = 10'))
-    with pytest.raises(ConfigError, match="normal.device.eb1.keep_images: not a per-device setting"):
+    path.write_text(good.replace('calibrate_margin = 0.5', 'keep_versions = 10'))
+    with pytest.raises(ConfigError, match="normal.device.eb1.keep_versions: not a per-device setting"):
         load_config(path)

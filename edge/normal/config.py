@@ -9,9 +9,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-# What `[normal.device.<id>]` may set for one device: how its model is made, judged and
-# started; the retention budgets, the models folder and the schedule's period stay lane-wide.
-PER_DEVICE = ("baseline", "canaries", "hold_back", "min_held_back", "min_images", "min_new_images",
+# What `[normal.device.<id>]` may set for one device: its retention budgets and how its model is
+# made, judged and started; the models folder, the versions kept and the schedule's period stay lane-wide.
+PER_DEVICE = ("keep_images", "keep_bytes", "keep_finds", "baseline", "canaries", "hold_back", "min_held_back", "min_images", "min_new_images",
               "tolerance_clean_flagged", "tolerance_canary_recall", "tolerance_canary_auroc", "refit",
               "calibrate_quantile", "calibrate_margin", "method", "features", "tile", "shrink", "bank", "max_tiles",
               "min_finds", "min_new_finds", "find_quantile", "min_find_auroc", "quantile", "margin", "threads",
@@ -104,7 +104,7 @@ class NormalConfig(BaseModel):
     device: dict[str, dict[str, Any]] = Field(
         default_factory=dict,
         description="Per device of `devices`, settings that differ from the lane's ([normal.device.<id>]): the "
-                    "baseline, the canaries, the refit (fit or calibrate) and its fit, threshold, finds and judgement "
+                    "retention budgets, the baseline, the canaries, the refit (fit or calibrate) and its fit, threshold, finds and judgement "
                     "settings (PER_DEVICE); e.g. an empty-box detector that re-calibrates the shipped "
                     "empty_container beside an under-vehicle camera that fits its own model.")
 

@@ -38,13 +38,14 @@ class FoundImage:
     retained_at: float
 
 
-def keep_finds(txn: Txn, passage_id: int, devices: set[str], media: MediaStore, keep: int,
+def keep_finds(txn: Txn, passage_id: int, keep: Mapping[str, int], media: MediaStore,
                warn: Log, clock: Callable[[], float] = time.time,
                labels: Mapping[str, str] | None = None) -> tuple[int, int]:
     """Bring the passage's finds up to date and enforce each touched device's budget: (kept, removed).
-    `keep` 0 keeps none. An image whose media file is gone is logged through `warn` and left out."""
-    found = find_images(txn, passage_id, labels) if keep else []
-    now_found = [(image, codes) for image, codes in found if image[0] in devices]
+    `keep` maps each device that learns its normal to its budget; 0 keeps none. An image whose
+    media file is gone is logged through `warn` and left out."""
+    found = find_images(txn, passage_id, labels) if any(keep.values()) else []
+    now_found = [(image, codes) for image, codes in found if keep.get(image[0])]
     wanted = {(image[0], image[1]) for image, _ in now_found}
     removed = 0
     for row_id, device_id, sha in txn.execute("SELECT id, device_id, sha256 FROM normal_finds WHERE passage_id=?",
@@ -64,7 +65,7 @@ def keep_finds(txn: Txn, passage_id: int, devices: set[str], media: MediaStore, 
         if cur.rowcount:
             kept += 1
             txn.execute("DELETE FROM normal_finds WHERE device_id=? AND id NOT IN (SELECT id FROM normal_finds "
-                        "WHERE device_id=? ORDER BY id DESC LIMIT ?)", (device_id, device_id, keep))
+                        "WHERE device_id=? ORDER BY id DESC LIMIT ?)", (device_id, device_id, keep[device_id]))
     return kept, removed
 
 

@@ -6,7 +6,8 @@ passages), so a passage released clean and its place in the lane's normal are st
 or not at all. A passage counts when it was released with no reason that holds or cleared by
 the hub's reviewer (`edge.passages.queries.clean_images`); a suspicious verdict after release
 takes its images out again. After each change the device's budget is enforced: at most
-`keep_images` rows and `keep_bytes` bytes, the oldest dropped first. The work runs behind a
+`keep_images` rows and `keep_bytes` bytes, the oldest dropped first; each device has its own
+budget (`[normal.device.<id>]` over `[normal]`), since their images differ in size. The work runs behind a
 savepoint: a failure here is logged and counted and never undoes the release itself. The same
 call keeps the lane's confirmed finds (`finds.py`).
 
@@ -64,6 +65,7 @@ class Retention:
                  labels: Mapping[str, str] | None = None) -> None:
         self.config = config
         self.devices = set(config.devices)
+        self.budgets = {device_id: config.for_device(device_id) for device_id in config.devices}
         self.labels = dict(labels or {})  # device -> the label of the images its lane model looks at
         self.media = media
         self.clock = clock
@@ -89,8 +91,8 @@ class Retention:
         txn.execute("RELEASE normal_retention")
 
     def _one(self, txn: Txn, passage_id: int) -> set[str]:
-        found, unfound = keep_finds(txn, passage_id, self.devices, self.media, self.config.keep_finds, log.warning,
-                                    self.clock, self.labels)
+        found, unfound = keep_finds(txn, passage_id, {d: b.keep_finds for d, b in self.budgets.items()}, self.media,
+                                    log.warning, self.clock, self.labels)
         self.stats.finds += found
         self.stats.finds_removed += unfound
         if found:
@@ -124,16 +126,17 @@ class Retention:
         return touched
 
     def _enforce(self, txn: Txn, device_id: str) -> None:
-        """The budget: the newest `keep_images`, and of those the newest within `keep_bytes`."""
+        """The device's budget: the newest `keep_images`, and of those the newest within `keep_bytes`."""
+        budget = self.budgets[device_id]
         dropped = txn.execute(
             "DELETE FROM normal_images WHERE device_id=? AND id NOT IN "
             "(SELECT id FROM normal_images WHERE device_id=? ORDER BY id DESC LIMIT ?)",
-            (device_id, device_id, self.config.keep_images)).rowcount
-        if self.config.keep_bytes is not None:
+            (device_id, device_id, budget.keep_images)).rowcount
+        if budget.keep_bytes is not None:
             dropped += txn.execute(
                 "DELETE FROM normal_images WHERE id IN (SELECT id FROM (SELECT id, SUM(size) OVER "
                 "(ORDER BY id DESC) AS total FROM normal_images WHERE device_id=?) WHERE total > ?)",
-                (device_id, self.config.keep_bytes)).rowcount
+                (device_id, budget.keep_bytes)).rowcount
         if dropped:
             self.stats.dropped += dropped
             log.info("lane normal: %s over its retention budget, %d oldest image(s) dropped", device_id, dropped)
