@@ -122,7 +122,7 @@ def test_released_clean_and_hub_cleared_passes_are_kept_held_ones_not(lane: Any)
 
 
 def test_the_budget_drops_the_oldest_by_count_and_by_bytes(lane: Any) -> None:
-    normal = lane(keep_images=5, keep_bytes=None)
+    normal = lane(keep_images=5, keep_bytes=0)  # 0: no byte limit
     shas = [normal.passage(f"新F2{i:04d}", seed=i)[1] for i in range(8)]
     assert [k.sha256 for k in normal.kept()] == shas[3:]
     assert normal.retention.stats.dropped == 3
@@ -152,7 +152,7 @@ def test_each_device_keeps_within_its_own_budget(lane: Any) -> None:
     assert [k.passage_id for k in second] == [k.passage_id for k in camera[-2:]]  # the two newest passes
     assert normal.retention.stats.dropped == 3
     sizes = [k.size for k in normal.kept("uvss")]
-    by_bytes = lane(devices=("uvss", "uv2"), keep_bytes=10**9, device={"uvss": {"keep_bytes": sum(sizes[-2:])}})
+    by_bytes = lane(devices=("uvss", "uv2"), keep_bytes=0, device={"uvss": {"keep_bytes": sum(sizes[-2:])}})
     for i in range(5):
         by_bytes.passage(f"新F3{i:04d}", seed=i)
     assert [k.size for k in by_bytes.kept("uvss")] == sizes[-2:] and len(by_bytes.kept("uv2")) == 5

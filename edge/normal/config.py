@@ -11,11 +11,11 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 # What `[normal.device.<id>]` may set for one device: its retention budgets and how its model is
 # made, judged and started; the models folder, the versions kept and the schedule's period stay lane-wide.
-PER_DEVICE = ("keep_images", "keep_bytes", "keep_finds", "baseline", "canaries", "hold_back", "min_held_back", "min_images", "min_new_images",
-              "tolerance_clean_flagged", "tolerance_canary_recall", "tolerance_canary_auroc", "refit",
-              "calibrate_quantile", "calibrate_margin", "method", "features", "tile", "shrink", "bank", "max_tiles",
-              "min_finds", "min_new_finds", "find_quantile", "min_find_auroc", "quantile", "margin", "threads",
-              "backbone")
+PER_DEVICE = ("keep_images", "keep_bytes", "keep_finds", "baseline", "canaries", "hold_back", "min_held_back",
+              "min_images", "min_new_images", "tolerance_clean_flagged", "tolerance_canary_recall",
+              "tolerance_canary_auroc", "refit", "calibrate_quantile", "calibrate_margin", "method", "features", "tile",
+              "shrink", "bank", "max_tiles", "min_finds", "min_new_finds", "find_quantile", "min_find_auroc", "quantile",
+              "margin", "threads", "backbone")
 
 
 class NormalConfig(BaseModel):
@@ -29,8 +29,8 @@ class NormalConfig(BaseModel):
                     "[[devices]]). A device configured with model = \"lane\" must be one of them.")
     keep_images: int = Field(500, ge=1, description="Retention budget per device: at most this many images; "
                              "the oldest is dropped first.")
-    keep_bytes: int | None = Field(2 * 1024**3, ge=1, description="Retention budget per device in bytes of image "
-                                   "files (none: no byte limit); the oldest is dropped first.")
+    keep_bytes: int = Field(2 * 1024**3, ge=0, description="Retention budget per device in bytes of image files "
+                            "(0: no byte limit); the oldest is dropped first.")
     models_dir: Path = Field(Path("var/models"), description="The lane's model folders: <models_dir>/<device>/<version>/ "
                              "with a `current` pointer; relative to the config file.")
     baseline: str | None = Field(

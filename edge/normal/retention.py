@@ -132,7 +132,7 @@ class Retention:
             "DELETE FROM normal_images WHERE device_id=? AND id NOT IN "
             "(SELECT id FROM normal_images WHERE device_id=? ORDER BY id DESC LIMIT ?)",
             (device_id, device_id, budget.keep_images)).rowcount
-        if budget.keep_bytes is not None:
+        if budget.keep_bytes:
             dropped += txn.execute(
                 "DELETE FROM normal_images WHERE id IN (SELECT id FROM (SELECT id, SUM(size) OVER "
                 "(ORDER BY id DESC) AS total FROM normal_images WHERE device_id=?) WHERE total > ?)",
