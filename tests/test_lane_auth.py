@@ -39,7 +39,7 @@ OPEN = {"/", "/login", "/static/{name}", "/healthz", "/api/login",
 DATA = {"/api/lane", "/api/devices", "/api/events", "/api/live", "/api/media/{sha256}",
         "/api/media/{sha256}/preview", "/metrics", "/api/me", "/api/logout", "/api/passages",
         "/api/passages/{passage_id}", "/api/passages/{passage_id}/release", "/api/passages/{passage_id}/hold",
-        "/api/stats", "/api/declarations", "/api/uplink"}
+        "/api/stats", "/api/declarations", "/api/uplink", "/api/devices/{device_id}/lane-model/rollback"}
 BOSS, BOSS_PASSWORD = "boss", "supervisor-password"
 MIGRATIONS = store_migrations()
 

@@ -262,11 +262,11 @@ def watch_errors(page: Any) -> list[str]:
     return errors
 
 
-def log_in(page: Any, url: str) -> None:
+def log_in(page: Any, url: str, name: str = TEST_USER, password: str = TEST_PASSWORD) -> None:
     page.goto(url)
     page.wait_for_url("**/login")
-    page.fill("#name", TEST_USER)
-    page.fill("#password", TEST_PASSWORD)
+    page.fill("#name", name)
+    page.fill("#password", password)
     page.click("#login-form button[type=submit]")
     page.wait_for_selector("#link.up", timeout=15_000)
     page.wait_for_function("document.getElementById('user-name').textContent.length > 0")

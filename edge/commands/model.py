@@ -20,6 +20,7 @@ version before; `kouan model history --config ... --device ...` prints what happ
 from __future__ import annotations
 
 import argparse
+import getpass
 import json
 import sys
 from pathlib import Path
@@ -89,6 +90,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     _lane_arguments(prop, required=True)
     back = sub.add_parser("rollback", help="point a lane device back at its model version before the current one")
     _lane_arguments(back, required=True)
+    back.add_argument("--reason", default="", help="why, for the device's history (e.g. \"v3 holds too many trucks\")")
     hist = sub.add_parser("history", help="a lane device's model versions and its refits (JSON lines)")
     _lane_arguments(hist, required=True)
     lst = sub.add_parser("list", help="list models under the models folder")
@@ -255,12 +257,19 @@ def _rollback(args: argparse.Namespace) -> int:
     if setup is None:
         return EXIT_INPUT_ERROR
     try:
-        was, now = rollback(setup)  # type: ignore[arg-type]
+        was, now = rollback(setup, f"kouan model rollback ({_os_user()})", args.reason)  # type: ignore[arg-type]
     except LaneModelError as exc:
         print(f"kouan model rollback: error: {exc}", file=sys.stderr)
         return EXIT_INPUT_ERROR
     print(json.dumps({"device": args.device, "from": was, "current": now}))
     return 0
+
+
+def _os_user() -> str:
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError):  # no login name in the environment and none in the password database
+        return "unknown user"
 
 
 def _history(args: argparse.Namespace) -> int:

@@ -9,7 +9,8 @@ from typing import Any
 from edge.media import MediaStore
 from edge.normal.config import NormalConfig
 from edge.normal.finds import count_finds_after
-from edge.normal.lane_models import LaneModelPointer, LaneModels
+from edge.normal.lane_models import LaneModelError, LaneModelPointer, LaneModels
+from edge.normal.refit import rollback
 from edge.normal.retention import Retention, count_after
 from edge.normal.schedule import OnRefit, RefitSchedule
 from edge.normal.setup import LaneSetup, lane_setup
@@ -43,7 +44,8 @@ class LaneNormal:
         if pointer is None:
             return None
         models = LaneModels(pointer.root)
-        attempts = models.attempts()
+        history = models.history()
+        attempts = [e for e in history if e.get("action") in ("adopted", "refused")]
         refit = None
         if attempts:
             last = attempts[-1]
@@ -53,7 +55,21 @@ class LaneNormal:
                          "clean_flagged_n", "clean_n", "canary_found_n", "canary_n")}}
         current = models.current_version()
         runs = f"lane {current}" if current else f"baseline {pointer.baseline}" if pointer.baseline else None
-        return {"current": current, "runs": runs, "last_refit": refit}
+        rolled = history[-1] if history and history[-1].get("action") == "rollback" else None
+        last_rollback = None if rolled is None else {
+            k: rolled.get(k) for k in ("at", "from", "version", "by", "reason")}
+        return {"current": current, "runs": runs, "last_refit": refit, "rollback_to": models.rollback_target(),
+                "last_rollback": last_rollback}
+
+    def rollback(self, device_id: str, by: str, reason: str) -> tuple[str, str]:
+        """Point a learning device back at its model before the current one (file work: off the
+        event loop); (from, to). KeyError for a device that does not learn its normal;
+        LaneModelError when there is nothing to roll back to."""
+        setup = self._setup[device_id]
+        try:
+            return rollback(setup, by, reason)
+        except LaneModelError as exc:  # the terminal gets the device, not the server's folder
+            raise LaneModelError(f"{device_id}: {str(exc).removeprefix(f'{setup.root}: ')}") from None
 
     @staticmethod
     def kept(store: Store, device_id: str) -> tuple[int, int]:

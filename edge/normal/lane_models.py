@@ -140,20 +140,29 @@ class LaneModels:
         if candidate is not None:
             shutil.rmtree(candidate, ignore_errors=True)
 
-    def rollback(self) -> tuple[str, str]:
-        """Point `current` back at the version that was current before it; (from, to)."""
+    def rollback_target(self) -> str | None:
+        """The version a rollback would point `current` at: the one current before it, if still kept."""
         current = self.current_version()
         if current is None:
-            raise LaneModelError(f"{self.root}: no current lane model to roll back from")
+            return None
         stack = self._adopted_stack()
         while stack and stack[-1] != current:
             stack.pop()
         earlier = [v for v in stack[:-1] if (self.root / v).is_dir()]
-        if not earlier:
+        return earlier[-1] if earlier else None
+
+    def rollback(self, by: str = "", reason: str = "") -> tuple[str, str]:
+        """Point `current` back at the version that was current before it; (from, to). `by` and
+        `reason` (who asked, and why) go into the history with it."""
+        current = self.current_version()
+        if current is None:
+            raise LaneModelError(f"{self.root}: no current lane model to roll back from")
+        target = self.rollback_target()
+        if target is None:
             raise LaneModelError(f"{self.root}: {current} is the first lane model kept here; nothing to roll back to")
-        self._point(earlier[-1])
-        self._note({"action": "rollback", "from": current, "version": earlier[-1]})
-        return current, earlier[-1]
+        self._point(target)
+        self._note({"action": "rollback", "from": current, "version": target, "by": by, "reason": reason})
+        return current, target
 
     # ------------------------------------------------------------ inside
 

@@ -286,11 +286,12 @@ def propose(setup: LaneSetup, model_dir: Path, write: Writer = stderr_writer) ->
             raise
 
 
-def rollback(setup: LaneSetup) -> tuple[str, str]:
-    """Point the device's `current` back at the version before it; (from, to)."""
+def rollback(setup: LaneSetup, by: str = "", reason: str = "") -> tuple[str, str]:
+    """Point the device's `current` back at the version before it; (from, to). Who asked and why
+    go into its history."""
     models = LaneModels(setup.root)
     with models.locked():
-        return models.rollback()
+        return models.rollback(by, reason)
 
 
 __all__ = ["FitInputError", "LaneSetup", "RefitError", "RefitOutcome", "lane_setup", "propose", "refit_device",

@@ -28,6 +28,7 @@ from edge.store import AsyncStore
 from edge.users import Session, SessionPolicy
 from edge.web.auth import Auth, current_session, current_user, install_auth, metrics_reader
 from edge.web.media_routes import media_router
+from edge.web.model_routes import lane_model_router
 from edge.web.passage_routes import declaration_router, passage_router
 from edge.web.uplink_routes import uplink_router
 
@@ -141,6 +142,7 @@ def create_app(view: LaneView) -> FastAPI:
     app.include_router(passage_router(passages))
     app.include_router(declaration_router(passages))
     app.include_router(uplink_router(lambda: getattr(view, "uplink", None)))
+    app.include_router(lane_model_router(lambda: getattr(view, "rollback_lane_model", None)))
 
     @app.get("/metrics", dependencies=[Depends(metrics_reader)])
     async def metrics() -> Response:

@@ -1,6 +1,8 @@
 // The device health strip: each device's name, online or offline (in words, not colour alone),
-// how long ago it was last heard (ticking), and its bad frames. Updated from `device` events on
-// the live stream. On a phone the strip folds into one summary line that opens it.
+// how long ago it was last heard (ticking), its bad frames and, for a device that learns its
+// normal, the model it runs; a supervisor may roll that model back (a reason is asked for; the
+// server checks the role). Updated from `device` events on the live stream. On a phone the strip
+// folds into one summary line that opens it.
 "use strict";
 
 const KIND_WORDS = {
@@ -38,6 +40,8 @@ export function laneModelWords(m, now = Date.now() / 1000) {
   } else {
     more.push("no refit yet");
   }
+  const b = m.last_rollback;
+  if (b) more.push(`rolled back from ${b.from} to ${b.version} ${ago(b.at, now)} by ${b.by}: ${b.reason}`);
   return { line, more };
 }
 
@@ -49,17 +53,28 @@ function el(tag, cls, text) {
 }
 
 export class DeviceStrip {
-  constructor(strip, toggle, summary) {
+  constructor(strip, toggle, summary, api, rollbackDialog) {
     this.strip = strip;
     this.toggle = toggle;
     this.summary = summary;
+    this.api = api;
+    this.role = null;
     this.devices = new Map();
+    this.dialog = rollbackDialog;
+    this.rollingBack = null;  // the device whose rollback the dialog asks about
+    this.wireDialog();
     toggle.addEventListener("click", () => {
       const open = toggle.getAttribute("aria-expanded") !== "true";
       toggle.setAttribute("aria-expanded", String(open));
       strip.classList.toggle("open", open);
     });
     setInterval(() => this.tick(), 1000);
+  }
+
+  /** The logged-in user's role: a supervisor's strip offers the rollback. */
+  setRole(role) {
+    this.role = role;
+    this.render();
   }
 
   replaceAll(list) {
@@ -108,9 +123,57 @@ export class DeviceStrip {
       const words = laneModelWords(d.lane_model);
       li.append(el("span", "lane-model", words.line));
       hover.push(...words.more);
+      if (this.role === "supervisor" && d.lane_model.rollback_to) {
+        const back = el("button", "quiet lane-rollback", `roll back to ${d.lane_model.rollback_to}`);
+        back.type = "button";
+        back.setAttribute("aria-haspopup", "dialog");
+        back.addEventListener("click", () => this.askRollback(d.id));
+        li.append(back);
+      }
     }
     li.title = hover.join("\n");
     return li;
+  }
+
+  wireDialog() {
+    const $ = (id) => this.dialog.querySelector(`#${id}`);
+    this.dialog.querySelector("form").addEventListener("submit", async (e) => {
+      e.preventDefault();
+      const reason = $("rollback-reason").value.trim();
+      if (!reason) {
+        $("rollback-error").textContent = "Write why the model goes back.";
+        $("rollback-reason").focus();
+        return;
+      }
+      $("rollback-ok").disabled = true;
+      try {
+        const id = this.rollingBack;
+        await this.api.post(`/api/devices/${encodeURIComponent(id)}/lane-model/rollback`, { reason });
+        this.dialog.close("ok");
+        this.replaceAll(await this.api.get("/api/devices"));
+      } catch (err) {
+        $("rollback-error").textContent = `Not rolled back: ${err.message}`;
+      } finally {
+        $("rollback-ok").disabled = false;
+      }
+    });
+    $("rollback-reason").addEventListener("input", () => { $("rollback-error").textContent = ""; });
+    $("rollback-cancel").addEventListener("click", () => this.dialog.close("cancel"));
+  }
+
+  askRollback(id) {
+    const d = this.devices.get(id);
+    if (!d || !d.lane_model) return;
+    const $ = (name) => this.dialog.querySelector(`#${name}`);
+    this.rollingBack = id;
+    $("rollback-title").textContent = `Roll ${d.name || d.id} back to ${d.lane_model.rollback_to}?`;
+    $("rollback-what").textContent = `It runs ${d.lane_model.runs} now; from the next image it runs its lane model `
+      + `${d.lane_model.rollback_to} again. The schedule may refit it later.`;
+    $("rollback-reason").value = "";
+    $("rollback-error").textContent = "";
+    this.dialog.returnValue = "";
+    this.dialog.showModal();
+    $("rollback-reason").focus();
   }
 
   tick() {

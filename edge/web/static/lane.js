@@ -21,7 +21,7 @@ const STATS_EVERY_MS = 10_000;
 const narrow = window.matchMedia("(max-width: 899px)");
 
 const view = new PassageView($("view"));
-const devices = new DeviceStrip($("device-strip"), $("devices-toggle"), $("devices-summary"));
+const devices = new DeviceStrip($("device-strip"), $("devices-toggle"), $("devices-summary"), api, $("rollback"));
 const uplink = new UplinkLine($("uplink"), api);
 const list = new PassageList($("passages"), $("older"), $("list-empty"), api, {
   onSelect: (id) => selected(id),
@@ -39,6 +39,7 @@ async function loadMe() {
   const me = await api.get("/api/me");
   $("user-name").textContent = me.name;
   $("user-name").title = `${me.name} (${me.role})`;
+  devices.setRole(me.role);
 }
 
 async function loadLane() {
