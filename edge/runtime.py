@@ -281,7 +281,8 @@ class EdgeRuntime:
         return {"device": device_id, "from": was, "current": now}
 
     async def _refitted(self, device_id: str) -> None:
-        """A scheduled refit ran: the terminal's device strip shows its outcome without a reload."""
+        """A refit ran or the device's models folder changed: the terminal's device strip shows it
+        without a reload."""
         self.bus.publish("device", await self.device_row(device_id))
 
     async def events(self, limit: int) -> list[dict[str, Any]]:

@@ -2,7 +2,8 @@
 edge over a real Mosquitto, its store, two lane model versions on disk, the HTTP API and Debian's
 chromium. Officers see the model but get no button and a 403 from the server; the reason goes
 into the device's history; open terminals see the rollback without a reload; the next pass is
-analysed by the version rolled back to; a second rollback is refused with the reason."""
+analysed by the version rolled back to; a second rollback is refused with the reason. A version
+adopted and a rollback made by `kouan model` in another process reach open terminals too."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from edge.normal.lane_models import LaneModels
 from tests.browser_harness import chromium
 from tests.conftest import Broker
 from tests.lane_harness import EdgeThread, ensure_user, login_client, wait_until
-from tests.test_lane_normal import Camera, analyses, lane_model_line
+from tests.test_lane_normal import Camera, analyses, kouan, lane_model_line
 from tests.test_lane_terminal_browser import log_in, shot_path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -52,25 +53,26 @@ models_dir = "models"
     return path
 
 
-def two_versions(root: Path) -> None:
-    """v1 and v2 adopted in turn: the shipped under_vehicle graph, cards marked 1.0.0 and 2.0.0."""
+def adopt(root: Path, n: int) -> None:
+    """Version v<n> adopted as a refit would: the shipped under_vehicle graph, its card marked n.0.0."""
     models = LaneModels(root)
-    for n in (1, 2):
-        candidate = models.candidate_folder()
-        shutil.copyfile(ROOT / "models/under_vehicle/model.onnx", candidate / "model.onnx")
-        card = json.loads((ROOT / "models/under_vehicle/card.json").read_text(encoding="utf-8"))
-        card.update(name="lane_uv1", version=f"{n}.0.0")
-        (candidate / "card.json").write_text(json.dumps(card), encoding="utf-8")
-        figures = {"model": f"lane_uv1 {n}.0.0", "clean_flagged_n": 0, "clean_n": 10, "canary_found_n": 6,
-                   "canary_n": 6}
-        models.adopt(candidate, f"v{n}", {"adopted": True, "fitted_n": 40, "candidate": figures}, keep=5)
+    candidate = models.candidate_folder()
+    shutil.copyfile(ROOT / "models/under_vehicle/model.onnx", candidate / "model.onnx")
+    card = json.loads((ROOT / "models/under_vehicle/card.json").read_text(encoding="utf-8"))
+    card.update(name="lane_uv1", version=f"{n}.0.0")
+    (candidate / "card.json").write_text(json.dumps(card), encoding="utf-8")
+    figures = {"model": f"lane_uv1 {n}.0.0", "clean_flagged_n": 0, "clean_n": 10, "canary_found_n": 6, "canary_n": 6}
+    models.adopt(candidate, f"v{n}", {"adopted": True, "fitted_n": 40, "candidate": figures}, keep=5)
 
 
 def test_a_supervisor_rolls_the_lane_model_back_from_the_terminal_and_an_officer_cannot(
         tmp_path: Path, mosquitto: Broker) -> None:
     lane = f"rollback-{tmp_path.name[-6:]}"
-    config = load_config(write_config(tmp_path, mosquitto, lane))
-    two_versions(tmp_path / "models" / "uv1")
+    config_path = write_config(tmp_path, mosquitto, lane)
+    config = load_config(config_path)
+    models = tmp_path / "models" / "uv1"
+    adopt(models, 1)
+    adopt(models, 2)
     ensure_user(config.store.path, SUPERVISOR, "supervisor", SUPERVISOR_PASSWORD)
     edge = EdgeThread(config).start()
     camera = Camera(mosquitto, lane)
@@ -87,7 +89,6 @@ def test_a_supervisor_rolls_the_lane_model_back_from_the_terminal_and_an_officer
         other = supervisor.post("/api/devices/lock9/lane-model/rollback", json={"reason": "x"})
         assert other.status_code == 404
         assert other.json()["detail"] == "lock9 does not learn its normal here ([normal] devices)"
-        models = tmp_path / "models" / "uv1"
         assert (models / "current").read_text().strip() == "v2"
         shown = next(d for d in edge.get("/api/devices") if d["id"] == "uv1")["lane_model"]
         assert (shown["runs"], shown["rollback_to"], shown["last_rollback"]) == ("lane v2", "v1", None)
@@ -121,19 +122,33 @@ def test_a_supervisor_rolls_the_lane_model_back_from_the_terminal_and_an_officer
             hover = lane_model_line(officer_page, "uv1", line)  # pushed on the live stream
             assert "by supervisor sup-1" in hover and officer_page.evaluate("window.kouanTestNoReload") is True
 
-        assert (models / "current").read_text().strip() == "v1" and (models / "v2").is_dir()
-        last = json.loads((models / "history.jsonl").read_text(encoding="utf-8").splitlines()[-1])
-        assert {k: last[k] for k in ("action", "from", "version", "by", "reason")} == {
-            "action": "rollback", "from": "v2", "version": "v1", "by": "supervisor sup-1",
-            "reason": "v2 holds too many trucks"}
-        # the running lane analyses the next pass with v1
-        camera.clean("京A20001")
-        wait_until(lambda: len(analyses(config.store.path)) == 1, 60, what="an analysis after the rollback")
-        assert (analyses(config.store.path)[0]["model"], analyses(config.store.path)[0]["version"]) == (
-            "lane_uv1", "1.0.0")
-        again = supervisor.post(ROLLBACK, json={"reason": "once more"})
-        assert (again.status_code, again.json()["detail"]) == (
-            409, "uv1: v1 is the first lane model kept here; nothing to roll back to")
+            assert (models / "current").read_text().strip() == "v1" and (models / "v2").is_dir()
+            last = json.loads((models / "history.jsonl").read_text(encoding="utf-8").splitlines()[-1])
+            assert {k: last[k] for k in ("action", "from", "version", "by", "reason")} == {
+                "action": "rollback", "from": "v2", "version": "v1", "by": "supervisor sup-1",
+                "reason": "v2 holds too many trucks"}
+            # the running lane analyses the next pass with v1
+            camera.clean("京A20001")
+            wait_until(lambda: len(analyses(config.store.path)) == 1, 60, what="an analysis after the rollback")
+            assert (analyses(config.store.path)[0]["model"], analyses(config.store.path)[0]["version"]) == (
+                "lane_uv1", "1.0.0")
+            again = supervisor.post(ROLLBACK, json={"reason": "once more"})
+            assert (again.status_code, again.json()["detail"]) == (
+                409, "uv1: v1 is the first lane model kept here; nothing to roll back to")
+
+            # changes made outside the edge (a refit or proposal adopted, a rollback by the command)
+            # reach open terminals too, without a reload
+            adopt(models, 3)
+            lane_model_line(officer_page, "uv1", "model: lane v3 · 0 clean passes kept · 0 finds")
+            lane_model_line(supervisor_page, "uv1", "model: lane v3 · 0 clean passes kept · 0 finds")
+            assert button.text_content() == "roll back to v1"
+            proc = kouan("model", "rollback", "--config", str(config_path), "--device", "uv1",
+                         "--reason", "v3 misses bundles")
+            assert proc.returncode == 0, proc.stderr
+            assert json.loads(proc.stdout) == {"device": "uv1", "from": "v3", "current": "v1"}
+            hover = lane_model_line(officer_page, "uv1", line)
+            assert "rolled back from v3 to v1" in hover and "by kouan model rollback (" in hover
+            assert hover.endswith("): v3 misses bundles") and officer_page.evaluate("window.kouanTestNoReload")
     finally:
         supervisor.close()
         camera.close()

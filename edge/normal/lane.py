@@ -4,17 +4,20 @@ device's model pointer for its kind, and the refit schedule."""
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 from typing import Any
 
 from edge.media import MediaStore
 from edge.normal.config import NormalConfig
 from edge.normal.finds import count_finds_after
-from edge.normal.lane_models import LaneModelError, LaneModelPointer, LaneModels
+from edge.normal.lane_models import CURRENT, HISTORY, LaneModelError, LaneModelPointer, LaneModels
 from edge.normal.refit import rollback
 from edge.normal.retention import Retention, count_after
 from edge.normal.schedule import OnRefit, RefitSchedule
 from edge.normal.setup import LaneSetup, lane_setup
 from edge.store import AsyncStore, Store
+
+WATCH_PERIOD_S = 2.0  # how soon open terminals see a models folder changed by another process
 
 
 class LaneNormal:
@@ -78,8 +81,34 @@ class LaneNormal:
 
     def start(self, store: AsyncStore, on_refit: OnRefit | None = None) -> list[asyncio.Task[Any]]:
         """The refit schedule's task, when `refit_every_h` is set; `on_refit(device_id)` is awaited
-        after each refit that ran (adopted or refused)."""
-        if self.config.refit_every_h is None:
-            return []
-        self.schedule = RefitSchedule(self.setups, self.config.refit_every_h * 3600.0, store, on_refit)
-        return [asyncio.create_task(self.schedule.run(), name="normal-refit")]
+        after each refit that ran (adopted or refused), and, from a watcher, whenever a device's
+        models folder changed otherwise (a refit, proposal or rollback by `kouan model` in
+        another process)."""
+        tasks = []
+        if on_refit is not None:
+            tasks.append(asyncio.create_task(self._watch(on_refit), name="normal-watch"))
+        if self.config.refit_every_h is not None:
+            self.schedule = RefitSchedule(self.setups, self.config.refit_every_h * 3600.0, store, on_refit)
+            tasks.append(asyncio.create_task(self.schedule.run(), name="normal-refit"))
+        return tasks
+
+    def _stamps(self) -> dict[str, tuple[tuple[int, int], ...]]:
+        """Each device's models folder as (mtime, size) of its history and pointer (file reads)."""
+        def stamp(path: Path) -> tuple[int, int]:
+            try:
+                info = path.stat()
+            except OSError:
+                return (0, 0)
+            return (info.st_mtime_ns, info.st_size)
+
+        return {s.device_id: (stamp(s.root / HISTORY), stamp(s.root / CURRENT)) for s in self.setups}
+
+    async def _watch(self, on_change: OnRefit) -> None:
+        seen = await asyncio.to_thread(self._stamps)
+        while True:
+            await asyncio.sleep(WATCH_PERIOD_S)
+            now = await asyncio.to_thread(self._stamps)
+            for device_id, stamps in now.items():
+                if stamps != seen.get(device_id):
+                    await on_change(device_id)
+            seen = now
