@@ -269,13 +269,14 @@ class EdgeRuntime:
                 row["lane_model"] = state
         return row
 
-    async def rollback_lane_model(self, device_id: str, by: str, reason: str) -> dict[str, Any]:
-        """A supervisor's rollback from the terminal: the device's lane model goes back to the one
-        before (its live model follows the pointer at the next image) and open terminals see it.
-        KeyError for a device that does not learn its normal; LaneModelError: nothing to roll back to."""
-        if self.normal is None:
+    async def rollback_lane_model(self, device_id: str, by: str, reason: str, expect: str) -> dict[str, Any]:
+        """A supervisor's rollback from the terminal of the version `expect` they saw: the device's
+        lane model goes back to the one before (its live model follows the pointer at the next
+        image) and open terminals see it. KeyError for a device that does not learn its normal;
+        LaneModelError: nothing to roll back to, or `expect` is no longer current."""
+        if self.normal is None or self.normal.pointer(device_id) is None:
             raise KeyError(device_id)
-        was, now = await asyncio.to_thread(self.normal.rollback, device_id, by, reason)
+        was, now = await asyncio.to_thread(self.normal.rollback, device_id, by, reason, expect)
         log.warning("lane model of %s rolled back from %s to %s by %s: %s", device_id, was, now, by, reason)
         self.bus.publish("device", await self.device_row(device_id))
         return {"device": device_id, "from": was, "current": now}

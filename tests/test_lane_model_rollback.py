@@ -25,6 +25,7 @@ ROOT = Path(__file__).resolve().parents[1]
 SUPERVISOR, SUPERVISOR_PASSWORD = "sup-1", "supervisor-password-1"
 ROLLBACK = "/api/devices/uv1/lane-model/rollback"
 DEVICE = 'li.device[data-device="uv1"]'
+ASK = {"reason": "x", "current": "v2"}
 
 
 def write_config(tmp: Path, broker: Broker, lane: str) -> Path:
@@ -79,14 +80,18 @@ def test_a_supervisor_rolls_the_lane_model_back_from_the_terminal_and_an_officer
     supervisor = login_client(edge.url, SUPERVISOR, SUPERVISOR_PASSWORD)
     try:
         # the server checks who asks: no login, an officer, a wrong CSRF token, a bad body, another device
-        assert httpx.post(edge.url.rstrip("/") + ROLLBACK, json={"reason": "x"}).status_code == 401
+        assert httpx.post(edge.url.rstrip("/") + ROLLBACK, json=ASK).status_code == 401
         assert edge.client is not None
-        refused = edge.client.post(ROLLBACK, json={"reason": "x"})
+        refused = edge.client.post(ROLLBACK, json=ASK)
         assert (refused.status_code, refused.json()["detail"]) == (403, "this needs a supervisor login")
-        assert supervisor.post(ROLLBACK, json={"reason": "x"}, headers={"X-CSRF-Token": "wrong"}).status_code == 403
-        assert supervisor.post(ROLLBACK, json={"reason": "   "}).status_code == 422
-        assert supervisor.post(ROLLBACK, json={"reason": "x", "to": "v1"}).status_code == 422
-        other = supervisor.post("/api/devices/lock9/lane-model/rollback", json={"reason": "x"})
+        assert supervisor.post(ROLLBACK, json=ASK, headers={"X-CSRF-Token": "wrong"}).status_code == 403
+        assert supervisor.post(ROLLBACK, json={**ASK, "reason": "   "}).status_code == 422
+        assert supervisor.post(ROLLBACK, json={**ASK, "to": "v1"}).status_code == 422
+        assert supervisor.post(ROLLBACK, json={"reason": "x"}).status_code == 422  # which version it saw, too
+        stale = supervisor.post(ROLLBACK, json={**ASK, "current": "v9"})  # not what runs: nothing rolled back
+        assert (stale.status_code, stale.json()["detail"]) == (
+            409, "uv1: the current model is v2, not v9 (it changed meanwhile); nothing rolled back")
+        other = supervisor.post("/api/devices/lock9/lane-model/rollback", json=ASK)
         assert other.status_code == 404
         assert other.json()["detail"] == "lock9 does not learn its normal here ([normal] devices)"
         assert (models / "current").read_text().strip() == "v2"
@@ -132,7 +137,7 @@ def test_a_supervisor_rolls_the_lane_model_back_from_the_terminal_and_an_officer
             wait_until(lambda: len(analyses(config.store.path)) == 1, 60, what="an analysis after the rollback")
             assert (analyses(config.store.path)[0]["model"], analyses(config.store.path)[0]["version"]) == (
                 "lane_uv1", "1.0.0")
-            again = supervisor.post(ROLLBACK, json={"reason": "once more"})
+            again = supervisor.post(ROLLBACK, json={"reason": "once more", "current": "v1"})
             assert (again.status_code, again.json()["detail"]) == (
                 409, "uv1: v1 is the first lane model kept here; nothing to roll back to")
 

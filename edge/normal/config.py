@@ -104,8 +104,8 @@ class NormalConfig(BaseModel):
     device: dict[str, dict[str, Any]] = Field(
         default_factory=dict,
         description="Per device of `devices`, settings that differ from the lane's ([normal.device.<id>]): the "
-                    "retention budgets, the baseline, the canaries, the refit (fit or calibrate) and its fit, threshold, finds and judgement "
-                    "settings (PER_DEVICE); e.g. an empty-box detector that re-calibrates the shipped "
+                    "retention budgets, the baseline, the canaries, the refit (fit or calibrate) and its fit, "
+                    "threshold, finds and judgement settings (PER_DEVICE); e.g. an empty-box detector that re-calibrates the shipped "
                     "empty_container beside an under-vehicle camera that fits its own model.")
 
     @model_validator(mode="after")

@@ -64,13 +64,13 @@ class LaneNormal:
         return {"current": current, "runs": runs, "last_refit": refit, "rollback_to": models.rollback_target(),
                 "last_rollback": last_rollback}
 
-    def rollback(self, device_id: str, by: str, reason: str) -> tuple[str, str]:
-        """Point a learning device back at its model before the current one (file work: off the
-        event loop); (from, to). KeyError for a device that does not learn its normal;
-        LaneModelError when there is nothing to roll back to."""
+    def rollback(self, device_id: str, by: str, reason: str, expect: str | None = None) -> tuple[str, str]:
+        """Point a learning device (one `pointer` knows) back at its model before the current one,
+        if `expect` is still current (file work: off the event loop); (from, to). LaneModelError
+        when there is nothing to roll back to or the current model is not `expect`."""
         setup = self._setup[device_id]
         try:
-            return rollback(setup, by, reason)
+            return rollback(setup, by, reason, expect)
         except LaneModelError as exc:  # the terminal gets the device, not the server's folder
             raise LaneModelError(f"{device_id}: {str(exc).removeprefix(f'{setup.root}: ')}") from None
 

@@ -151,12 +151,16 @@ class LaneModels:
         earlier = [v for v in stack[:-1] if (self.root / v).is_dir()]
         return earlier[-1] if earlier else None
 
-    def rollback(self, by: str = "", reason: str = "") -> tuple[str, str]:
+    def rollback(self, by: str = "", reason: str = "", expect: str | None = None) -> tuple[str, str]:
         """Point `current` back at the version that was current before it; (from, to). `by` and
-        `reason` (who asked, and why) go into the history with it."""
+        `reason` (who asked, and why) go into the history with it. With `expect`, the version the
+        caller saw running: refused if another has been adopted since."""
         current = self.current_version()
         if current is None:
             raise LaneModelError(f"{self.root}: no current lane model to roll back from")
+        if expect is not None and current != expect:
+            raise LaneModelError(f"{self.root}: the current model is {current}, not {expect} (it changed "
+                                 "meanwhile); nothing rolled back")
         target = self.rollback_target()
         if target is None:
             raise LaneModelError(f"{self.root}: {current} is the first lane model kept here; nothing to roll back to")

@@ -286,12 +286,13 @@ def propose(setup: LaneSetup, model_dir: Path, write: Writer = stderr_writer) ->
             raise
 
 
-def rollback(setup: LaneSetup, by: str = "", reason: str = "") -> tuple[str, str]:
+def rollback(setup: LaneSetup, by: str = "", reason: str = "", expect: str | None = None) -> tuple[str, str]:
     """Point the device's `current` back at the version before it; (from, to). Who asked and why
-    go into its history."""
+    go into its history; with `expect`, only if that version is still current (a refit running
+    meanwhile may have adopted another, and the lock waits for it)."""
     models = LaneModels(setup.root)
     with models.locked():
-        return models.rollback(by, reason)
+        return models.rollback(by, reason, expect)
 
 
 __all__ = ["FitInputError", "LaneSetup", "RefitError", "RefitOutcome", "lane_setup", "propose", "refit_device",

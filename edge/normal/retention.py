@@ -7,9 +7,9 @@ or not at all. A passage counts when it was released with no reason that holds o
 the hub's reviewer (`edge.passages.queries.clean_images`); a suspicious verdict after release
 takes its images out again. After each change the device's budget is enforced: at most
 `keep_images` rows and `keep_bytes` bytes, the oldest dropped first; each device has its own
-budget (`[normal.device.<id>]` over `[normal]`), since their images differ in size. The work runs behind a
-savepoint: a failure here is logged and counted and never undoes the release itself. The same
-call keeps the lane's confirmed finds (`finds.py`).
+budget (`[normal.device.<id>]` over `[normal]`), since their images differ in size. The work
+runs behind a savepoint: a failure here is logged and counted and never undoes the release
+itself. The same call keeps the lane's confirmed finds (`finds.py`).
 
 Every retained image's media file is protected: whatever prunes the media store must keep the
 hashes `protected_media` returns.

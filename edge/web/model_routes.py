@@ -14,7 +14,8 @@ from edge.normal.lane_models import LaneModelError
 from edge.users import User
 from edge.web.auth import current_user, require_role
 
-Rollback = Callable[[str, str, str], Awaitable[dict[str, Any]]]  # (device, by, reason) -> {device, from, current}
+# (device, by, reason, the version the supervisor saw) -> {device, from, current}
+Rollback = Callable[[str, str, str, str], Awaitable[dict[str, Any]]]
 
 
 class RollbackRequest(BaseModel):
@@ -24,6 +25,9 @@ class RollbackRequest(BaseModel):
 
     reason: str = Field(min_length=1, max_length=500, description="Why the device goes back to its model before "
                         "(kept in its history beside the supervisor's name).")
+    current: str = Field(min_length=1, max_length=64, description="The version the supervisor saw running (e.g. "
+                         "\"v2\"); refused (409) if another was adopted meanwhile, so a rollback never undoes a "
+                         "model nobody looked at.")
 
 
 def lane_model_router(rollback: Callable[[], Rollback | None]) -> APIRouter:
@@ -40,7 +44,7 @@ def lane_model_router(rollback: Callable[[], Rollback | None]) -> APIRouter:
         if not reason:
             raise HTTPException(422, "a rollback needs a reason")
         try:
-            return await act(device_id, f"supervisor {user.name}", reason)
+            return await act(device_id, f"supervisor {user.name}", reason, body.current)
         except KeyError:
             raise HTTPException(404, f"{device_id} does not learn its normal here ([normal] devices)") from None
         except LaneModelError as exc:

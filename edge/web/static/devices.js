@@ -61,7 +61,7 @@ export class DeviceStrip {
     this.role = null;
     this.devices = new Map();
     this.dialog = rollbackDialog;
-    this.rollingBack = null;  // the device whose rollback the dialog asks about
+    this.rollingBack = null;  // {id, current}: the device whose rollback the dialog asks about
     this.wireDialog();
     toggle.addEventListener("click", () => {
       const open = toggle.getAttribute("aria-expanded") !== "true";
@@ -147,8 +147,8 @@ export class DeviceStrip {
       }
       $("rollback-ok").disabled = true;
       try {
-        const id = this.rollingBack;
-        await this.api.post(`/api/devices/${encodeURIComponent(id)}/lane-model/rollback`, { reason });
+        const { id, current } = this.rollingBack;  // the version the dialog named, even if one came since
+        await this.api.post(`/api/devices/${encodeURIComponent(id)}/lane-model/rollback`, { reason, current });
         this.dialog.close("ok");
         this.replaceAll(await this.api.get("/api/devices"));
       } catch (err) {
@@ -165,7 +165,7 @@ export class DeviceStrip {
     const d = this.devices.get(id);
     if (!d || !d.lane_model) return;
     const $ = (name) => this.dialog.querySelector(`#${name}`);
-    this.rollingBack = id;
+    this.rollingBack = { id, current: d.lane_model.current };
     $("rollback-title").textContent = `Roll ${d.name || d.id} back to ${d.lane_model.rollback_to}?`;
     $("rollback-what").textContent = `It runs ${d.lane_model.runs} now; from the next image it runs its lane model `
       + `${d.lane_model.rollback_to} again. The schedule may refit it later.`;
