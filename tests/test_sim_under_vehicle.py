@@ -147,7 +147,10 @@ def test_same_plate_correlates_after_the_offset(passes) -> None:
     assert abs(shift - (truth[0].offset_px - truth[3].offset_px)) <= 24   # a[x + shift] matches b[x]
     detail_same, _ = best_alignment(first, again, high_pass=4)
     detail_other, _ = best_alignment(first, other, high_pass=4)
-    assert detail_same > 0.75 and detail_other < 0.5
+    # each run draws other pass conditions (seeded by the stub's boot time): over 80 boot times
+    # detail_same was 0.80-0.93 and detail_other 0.13-0.17, and one suite run under load met 0.72,
+    # so the bound sits well inside the gap rather than at the edge of the same-plate spread
+    assert detail_same > 0.6 and detail_other < 0.3
 
 
 def test_object_pass_differs_in_the_object_region(passes) -> None:
