@@ -349,9 +349,9 @@ def test_refit_calibrate_keeps_the_baselines_graph_with_a_lane_threshold_judged_
         return refit_device(LaneSetup("uvss", "under_vehicle", config, tmp_path / "lane0" / "edge.sqlite3",
                                       normal.media), lambda line: None)
 
-    # The shipped model flags nearly every stub pass at its card threshold (1.4.0: 6 of 6 held back,
-    # 1.5.0: 5 of 6); the lane's threshold flags none of the held-back passes but also lets every
-    # canary through, so the rule refuses it.
+    # The shipped model flags nearly every stub pass at its card threshold (1.4.0: 6 of 6 held back;
+    # a longer-trained candidate, not shipped: 5 of 6); the lane's threshold flags none of the
+    # held-back passes but also lets every canary through, so the rule refuses it.
     refused = refit()
     new, old = refused.judgement.candidate, refused.judgement.current
     assert (refused.fitted, refused.held_back, refused.adopted) == (24, 6, False)
