@@ -119,7 +119,7 @@ class EdgeRuntime:
         if self.uplink is not None:
             self._tasks.extend(self.uplink.start())
         if self.normal is not None:
-            self._tasks.extend(self.normal.start(self.store, self._refitted))
+            self._tasks.extend(self.normal.start(self.store, self._lane_model_changed))
         for device in self.devices.values():
             device.start()  # MQTT devices register their subscriptions before the connect
         self.mqtt.subscribe(self.passages.declarations_topic, qos=1)
@@ -272,18 +272,17 @@ class EdgeRuntime:
     async def rollback_lane_model(self, device_id: str, by: str, reason: str, expect: str) -> dict[str, Any]:
         """A supervisor's rollback from the terminal of the version `expect` they saw: the device's
         lane model goes back to the one before (its live model follows the pointer at the next
-        image) and open terminals see it. KeyError for a device that does not learn its normal;
+        image; open terminals get the row from `LaneNormal`'s watcher). KeyError for a device that does not learn its normal;
         LaneModelError: nothing to roll back to, or `expect` is no longer current."""
         if self.normal is None or self.normal.pointer(device_id) is None:
             raise KeyError(device_id)
         was, now = await asyncio.to_thread(self.normal.rollback, device_id, by, reason, expect)
         log.warning("lane model of %s rolled back from %s to %s by %s: %s", device_id, was, now, by, reason)
-        self.bus.publish("device", await self.device_row(device_id))
         return {"device": device_id, "from": was, "current": now}
 
-    async def _refitted(self, device_id: str) -> None:
-        """A refit ran or the device's models folder changed: the terminal's device strip shows it
-        without a reload."""
+    async def _lane_model_changed(self, device_id: str) -> None:
+        """A device's models folder changed (refit, proposal, rollback): the terminal's device
+        strip shows it without a reload."""
         self.bus.publish("device", await self.device_row(device_id))
 
     async def events(self, limit: int) -> list[dict[str, Any]]:

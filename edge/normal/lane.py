@@ -4,6 +4,8 @@ device's model pointer for its kind, and the refit schedule."""
 from __future__ import annotations
 
 import asyncio
+import logging
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -13,11 +15,14 @@ from edge.normal.finds import count_finds_after
 from edge.normal.lane_models import CURRENT, HISTORY, LaneModelError, LaneModelPointer, LaneModels
 from edge.normal.refit import rollback
 from edge.normal.retention import Retention, count_after
-from edge.normal.schedule import OnRefit, RefitSchedule
+from edge.normal.schedule import RefitSchedule
 from edge.normal.setup import LaneSetup, lane_setup
 from edge.store import AsyncStore, Store
 
-WATCH_PERIOD_S = 2.0  # how soon open terminals see a models folder changed by another process
+log = logging.getLogger(__name__)
+
+WATCH_PERIOD_S = 2.0  # how soon open terminals see a device's models folder change
+OnChange = Callable[[str], Awaitable[None]]  # awaited with the device id when its models folder changed
 
 
 class LaneNormal:
@@ -61,7 +66,7 @@ class LaneNormal:
         rolled = history[-1] if history and history[-1].get("action") == "rollback" else None
         last_rollback = None if rolled is None else {
             k: rolled.get(k) for k in ("at", "from", "version", "by", "reason")}
-        return {"current": current, "runs": runs, "last_refit": refit, "rollback_to": models.rollback_target(),
+        return {"current": current, "runs": runs, "last_refit": refit, "rollback_to": models.rollback_target(history),
                 "last_rollback": last_rollback}
 
     def rollback(self, device_id: str, by: str, reason: str, expect: str | None = None) -> tuple[str, str]:
@@ -79,16 +84,16 @@ class LaneNormal:
         """(clean passes, confirmed finds) the store keeps for the device (on the store thread)."""
         return count_after(store.read, device_id, 0), count_finds_after(store.read, device_id, 0)
 
-    def start(self, store: AsyncStore, on_refit: OnRefit | None = None) -> list[asyncio.Task[Any]]:
-        """The refit schedule's task, when `refit_every_h` is set; `on_refit(device_id)` is awaited
-        after each refit that ran (adopted or refused), and, from a watcher, whenever a device's
-        models folder changed otherwise (a refit, proposal or rollback by `kouan model` in
-        another process)."""
+    def start(self, store: AsyncStore, on_change: OnChange | None = None) -> list[asyncio.Task[Any]]:
+        """The refit schedule's task, when `refit_every_h` is set, and a watcher that awaits
+        `on_change(device_id)` whenever a device's models folder changed: a refit by the schedule
+        or by `kouan model` in another process, a proposal, a rollback from the terminal or the
+        command. One mechanism for all of them, so none is pushed twice or missed."""
         tasks = []
-        if on_refit is not None:
-            tasks.append(asyncio.create_task(self._watch(on_refit), name="normal-watch"))
+        if on_change is not None:
+            tasks.append(asyncio.create_task(self._watch(on_change), name="normal-watch"))
         if self.config.refit_every_h is not None:
-            self.schedule = RefitSchedule(self.setups, self.config.refit_every_h * 3600.0, store, on_refit)
+            self.schedule = RefitSchedule(self.setups, self.config.refit_every_h * 3600.0, store)
             tasks.append(asyncio.create_task(self.schedule.run(), name="normal-refit"))
         return tasks
 
@@ -103,12 +108,15 @@ class LaneNormal:
 
         return {s.device_id: (stamp(s.root / HISTORY), stamp(s.root / CURRENT)) for s in self.setups}
 
-    async def _watch(self, on_change: OnRefit) -> None:
+    async def _watch(self, on_change: OnChange) -> None:
         seen = await asyncio.to_thread(self._stamps)
         while True:
             await asyncio.sleep(WATCH_PERIOD_S)
             now = await asyncio.to_thread(self._stamps)
             for device_id, stamps in now.items():
                 if stamps != seen.get(device_id):
-                    await on_change(device_id)
+                    try:
+                        await on_change(device_id)
+                    except Exception:  # telling the terminal failed; the watch goes on
+                        log.exception("lane model %s changed; the terminal was not told", device_id)
             seen = now

@@ -140,12 +140,13 @@ class LaneModels:
         if candidate is not None:
             shutil.rmtree(candidate, ignore_errors=True)
 
-    def rollback_target(self) -> str | None:
-        """The version a rollback would point `current` at: the one current before it, if still kept."""
+    def rollback_target(self, history: list[dict[str, Any]] | None = None) -> str | None:
+        """The version a rollback would point `current` at: the one current before it, if still kept
+        (`history`: entries already read)."""
         current = self.current_version()
         if current is None:
             return None
-        stack = self._adopted_stack()
+        stack = self._adopted_stack(self.history() if history is None else history)
         while stack and stack[-1] != current:
             stack.pop()
         earlier = [v for v in stack[:-1] if (self.root / v).is_dir()]
@@ -170,10 +171,11 @@ class LaneModels:
 
     # ------------------------------------------------------------ inside
 
-    def _adopted_stack(self) -> list[str]:
+    @staticmethod
+    def _adopted_stack(history: list[dict[str, Any]]) -> list[str]:
         """The versions that were current, in order, with rolled-back ones taken off."""
         stack: list[str] = []
-        for entry in self.history():
+        for entry in history:
             if entry.get("action") == "adopted":
                 stack.append(str(entry["version"]))
             elif entry.get("action") == "rollback":

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,8 +20,6 @@ from edge.normal.setup import LaneSetup, RefitError
 from edge.store import AsyncStore, Store
 
 log = logging.getLogger(__name__)
-
-OnRefit = Callable[[str], Awaitable[None]]  # awaited with the device id after a refit ran
 
 
 @dataclass
@@ -74,12 +72,10 @@ def _writer(device_id: str) -> Any:
 class RefitSchedule:
     """See the module docstring."""
 
-    def __init__(self, setups: Sequence[LaneSetup], every_s: float, store: AsyncStore,
-                 on_refit: OnRefit | None = None) -> None:
+    def __init__(self, setups: Sequence[LaneSetup], every_s: float, store: AsyncStore) -> None:
         self.setups = list(setups)
         self.every_s = every_s
         self.store = store
-        self.on_refit = on_refit
         self.stats = ScheduleStats()
 
     async def run(self) -> None:
@@ -116,9 +112,4 @@ class RefitSchedule:
             return False
         self.stats.add(self.stats.adopted if outcome.adopted else self.stats.refused, device_id)
         self.stats.last[device_id] = outcome.message
-        if self.on_refit is not None:
-            try:
-                await self.on_refit(device_id)
-            except Exception:  # telling the terminal is not the refit: it stands
-                log.exception("refit %s: the terminal was not told", device_id)
         return True
