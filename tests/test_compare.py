@@ -105,7 +105,38 @@ def test_another_vehicle_or_the_empty_road_does_not_register() -> None:
     reference, _ = stub_pass(PLATES[VehicleType.CAR], VehicleType.CAR, None, "ref")
     road = np.full((400, 4096), 14, np.uint8)
     result = compare(reference, road)
-    assert not result.flagged and result.matched_fraction == 0.0
+    assert not result.flagged and result.matched_fraction == 0.0 and not result.registered
+
+
+@pytest.mark.parametrize("other", [VehicleType.BOX_TRUCK, VehicleType.VAN])
+def test_another_vehicle_under_the_same_plate_is_not_registered(other: VehicleType) -> None:
+    """A cloned plate: the tractor-trailer's last clean pass against a box truck or van with its plate.
+    The box truck's frame rails match part of the way (about a quarter of its rows): that is not a
+    comparison of the vehicle, so `registered` is False whatever the score says."""
+    plate = PLATES[VehicleType.TRACTOR_TRAILER]
+    reference, _ = stub_pass(plate, VehicleType.TRACTOR_TRAILER, None, "ref")
+    probe, _ = stub_pass(plate, other, None, "clone")
+    result = compare(reference, probe)
+    assert not result.registered, result.to_dict()
+    assert result.matched_fraction < CompareConfig().min_matched_fraction
+    assert result.to_dict()["registered"] is False
+
+
+def test_a_box_ten_rows_tall_in_a_pass_just_over_the_working_rows_is_found() -> None:
+    """The demo's returning truck as one `kouan demo` run drew it (boot 20261204121033): its pass has
+    1544 rows, just over `min_work_rows`. Rounding the row reduction up halved the rows, the box's
+    rims became one working row and it scored 9.0 (released by the machine); rounded down it is 17."""
+    def demo_pass(obj: str | None, pass_id: str) -> tuple[np.ndarray, PassTruth]:
+        event = PassEvent(0.0, "pass", "新F01000", obj, VehicleType.TRACTOR_TRAILER)
+        message, truth = render_pass(event, CameraConfig(device="uvss"), pass_id, PASS_TIME)
+        return decode_pass(message, "uvss").image(), truth
+
+    reference, _ = demo_pass(None, "uvss.20261204121033.00000")
+    probe, truth = demo_pass("box", "uvss.20261204121033.00007")
+    assert probe.shape[0] > CompareConfig().min_work_rows >= reference.shape[0]
+    assert truth.object_box is not None and truth.object_box[1] - truth.object_box[0] <= 12
+    result = compare(reference, probe)
+    assert result.registered and result.flagged and overlaps(result, truth.object_box), result.to_dict()
 
 
 def test_sixteen_bit_input_scores_like_eight_bit() -> None:

@@ -4,7 +4,7 @@ Appearance models cannot tell a package strapped under a lorry from the lorry's 
 lorry's previous clean pass can. `compare(reference, probe)` registers the reference onto the probe
 and reports what the probe shows that the reference does not (or hides):
 
-1. Both passes are reduced to a working scale (about `work_cols` columns, at most `max_work_rows`
+1. Both passes are reduced to a working scale (about `work_cols` columns, at least `min_work_rows`
    rows) and, further, to a coarse one (`coarse_cols` x `coarse_rows`), as log-high-passed images.
 2. Coarse registration (`compare_register`): the lateral offset from column profiles of
    along-track structure, then a monotone row mapping from a local alignment (dynamic
@@ -51,6 +51,9 @@ class CompareResult:
     matched_fraction: float
     """Share of the probe's vehicle rows that registered onto the reference (and were compared)."""
     ms: float
+    registered: bool = True
+    """Whether the probe registered onto the reference over at least `min_matched_fraction` of its rows; when
+    not, nothing was compared (another vehicle, or a pass cut short) and `flagged` says nothing."""
     reversed: bool = False
     shift_px: float = 0.0
     """Lateral offset of the probe relative to the reference (full-resolution columns, median over the pass)."""
@@ -66,6 +69,7 @@ class CompareResult:
             "threshold": self.threshold,
             "regions": [r.to_dict() for r in self.regions],
             "matched_fraction": round(self.matched_fraction, 4),
+            "registered": self.registered,
             "ms": round(self.ms, 2),
             "reversed": self.reversed,
             "shift_px": round(self.shift_px, 1),
@@ -104,10 +108,10 @@ def _compare(reference: np.ndarray, probe: np.ndarray, config: CompareConfig,
 
     def empty() -> CompareResult:
         return CompareResult(0.0, False, cfg.threshold, [], 0.0, (time.perf_counter() - start) * 1000.0,
-                             details={"unregistered": 1.0})
+                             registered=False, details={"unregistered": 1.0})
 
     fx = max(1, round(min(W, ref.shape[1]) / cfg.work_cols))
-    fy = max(1, math.ceil(max(H, ref.shape[0]) / cfg.max_work_rows))
+    fy = max(1, max(H, ref.shape[0]) // cfg.min_work_rows)
     if min(H, ref.shape[0]) < 16 * fy or min(W, ref.shape[1]) < 64:
         return empty()
     ref_w, prb_w = reduce(ref, fx, fy), reduce(prb, fx, fy)
@@ -140,7 +144,7 @@ def _compare(reference: np.ndarray, probe: np.ndarray, config: CompareConfig,
     ms = (time.perf_counter() - start) * 1000.0
     shift = -float(np.median(reg.map_cols[reg.matched])) * fx if reg.matched.any() else 0.0
     return CompareResult(score, score >= cfg.threshold, cfg.threshold, regions, reg.matched_fraction, ms,
-                         reg.flipped, shift, reg.slope, noise,
+                         reg.matched_fraction >= cfg.min_matched_fraction, reg.flipped, shift, reg.slope, noise,
                          {"strips": float(reg.fine.centres.size),
                           "strips_registered": float(np.sum(~np.isnan(reg.fine.d_rows))),
                           "path_quality": reg.quality})

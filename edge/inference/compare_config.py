@@ -17,7 +17,8 @@ class CompareConfig:
 
     threshold: float = 12.0         # score at which a pass is flagged (models/README.md: how it was chosen)
     work_cols: int = 512            # working scale: columns reduced to about this many
-    max_work_rows: int = 1536       # rows reduced (by an integer factor) only above this
+    min_work_rows: int = 1536       # rows reduced by floor(rows / this), so at least this many stay: a box ten
+                                    # rows tall at 12 mm a row keeps its ten (rounding up halved it, and missed it)
     coarse_cols: int = 128          # coarse registration scale: about this many columns
     coarse_rows: int = 512          # and at most this many rows
     max_shift_px: int = 420         # largest lateral offset between the passes (full-resolution columns)
@@ -26,6 +27,7 @@ class CompareConfig:
     step_penalty: float = 0.03      # cost of changing the speed ratio by half a row per row
     min_path_quality: float = 0.45  # mean row similarity along the path; below: not the same vehicle
     min_path_rows: int = 24         # coarse rows the path must cover
+    min_matched_fraction: float = 0.4  # share of the probe's vehicle rows that must register; below: not compared
     knot_rows: float = 40.0         # coarse rows between the knots of the path's robust fit
     path_stiffness: float = 1.0     # weight of the fit's bends against its residuals
     path_tolerance: float = 1.5     # coarse rows off that fit: an end of the path this far off is cut
