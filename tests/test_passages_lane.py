@@ -225,3 +225,44 @@ def test_a_truck_back_with_something_under_it_is_held_for_what_changed(tmp_path:
     finally:
         camera.stop()
         edge.stop()
+
+
+def test_another_vehicle_under_a_known_plate_is_held_and_the_model_judges_it(tmp_path: Path, mosquitto: Broker,
+                                                                               lane_name: str) -> None:
+    """A cloned plate: a van comes with the plate of a tractor-trailer released earlier. Its pass does
+    not register onto that clean pass, so the comparison says nothing about it: the passage holds for
+    the mismatch, and the model (which `model_check_when = "no_reference"` skips for a plate on file)
+    judges the image instead."""
+    declarations = [{**DECLARATION, "id": f"D-{n}", "containers": [{"number": number, "declared_empty": True}]}
+                    for n, number in ((1, "CSQU3054383"), (2, "MSKU1234565"))]
+    config = load_config(write_config(tmp_path, mosquitto, lane_name, iris_deadline_s=5))
+    lines = "".join(json.dumps(d, ensure_ascii=False) + "\n" for d in declarations)
+    (tmp_path / "declarations.jsonl").write_text(lines, encoding="utf-8")
+    config.devices = [d for d in config.devices if d.id == "uvss"]
+    uvss = config.devices[0]
+    uvss.analyse, uvss.model_check, uvss.compare, uvss.model_check_when = True, True, True, "no_reference"
+    config.passages.deadlines = {"uvss": 20}
+    config.passages.declarations_file = tmp_path / "declarations.jsonl"
+    db = tmp_path / "edge.sqlite3"
+    edge = EdgeThread(config).start()
+    camera = UnderVehicleCamera(CameraConfig(lane=lane_name, device="uvss", scale=0.25, events=pass_events(
+        "0.5:pass=新F12345/clean/type=tractor_trailer,6:pass=新F12345/clean/type=van")), mosquitto.url)
+    camera.start()
+    try:
+        wait_until(lambda: len(passages(db)) == 2 and passages(db)[1]["state"] not in ("open", "analysing"), 60,
+                   what="both visits decided")
+        first, second = passages(db)
+        assert first["state"] == "released", first["reasons"]
+        assert (second["state"], second["declaration_id"]) == ("flagged", "D-2")
+        assert "undercarriage_mismatch" in holding(second), second["reasons"]
+        mismatch = next(r for r in second["reasons"] if r["code"] == "undercarriage_mismatch")
+        assert mismatch["evidence"]["matched_fraction"] < 0.4
+        with sqlite3.connect(db) as conn:
+            said = [json.loads(row[0])["said"] for row in conn.execute(
+                "SELECT observation_json FROM passage_observations WHERE passage_id=? AND device_id='uvss'",
+                (second["id"],))]
+        assert len(said) == 1 and "does not match the last clean pass" in said[0], said
+        assert "model " in said[0] and "not run" not in said[0], said  # the model judged it
+    finally:
+        camera.stop()
+        edge.stop()

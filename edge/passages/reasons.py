@@ -34,6 +34,7 @@ REASON_KINDS: dict[str, ReasonKind] = {r.code: r for r in (
     ReasonKind("empty_unknown", "empty unknown", True),
     ReasonKind("image_not_analysed", "not analysed", True),
     ReasonKind("no_reference", "first pass", False),
+    ReasonKind("undercarriage_mismatch", "other undercarriage", True),
     ReasonKind("scan_referred", "central review", True),
     ReasonKind("scan_refused", "scan refused", True),
     # devices

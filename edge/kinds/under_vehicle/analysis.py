@@ -7,7 +7,8 @@ unanalysed), and the comparison with the same plate's last clean pass (`referenc
 (`edge.normal.live_model.LiveModel` on its `LaneModelPointer`), looked up again before each
 pass, so an adopted or rolled-back version is what the next pass gets. With
 `model_only_without_reference` the comparison alone judges a plate that has a clean pass on
-file, the model the others. Each job
+file which the pass registers onto, the model the others (a pass that does not register onto its
+plate's clean pass is another vehicle as far as the comparison can tell: the model judges it). Each job
 is a stored pass: its image is read back from the media store (hash checked), decoded and
 checked against its header, checked, and the result submitted through ingest as an
 `analysis` reading. Nothing here runs on the event loop or holds back a
@@ -62,7 +63,8 @@ class Analyser:
         self._thread: threading.Thread | None = None
         self._detector: Any = None
         self.unavailable = ""  # why the model cannot be used ("" while loading or loaded)
-        for name in ("analysed", "analysis_errors", "analysis_dropped", "model_unavailable", "compared"):
+        for name in ("analysed", "analysis_errors", "analysis_dropped", "model_unavailable", "compared",
+                     "compare_unregistered"):
             status.counters[name] = 0
 
     def start(self) -> None:
@@ -158,13 +160,15 @@ class Analyser:
             reference_sha = None
             if self._reference is not None:
                 reference_sha = self._reference(job.header.plate, job.header.sha256)
-            if self._detector is not None and reference_sha is not None and self._model_only_without_reference:
+            comparison = self._compare(job, image, reference_sha) if self._reference is not None else None
+            if comparison is not None:
+                payload["comparison"] = comparison
+            judged = comparison is not None and comparison.get("registered", False)
+            if self._detector is not None and judged and self._model_only_without_reference:
                 payload.update(model=None, version=None, model_skipped=f"{card.name if card else ''} not run: the "
                                "plate has a clean pass on file, the comparison judges")
-            elif self._detector is not None:
+            elif self._detector is not None:  # no reference, or one the pass does not register onto: the model judges
                 payload.update(self._model_result(image))
-            if self._reference is not None:
-                payload["comparison"] = self._compare(job, image, reference_sha)
         except Exception as exc:  # one bad image must not stop the camera's analysis
             self._status.counters["analysis_errors"] += 1
             log.warning("under-vehicle %s: pass %s not analysed: %s", self._id, job.header.pass_id, exc)
@@ -190,8 +194,14 @@ class Analyser:
             reference = _grey(handle.read())
         result = compare(reference, _grey_array(image))
         self._status.counters["compared"] += 1
+        registered = result.registered
+        if not registered:
+            self._status.counters["compare_unregistered"] += 1
+            log.warning("under-vehicle %s: pass %s does not register onto plate %s's last clean pass: not compared",
+                        self._id, job.header.pass_id, job.header.plate)
         return {
-            "reference_sha256": reference_sha, "score": round(float(result.score), 6), "flagged": bool(result.flagged),
+            "reference_sha256": reference_sha, "registered": registered,
+            "score": round(float(result.score), 6), "flagged": bool(result.flagged),
             "regions": [{"box": r.to_dict()["box"], "score": round(r.score, 6), "area": r.area} for r in result.regions],
             "matched_fraction": round(float(result.matched_fraction), 4), "ms": round(result.ms, 1),
         }

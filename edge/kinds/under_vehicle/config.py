@@ -31,7 +31,7 @@ class UnderVehicleConfig(DeviceBase):
                           "(released with no reason that holds) and flag what changed.")
     model_check_when: Literal["always", "no_reference"] = Field(
         "always", description="always: the model runs on every pass (beside the comparison); no_reference: the "
-        "comparison judges a plate with a clean pass on file and the model only the others.")
+        "comparison judges a plate with a clean pass on file that the pass registers onto, the model the others.")
 
     def uses_lane_model(self) -> bool:
         return self.model == "lane"

@@ -56,7 +56,17 @@ def observe(config: Any, txn: Txn, view: ReadingView) -> list[Observation]:
         else:
             images.append(ImageRef(str(reference), "last clean pass", None, None))
             score = float(comparison.get("score", 0.0))
-            said.append(f"{'changed' if comparison.get('flagged') else 'unchanged'} since the last clean pass")
+            if not comparison.get("registered", True):
+                matched = float(comparison.get("matched_fraction", 0.0))
+                said.append(f"does not match the last clean pass ({matched:.0%} of it registered)")
+                findings.append(Finding("undercarriage_mismatch", f"the undercarriage does not register onto the "
+                                        f"plate's last clean pass ({matched:.0%} of its rows did): another vehicle "
+                                        "with this plate, or a pass cut short; "
+                                        + ("not compared" if not matched else "compared only there"),
+                                        {"image_sha256": image.sha256, "reference_sha256": reference,
+                                         "matched_fraction": matched}))
+            else:
+                said.append(f"{'changed' if comparison.get('flagged') else 'unchanged'} since the last clean pass")
             if comparison.get("flagged"):
                 words = (f"object under the vehicle: {len(changed)} region{'s' * (len(changed) != 1)} changed since "
                          f"the plate's last clean pass (score {score:.2g})")

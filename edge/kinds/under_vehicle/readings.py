@@ -2,7 +2,8 @@
 
 Each carries the camera's state (what the lane page shows) and a `Deriver` that raises its event
 inside the reading's store transaction: `vehicle_pass` for a pass; `object_flagged` or
-`pass_clear` for an analysis (`analysis_failed` when the image could not be scored).
+`pass_clear` for an analysis (`analysis_failed` when the image could not be scored,
+`pass_not_compared` when it does not register onto the plate's last clean pass and no model judged it).
 """
 
 from __future__ import annotations
@@ -76,6 +77,7 @@ def analysis_reading(device_id: str, state: dict[str, Any], payload: dict[str, A
     comparison = payload.get("comparison") or {}
     if comparison:
         summary["compared"] = comparison.get("reference_sha256") is not None
+        summary["registered"] = bool(comparison.get("registered", summary["compared"]))
         summary["changed"] = bool(comparison.get("flagged"))
         summary["regions"] += len(comparison.get("regions", []))
     flagged = bool(payload.get("flagged")) or bool(comparison.get("flagged"))
@@ -89,6 +91,8 @@ def analysis_reading(device_id: str, state: dict[str, Any], payload: dict[str, A
             name, detail = "analysis_failed", str(payload["error"])[:200]
         elif flagged:
             name, detail = "object_flagged", _detail(payload, comparison) + f", {summary['regions']} regions"
+        elif summary.get("compared") and not summary.get("registered") and not payload.get("model"):
+            name, detail = "pass_not_compared", _detail(payload, comparison)
         else:
             name, detail = "pass_clear", _detail(payload, comparison)
         return Derived(newest=newest, events=[txn.add_event(plate, name, detail, state.get("end_time"), reading_id)])
@@ -105,6 +109,8 @@ def _detail(payload: dict[str, Any], comparison: dict[str, Any]) -> str:
     if comparison:
         if comparison.get("reference_sha256") is None:
             parts.append("no earlier clean pass to compare with")
+        elif not comparison.get("registered", True):
+            parts.append("does not register onto the last clean pass: not compared")
         else:
             said = "changed since" if comparison.get("flagged") else "as"
             parts.append(f"{said} the last clean pass (score {comparison.get('score', 0):.3g})")
@@ -129,8 +135,9 @@ def summary(state: dict[str, Any]) -> str:
     how = "model score " + f"{analysis.get('score', 0):.2g}" if analysis.get("model") else ""
     if "compared" in analysis:
         how += ("; " if how else "") + ("changed since the last clean pass" if analysis.get("changed") else
-                                        "compared with the last clean pass" if analysis["compared"] else
-                                        "no earlier clean pass")
+                                        "no earlier clean pass" if not analysis["compared"] else
+                                        "does not match the last clean pass" if not analysis.get("registered", True)
+                                        else "compared with the last clean pass")
     return f"{head}, {verdict} ({how}{regions})"
 
 
