@@ -49,7 +49,9 @@ def _drain(proc: subprocess.Popen[str], lines: list[str]) -> None:
 
 def _check_passage(truck: Vehicle, passage: dict[str, Any]) -> None:
     holding = {r["code"] for r in passage["reasons"] if r["holds"]}
-    what = f"{truck.plate} ({truck.problem or 'clean'}): {passage['state']} by {passage['acted_by']}, holding {holding}"
+    said = "; ".join(f"{o['device_id']}: {o['said']}" for o in passage.get("observations", ()))
+    what = (f"{truck.plate} ({truck.problem or 'clean'}): {passage['state']} by {passage['acted_by']}, "
+            f"holding {holding}; the devices said: {said}")
     if truck.problem is None:
         assert (passage["state"], passage["acted_by"], holding) == ("released", "machine", set()), what
         return
