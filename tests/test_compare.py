@@ -124,8 +124,8 @@ def test_another_vehicle_under_the_same_plate_is_not_registered(other: VehicleTy
 
 def test_a_box_ten_rows_tall_in_a_pass_just_over_the_working_rows_is_found() -> None:
     """The demo's returning truck as one `kouan demo` run drew it (boot 20261204121033): its pass has
-    1544 rows, just over `min_work_rows`. Rounding the row reduction up halved the rows, the box's
-    rims became one working row and it scored 9.0 (released by the machine); rounded down it is 17."""
+    1544 rows, just over `work_rows`. Rounding the row reduction up halved the rows, the box's rims
+    became one working row and it scored 9.0 (released by the machine); rounded to nearest it is 17."""
     def demo_pass(obj: str | None, pass_id: str) -> tuple[np.ndarray, PassTruth]:
         event = PassEvent(0.0, "pass", "新F01000", obj, VehicleType.TRACTOR_TRAILER)
         message, truth = render_pass(event, CameraConfig(device="uvss"), pass_id, PASS_TIME)
@@ -133,7 +133,7 @@ def test_a_box_ten_rows_tall_in_a_pass_just_over_the_working_rows_is_found() -> 
 
     reference, _ = demo_pass(None, "uvss.20261204121033.00000")
     probe, truth = demo_pass("box", "uvss.20261204121033.00007")
-    assert probe.shape[0] > CompareConfig().min_work_rows >= reference.shape[0]
+    assert probe.shape[0] > CompareConfig().work_rows >= reference.shape[0]
     assert truth.object_box is not None and truth.object_box[1] - truth.object_box[0] <= 12
     result = compare(reference, probe)
     assert result.registered and result.flagged and overlaps(result, truth.object_box), result.to_dict()

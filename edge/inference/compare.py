@@ -4,8 +4,8 @@ Appearance models cannot tell a package strapped under a lorry from the lorry's 
 lorry's previous clean pass can. `compare(reference, probe)` registers the reference onto the probe
 and reports what the probe shows that the reference does not (or hides):
 
-1. Both passes are reduced to a working scale (about `work_cols` columns, at least `min_work_rows`
-   rows) and, further, to a coarse one (`coarse_cols` x `coarse_rows`), as log-high-passed images.
+1. Both passes are reduced to a working scale (about `work_cols` columns and `work_rows` rows, the
+   rows by the nearest integer factor) and, further, to a coarse one (`coarse_cols` x `coarse_rows`), as log-high-passed images.
 2. Coarse registration (`compare_register`): the lateral offset from column profiles of
    along-track structure, then a monotone row mapping from a local alignment (dynamic
    programming) of row profiles, which follows an uneven speed and leaves the lead, the road and
@@ -111,7 +111,7 @@ def _compare(reference: np.ndarray, probe: np.ndarray, config: CompareConfig,
                              registered=False, details={"unregistered": 1.0})
 
     fx = max(1, round(min(W, ref.shape[1]) / cfg.work_cols))
-    fy = max(1, max(H, ref.shape[0]) // cfg.min_work_rows)
+    fy = max(1, round(max(H, ref.shape[0]) / cfg.work_rows))
     if min(H, ref.shape[0]) < 16 * fy or min(W, ref.shape[1]) < 64:
         return empty()
     ref_w, prb_w = reduce(ref, fx, fy), reduce(prb, fx, fy)

@@ -3,7 +3,8 @@
 The defaults were tuned, and `threshold` chosen, on the project's own renderer only: the
 under-vehicle stub's passes made harsher by `models.compare_pairs` (uneven speed, lateral shift
 and drift, other fill light, banding, a lane background, cut tails). The independent generator
-in `models/independent/` reports on them and never sets any of them.
+in `models/independent/` reports on them and never sets any of them, with one disclosed exception:
+`min_matched_fraction` was written after its matched shares had been seen (docs/performance.md).
 """
 
 from __future__ import annotations
@@ -17,8 +18,8 @@ class CompareConfig:
 
     threshold: float = 12.0         # score at which a pass is flagged (models/README.md: how it was chosen)
     work_cols: int = 512            # working scale: columns reduced to about this many
-    min_work_rows: int = 1536       # rows reduced by floor(rows / this), so at least this many stay: a box ten
-                                    # rows tall at 12 mm a row keeps its ten (rounding up halved it, and missed it)
+    work_rows: int = 1536           # rows reduced by round(rows / this): a pass just over it keeps its rows (rounding
+                                    # up halved a 1544-row pass, and a box ten rows tall there was missed)
     coarse_cols: int = 128          # coarse registration scale: about this many columns
     coarse_rows: int = 512          # and at most this many rows
     max_shift_px: int = 420         # largest lateral offset between the passes (full-resolution columns)
