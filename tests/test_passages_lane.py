@@ -188,43 +188,53 @@ def test_an_edge_killed_mid_passage_finishes_it_after_a_restart(tmp_path: Path, 
             edge.kill()
 
 
-def test_a_truck_back_with_something_under_it_is_held_for_what_changed(tmp_path: Path, mosquitto: Broker,
-                                                                       lane_name: str) -> None:
-    """The camera's passes are compared with the plate's last clean pass: the first visit informs
-    (nothing to compare with) and is released; the next, with a box strapped under, is flagged with
-    the region where the box is."""
+def two_visits(tmp_path: Path, mosquitto: Broker, lane_name: str, second: str, model_check_when: str = "always"
+               ) -> tuple[list[dict[str, Any]], UnderVehicleCamera, Path]:
+    """A camera-only lane: plate 新F12345's tractor-trailer passes clean, then comes back as `second`
+    (a pass option, e.g. "object=box/type=tractor_trailer"), each visit declared; the model runs only
+    with `model_check_when` "no_reference". Both passages once decided, the camera (for its truth), the store."""
     declarations = [{**DECLARATION, "id": f"D-{n}", "containers": [{"number": number, "declared_empty": True}]}
                     for n, number in ((1, "CSQU3054383"), (2, "MSKU1234565"))]
     config = load_config(write_config(tmp_path, mosquitto, lane_name, iris_deadline_s=5))
-    (tmp_path / "declarations.jsonl").write_text("".join(json.dumps(d, ensure_ascii=False) + "\n" for d in declarations),
-                                                 encoding="utf-8")
+    lines = "".join(json.dumps(d, ensure_ascii=False) + "\n" for d in declarations)
+    (tmp_path / "declarations.jsonl").write_text(lines, encoding="utf-8")
     config.devices = [d for d in config.devices if d.id == "uvss"]
-    config.devices[0].analyse, config.devices[0].model_check, config.devices[0].compare = True, False, True
+    uvss = config.devices[0]
+    uvss.analyse, uvss.model_check, uvss.compare = True, model_check_when == "no_reference", True
+    uvss.model_check_when = model_check_when  # type: ignore[assignment]
     config.passages.deadlines = {"uvss": 20}
     config.passages.declarations_file = tmp_path / "declarations.jsonl"
     db = tmp_path / "edge.sqlite3"
     edge = EdgeThread(config).start()
     camera = UnderVehicleCamera(CameraConfig(lane=lane_name, device="uvss", scale=0.25, events=pass_events(
-        "0.5:pass=新F12345/clean/type=tractor_trailer,6:pass=新F12345/object=box/type=tractor_trailer")), mosquitto.url)
+        f"0.5:pass=新F12345/clean/type=tractor_trailer,6:pass=新F12345/{second}")), mosquitto.url)
     camera.start()
     try:
         wait_until(lambda: len(passages(db)) == 2 and passages(db)[1]["state"] not in ("open", "analysing"), 60,
                    what="both visits decided")
-        first, second = passages(db)
-        assert (first["state"], first["declaration_id"], holding(first)) == ("released", "D-1", [])
-        assert [r["code"] for r in first["reasons"]] == ["no_reference"]
-        assert (second["state"], second["declaration_id"]) == ("flagged", "D-2")
-        assert holding(second) == ["foreign_object"]
-        changed = next(r for r in second["reasons"] if r["code"] == "foreign_object")["evidence"]
-        truth = camera.truth[1]
-        assert truth.object_box is not None
-        r0, r1, c0, c1 = truth.object_box
-        assert any(x < c1 and c0 < x + w and y < r1 and r0 < y + h for x, y, w, h, _ in
-                   ((r["x"], r["y"], r["width"], r["height"], r["score"]) for r in changed["regions"])), (
-            changed["regions"], truth.object_box)
+        return passages(db), camera, db
     finally:
         camera.stop()
         edge.stop()
+
+
+def test_a_truck_back_with_something_under_it_is_held_for_what_changed(tmp_path: Path, mosquitto: Broker,
+                                                                       lane_name: str) -> None:
+    """The camera's passes are compared with the plate's last clean pass: the first visit informs
+    (nothing to compare with) and is released; the next, with a box strapped under, is flagged with
+    the region where the box is."""
+    (first, second), camera, _ = two_visits(tmp_path, mosquitto, lane_name, "object=box/type=tractor_trailer")
+    assert (first["state"], first["declaration_id"], holding(first)) == ("released", "D-1", [])
+    assert [r["code"] for r in first["reasons"]] == ["no_reference"]
+    assert (second["state"], second["declaration_id"]) == ("flagged", "D-2")
+    assert holding(second) == ["foreign_object"]
+    changed = next(r for r in second["reasons"] if r["code"] == "foreign_object")["evidence"]
+    truth = camera.truth[1]
+    assert truth.object_box is not None
+    r0, r1, c0, c1 = truth.object_box
+    assert any(x < c1 and c0 < x + w and y < r1 and r0 < y + h for x, y, w, h, _ in
+               ((r["x"], r["y"], r["width"], r["height"], r["score"]) for r in changed["regions"])), (
+        changed["regions"], truth.object_box)
 
 
 def test_another_vehicle_under_a_known_plate_is_held_and_the_model_judges_it(tmp_path: Path, mosquitto: Broker,
@@ -233,36 +243,15 @@ def test_another_vehicle_under_a_known_plate_is_held_and_the_model_judges_it(tmp
     not register onto that clean pass, so the comparison says nothing about it: the passage holds for
     the mismatch, and the model (which `model_check_when = "no_reference"` skips for a plate on file)
     judges the image instead."""
-    declarations = [{**DECLARATION, "id": f"D-{n}", "containers": [{"number": number, "declared_empty": True}]}
-                    for n, number in ((1, "CSQU3054383"), (2, "MSKU1234565"))]
-    config = load_config(write_config(tmp_path, mosquitto, lane_name, iris_deadline_s=5))
-    lines = "".join(json.dumps(d, ensure_ascii=False) + "\n" for d in declarations)
-    (tmp_path / "declarations.jsonl").write_text(lines, encoding="utf-8")
-    config.devices = [d for d in config.devices if d.id == "uvss"]
-    uvss = config.devices[0]
-    uvss.analyse, uvss.model_check, uvss.compare, uvss.model_check_when = True, True, True, "no_reference"
-    config.passages.deadlines = {"uvss": 20}
-    config.passages.declarations_file = tmp_path / "declarations.jsonl"
-    db = tmp_path / "edge.sqlite3"
-    edge = EdgeThread(config).start()
-    camera = UnderVehicleCamera(CameraConfig(lane=lane_name, device="uvss", scale=0.25, events=pass_events(
-        "0.5:pass=新F12345/clean/type=tractor_trailer,6:pass=新F12345/clean/type=van")), mosquitto.url)
-    camera.start()
-    try:
-        wait_until(lambda: len(passages(db)) == 2 and passages(db)[1]["state"] not in ("open", "analysing"), 60,
-                   what="both visits decided")
-        first, second = passages(db)
-        assert first["state"] == "released", first["reasons"]
-        assert (second["state"], second["declaration_id"]) == ("flagged", "D-2")
-        assert "undercarriage_mismatch" in holding(second), second["reasons"]
-        mismatch = next(r for r in second["reasons"] if r["code"] == "undercarriage_mismatch")
-        assert mismatch["evidence"]["matched_fraction"] < 0.4
-        with sqlite3.connect(db) as conn:
-            said = [json.loads(row[0])["said"] for row in conn.execute(
-                "SELECT observation_json FROM passage_observations WHERE passage_id=? AND device_id='uvss'",
-                (second["id"],))]
-        assert len(said) == 1 and "does not match the last clean pass" in said[0], said
-        assert "model " in said[0] and "not run" not in said[0], said  # the model judged it
-    finally:
-        camera.stop()
-        edge.stop()
+    (first, second), _, db = two_visits(tmp_path, mosquitto, lane_name, "clean/type=van", "no_reference")
+    assert first["state"] == "released", first["reasons"]
+    assert (second["state"], second["declaration_id"]) == ("flagged", "D-2")
+    assert "undercarriage_mismatch" in holding(second), second["reasons"]
+    mismatch = next(r for r in second["reasons"] if r["code"] == "undercarriage_mismatch")
+    assert mismatch["evidence"]["matched_fraction"] < 0.4
+    with sqlite3.connect(db) as conn:
+        said = [json.loads(row[0])["said"] for row in conn.execute(
+            "SELECT observation_json FROM passage_observations WHERE passage_id=? AND device_id='uvss'",
+            (second["id"],))]
+    assert len(said) == 1 and "does not match the last clean pass" in said[0], said
+    assert "model " in said[0] and "not run" not in said[0], said  # the model judged it
