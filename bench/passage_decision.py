@@ -25,9 +25,11 @@ With `compare` or `both`, every measured pass has a reference: after the iris en
 the measured run, an edge on the same store with the under-vehicle camera alone (the same checks)
 passes each plate once clean, each under its own declaration (`R-<n>`: the plate only, so that
 the measured vehicle's lock, card and container readings share no key with that passage and do
-not join it), one every 1 s; each of these passages must be released by the machine
-(state released, no holding reason; the first pass only informs, `no_reference`), else the bench
-stops. The measured pass is then the plate's second. `--objects N` (default 3 with a comparison, 0
+not join it), one every 1 s; each of these passages should be released by the machine
+(state released, no holding reason; the first pass only informs, `no_reference`). One that is
+held (the model's false alarm on a clean first pass, with `--check both`) leaves its plate with no
+reference: it is reported on a line of its own with its reasons, and that vehicle's measured pass
+is left out of every other figure. The measured pass is then the plate's second. `--objects N` (default 3 with a comparison, 0
 with the model alone) of the measured vehicles carry a box under the vehicle (`object=box`); they
 are reported on their own line and left out of the other figures.
 
@@ -177,14 +179,14 @@ def main() -> int:
     n_obj = max(0, min(args.objects, args.vehicles - 1))
     args.object_indices = {args.warmup + int((j + 0.5) * args.vehicles / n_obj) for j in range(n_obj)}
     compares = CHECKS[args.check][1]
-    ref_s, ref_shas = 0.0, {}
+    ref_s, ref_shas, ref_held = 0.0, {}, {}
     with tempfile.TemporaryDirectory(prefix="kouan-bench-decision-") as name:
         tmp = Path(name)
         broker, port = start_private_broker(tmp, "max_queued_messages 100000\nmessage_size_limit 0\n")
         try:
             enrol_s = enrol(tmp, port, vehicles)
             if compares:
-                ref_s, ref_shas = references(args, tmp, port, vehicles)
+                ref_s, ref_shas, ref_held = references(args, tmp, port, vehicles)
             result = run(args, tmp, port, args.model, vehicles)
             analyses = analysis_payloads(tmp / "edge.sqlite3")
             payloads = result["times"].last_payload
@@ -199,8 +201,9 @@ def main() -> int:
 
     times: Times = result["times"]
     wall = time.time() - time.monotonic()   # monotonic -> wall clock (the edge stamps with time.time())
-    with_object = [v for v in vehicles[args.warmup:] if v.index in args.object_indices]
-    counted = [v for v in vehicles[args.warmup:] if v.index not in args.object_indices]
+    measured = [v for v in vehicles[args.warmup:] if v.plate not in ref_held]
+    with_object = [v for v in measured if v.index in args.object_indices]
+    counted = [v for v in measured if v.index not in args.object_indices]
 
     def analysis_of(v: Vehicle) -> dict[str, Any]:
         passage = times.decided[v.declaration][1]
@@ -270,8 +273,12 @@ def main() -> int:
           f"(of {len(counted)}); empty-box image handed over before the last reading: {ebox_image_before}")
     model_check, _ = CHECKS[args.check]
     print(f"check: {args.check} (model_check = {str(model_check).lower()}, compare = {str(compares).lower()})"
-          + (f"; references: each plate's first pass, clean, camera alone, all {len(ref_shas)} released by the "
-             f"machine ({ref_s:.1f} s)" if compares else ""))
+          + (f"; references: each plate's first pass, clean, camera alone, {len(ref_shas) - len(ref_held)} of "
+             f"{len(ref_shas)} released by the machine ({ref_s:.1f} s)" if compares else ""))
+    if ref_held:
+        print(f"   REFERENCES HELD (false alarms on clean first passes): {len(ref_held)}: "
+              + "; ".join(f"{plate} {', '.join(codes)}" for plate, codes in sorted(ref_held.items()))
+              + f"; their {sum(v.plate in ref_held for v in vehicles[args.warmup:])} measured passes are left out")
     print(f"decisions, {len(counted)} clean measured passes: {', '.join(f'{s} {n}' for s, n in sorted(states.items()))}"
           + (f"; holding reasons seen: {', '.join(held)}" if held else ""))
     clean = [analysis_of(v) for v in counted]
