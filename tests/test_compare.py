@@ -188,7 +188,8 @@ def test_cli_prints_one_line_per_probe_and_names_a_bad_file(tmp_path: Path, caps
     assert code == 2 and "broken.png" in err
     assert [line["probe"] for line in lines] == [str(files["clean"]), str(broken), str(files["box"])]
     assert lines[0]["flagged"] is False and lines[2]["flagged"] is True
-    assert set(lines[2]) >= {"reference", "probe", "score", "flagged", "regions", "ms"}
+    assert set(lines[2]) >= {"reference", "probe", "score", "flagged", "regions", "ms", "registered"}
+    assert lines[0]["registered"] is True and lines[2]["registered"] is True
     assert "broken.png" in lines[1]["error"]
     assert lines[2]["regions"][0]["box"] and lines[2]["regions"][0]["area"] > 0
 

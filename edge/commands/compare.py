@@ -3,7 +3,9 @@
 `kouan compare REFERENCE PROBE...` compares each PROBE with REFERENCE; `kouan compare --pairs FILE`
 reads `reference,probe` lines (CSV; blank lines and lines starting with # are skipped). Each line
 printed holds reference, probe, score, flagged, regions (box [x, y, w, h] and polygon in the
-probe's pixels, each with its own score and area), matched_fraction and ms. An image that cannot
+probe's pixels, each with its own score and area), matched_fraction, registered (false: the probe
+does not register onto the reference over enough of its rows, e.g. another vehicle, and `flagged`
+says nothing about it) and ms. An image that cannot
 be read gives {"reference": ..., "probe": ..., "error": "... names the file ..."}, the other pairs
 are still compared, and the exit code is then 2.
 """
@@ -96,5 +98,6 @@ def run(args: argparse.Namespace) -> int:
             continue
         _emit({**record, "score": round(result.score, 4), "flagged": result.flagged,
                "regions": [region.to_dict() for region in result.regions],
-               "matched_fraction": round(result.matched_fraction, 4), "ms": round(result.ms, 2)})
+               "matched_fraction": round(result.matched_fraction, 4), "registered": result.registered,
+               "ms": round(result.ms, 2)})
     return EXIT_BAD_INPUT if failures else 0
