@@ -126,6 +126,17 @@ def test_a_supervisor_rolls_the_lane_model_back_from_the_terminal_and_an_officer
             supervisor_page.screenshot(path=str(shot_path(tmp_path, "lane-model-rolled-back.png")))
             hover = lane_model_line(officer_page, "uv1", line)  # pushed on the live stream
             assert "by supervisor sup-1" in hover and officer_page.evaluate("window.kouanTestNoReload") is True
+            # a phone has no hover: a tap on the model line opens the same details
+            phone = browser.new_page(viewport={"width": 360, "height": 740})
+            log_in(phone, edge.url)
+            phone.click(".devices-toggle")
+            more = phone.locator(f"{DEVICE} .lane-model-more")
+            assert not more.first.is_visible()
+            phone.click(f"{DEVICE} .lane-model")
+            assert more.nth(1).is_visible(), more.all_text_contents()
+            assert "rolled back from v2 to v1" in more.nth(1).text_content() and "by supervisor sup-1" in \
+                more.nth(1).text_content()
+            phone.screenshot(path=str(shot_path(tmp_path, "lane-model-details-phone.png")))
 
             assert (models / "current").read_text().strip() == "v1" and (models / "v2").is_dir()
             last = json.loads((models / "history.jsonl").read_text(encoding="utf-8").splitlines()[-1])

@@ -28,7 +28,7 @@ export function ago(epoch, now = Date.now() / 1000) {
   return `${Math.floor(s / 86400)} d ago`;
 }
 
-/** A device's own lane model in words: one short line for the strip and the details for its hover. */
+/** A device's own lane model in words: one short line for the strip and the details it opens to (and its hover). */
 export function laneModelWords(m, now = Date.now() / 1000) {
   const line = `model: ${m.runs || "none yet"} · ${m.kept} clean passes kept · ${m.finds} finds`;
   const more = [];
@@ -62,6 +62,7 @@ export class DeviceStrip {
     this.devices = new Map();
     this.dialog = rollbackDialog;
     this.rollingBack = null;  // {id, current}: the device whose rollback the dialog asks about
+    this.openDetails = new Set();  // devices whose lane-model details are open (kept across a re-render)
     this.wireDialog();
     toggle.addEventListener("click", () => {
       const open = toggle.getAttribute("aria-expanded") !== "true";
@@ -121,7 +122,14 @@ export class DeviceStrip {
     if (d.last_error) hover.push(`last error: ${d.last_error}`);
     if (d.lane_model) {
       const words = laneModelWords(d.lane_model);
-      li.append(el("span", "lane-model", words.line));
+      // the details open on a tap too: a phone shows no hover
+      const details = el("details", "lane-model-details");
+      details.open = this.openDetails.has(d.id);
+      details.addEventListener("toggle", () => {
+        if (details.open) this.openDetails.add(d.id); else this.openDetails.delete(d.id);
+      });
+      details.append(el("summary", "lane-model", words.line), ...words.more.map((m) => el("p", "lane-model-more", m)));
+      li.append(details);
       hover.push(...words.more);
       if (this.role === "supervisor" && d.lane_model.rollback_to) {
         const back = el("button", "quiet lane-rollback", `roll back to ${d.lane_model.rollback_to}`);
