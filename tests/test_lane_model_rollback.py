@@ -91,6 +91,9 @@ def test_a_supervisor_rolls_the_lane_model_back_from_the_terminal_and_an_officer
         stale = supervisor.post(ROLLBACK, json={**ASK, "current": "v9"})  # not what runs: nothing rolled back
         assert (stale.status_code, stale.json()["detail"]) == (
             409, "uv1: the current model is v2, not v9 (it changed meanwhile); nothing rolled back")
+        with LaneModels(models).locked():  # a refit running: the request says so after a few seconds
+            busy = supervisor.post(ROLLBACK, json=ASK, timeout=30)
+        assert busy.status_code == 409 and "uv1: a refit of this device's model is running" in busy.json()["detail"]
         other = supervisor.post("/api/devices/lock9/lane-model/rollback", json=ASK)
         assert other.status_code == 404
         assert other.json()["detail"] == "lock9 does not learn its normal here ([normal] devices)"

@@ -22,6 +22,7 @@ from edge.store import AsyncStore, Store
 log = logging.getLogger(__name__)
 
 WATCH_PERIOD_S = 2.0  # how soon open terminals see a device's models folder change
+ROLLBACK_WAIT_S = 5.0  # a rollback from the terminal waits this long for a running refit, then says so (409)
 OnChange = Callable[[str], Awaitable[None]]  # awaited with the device id when its models folder changed
 
 
@@ -72,10 +73,11 @@ class LaneNormal:
     def rollback(self, device_id: str, by: str, reason: str, expect: str | None = None) -> tuple[str, str]:
         """Point a learning device (one `pointer` knows) back at its model before the current one,
         if `expect` is still current (file work: off the event loop); (from, to). LaneModelError
-        when there is nothing to roll back to or the current model is not `expect`."""
+        when there is nothing to roll back to, the current model is not `expect`, or a refit holds
+        the device's folder for more than ROLLBACK_WAIT_S (the terminal's request does not wait minutes)."""
         setup = self._setup[device_id]
         try:
-            return rollback(setup, by, reason, expect)
+            return rollback(setup, by, reason, expect, wait_s=ROLLBACK_WAIT_S)
         except LaneModelError as exc:  # the terminal gets the device, not the server's folder
             raise LaneModelError(f"{device_id}: {str(exc).removeprefix(f'{setup.root}: ')}") from None
 

@@ -34,6 +34,10 @@ class LaneModelError(RuntimeError):
     """A lane model folder cannot do what was asked; the message says why."""
 
 
+class LaneModelBusy(LaneModelError):
+    """Another process holds the device folder's lock (a refit) longer than the caller would wait."""
+
+
 class LaneModels:
     """One device's model folder (see the module docstring)."""
 
@@ -99,11 +103,25 @@ class LaneModels:
     # ------------------------------------------------------------ changing (hold `locked()`)
 
     @contextmanager
-    def locked(self) -> Iterator[None]:
-        """Hold the device folder's lock (blocks while another process holds it)."""
+    def locked(self, wait_s: float | None = None) -> Iterator[None]:
+        """Hold the device folder's lock: wait while another holds it (a refit takes minutes), or with
+        `wait_s` at most that long, then LaneModelBusy."""
         self.root.mkdir(parents=True, exist_ok=True)
         with (self.root / ".lock").open("a") as handle:
-            fcntl.flock(handle, fcntl.LOCK_EX)
+            if wait_s is None:
+                fcntl.flock(handle, fcntl.LOCK_EX)
+            else:
+                deadline = time.monotonic() + wait_s
+                while True:
+                    try:
+                        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                        break
+                    except BlockingIOError:
+                        if time.monotonic() >= deadline:
+                            raise LaneModelBusy(f"{self.root}: a refit of this device's model is running (its lock "
+                                                f"was held for {wait_s:g} s); nothing rolled back, try again when "
+                                                "it ends") from None
+                        time.sleep(0.1)
             try:
                 yield
             finally:

@@ -286,12 +286,14 @@ def propose(setup: LaneSetup, model_dir: Path, write: Writer = stderr_writer) ->
             raise
 
 
-def rollback(setup: LaneSetup, by: str = "", reason: str = "", expect: str | None = None) -> tuple[str, str]:
+def rollback(setup: LaneSetup, by: str = "", reason: str = "", expect: str | None = None,
+             wait_s: float | None = None) -> tuple[str, str]:
     """Point the device's `current` back at the version before it; (from, to). Who asked and why
     go into its history; with `expect`, only if that version is still current (a refit running
-    meanwhile may have adopted another, and the lock waits for it)."""
+    meanwhile may have adopted another). The lock waits for a running refit, with `wait_s` at most
+    that long (LaneModelBusy)."""
     models = LaneModels(setup.root)
-    with models.locked():
+    with models.locked(wait_s):
         return models.rollback(by, reason, expect)
 
 
