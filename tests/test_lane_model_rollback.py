@@ -129,7 +129,7 @@ def test_a_supervisor_rolls_the_lane_model_back_from_the_terminal_and_an_officer
             supervisor_page.screenshot(path=str(shot_path(tmp_path, "lane-model-rolled-back.png")))
             hover = lane_model_line(officer_page, "uv1", line)  # pushed on the live stream
             assert "by supervisor sup-1" in hover and officer_page.evaluate("window.kouanTestNoReload") is True
-            # a phone has no hover: a tap on the model line opens the same details
+            # a phone has no hover: a tap on the model line opens the same details (open across updates)
             phone = browser.new_page(viewport={"width": 360, "height": 740})
             log_in(phone, edge.url)
             phone.click(".devices-toggle")
@@ -160,6 +160,8 @@ def test_a_supervisor_rolls_the_lane_model_back_from_the_terminal_and_an_officer
             adopt(models, 3)
             lane_model_line(officer_page, "uv1", "model: lane v3 · 0 clean passes kept · 0 finds")
             lane_model_line(supervisor_page, "uv1", "model: lane v3 · 0 clean passes kept · 0 finds")
+            lane_model_line(phone, "uv1", "model: lane v3 · 0 clean passes kept · 0 finds")
+            assert more.first.is_visible() and "adopted as v3" in more.first.text_content()  # still open
             assert button.text_content() == "roll back to v1"
             proc = kouan("model", "rollback", "--config", str(config_path), "--device", "uv1",
                          "--reason", "v3 misses bundles")

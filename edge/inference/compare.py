@@ -5,9 +5,10 @@ lorry's previous clean pass can. `compare(reference, probe)` registers the refer
 and reports what the probe shows that the reference does not (or hides):
 
 1. Both passes are reduced to a working scale (about `work_cols` columns and `work_rows` rows, the
-   rows by the nearest integer factor) and, further, to a coarse one (`coarse_cols` x `coarse_rows`), as log-high-passed images.
+   rows by the nearest integer factor) and, further, to a coarse one (`coarse_cols` x
+   `coarse_rows`), as log-high-passed images.
 2. Coarse registration (`compare_register`): the lateral offset from column profiles of
-   along-track structure, then a monotone row mapping from a local alignment (dynamic
+   along-track structure (the next peaks too while the best one's row path is weak), then a monotone row mapping from a local alignment (dynamic
    programming) of row profiles, which follows an uneven speed and leaves the lead, the road and
    a tail that the other pass cut off unmatched. The probe is also tried upside down (a vehicle
    that passed in reverse); the better alignment is kept.
