@@ -22,7 +22,7 @@ import cv2
 import numpy as np
 
 from edge.inference.compare_config import CompareConfig
-from edge.inference.compare_register import (Refined, RowPath, fit_path, highpass, lateral_offset, refine,
+from edge.inference.compare_register import (Refined, RowPath, fit_path, highpass, lateral_offsets, refine,
                                              robust_line, robust_track, row_descriptors, row_path, shift_columns)
 
 
@@ -92,8 +92,22 @@ class _Coarse:
 
 
 def _coarse(ref_c: np.ndarray, prb_c: np.ndarray, cfg: CompareConfig, max_shift: int) -> _Coarse | None:
+    """The best row path over the lateral offset candidates: the correlation's best peak, and the next
+    `lateral_candidates - 1` only while no path reaches `retry_quality` (they cost a path search each)."""
     gr, gp = highpass(ref_c, cfg.highpass_sigma), highpass(prb_c, cfg.highpass_sigma)
-    dx, _ = lateral_offset(gr, gp, max_shift)
+    best: _Coarse | None = None
+    for dx, _ in lateral_offsets(gr, gp, max_shift, max(1, cfg.lateral_candidates)):
+        if best is not None and best.path.quality >= cfg.retry_quality:
+            break
+        found = _coarse_at(ref_c, prb_c, gr, gp, dx, cfg)
+        if found is not None and (best is None or found.path.score > best.path.score):
+            best = found
+    return best
+
+
+def _coarse_at(ref_c: np.ndarray, prb_c: np.ndarray, gr: np.ndarray, gp: np.ndarray, dx: float,
+               cfg: CompareConfig) -> _Coarse | None:
+    """The best row path (either way round) with the reference shifted by `dx` coarse columns."""
     w = gp.shape[1]
     margin = int(math.ceil(abs(dx))) + 2
     if w - 2 * margin < 16:

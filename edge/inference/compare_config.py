@@ -28,6 +28,8 @@ class CompareConfig:
     step_penalty: float = 0.03      # cost of changing the speed ratio by half a row per row
     min_path_quality: float = 0.45  # mean row similarity along the path; below: not the same vehicle
     min_path_rows: int = 24         # coarse rows the path must cover
+    lateral_candidates: int = 3     # lateral offset peaks tried, best first (two rails: a peak a rail's spacing off)
+    retry_quality: float = 0.7      # a path this good ends the search over the candidates
     min_matched_fraction: float = 0.4  # share of the probe's vehicle rows that must register; below: not compared
     knot_rows: float = 40.0         # coarse rows between the knots of the path's robust fit
     path_stiffness: float = 1.0     # weight of the fit's bends against its residuals

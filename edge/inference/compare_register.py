@@ -6,8 +6,9 @@ offset (tens of px, drifting a little) and along it by a smooth, uneven stretch 
 images (separable fill light, exposure and row banding cancel; the lane's streaks, the same in
 every row, are removed with each column's mean):
 
-1. `lateral_offset`: the column profiles of along-track structure (a line-scan sees lane furniture
-   as constant columns, so only the vehicle has any) are correlated.
+1. `lateral_offsets`: the column profiles of along-track structure (a line-scan sees lane furniture
+   as constant columns, so only the vehicle has any) are correlated; the best peak first, the next
+   ones for when its row path is weak.
 2. `row_path`: rows are matched by normalised correlation of their profiles; a local alignment
    (dynamic programming, steps of 0.5, 1 or 1.5 reference rows per probe row, a small penalty
    for changing step) finds the best monotone path, which may start and end anywhere: the lead,
@@ -52,19 +53,29 @@ def _profile(g: np.ndarray) -> np.ndarray:
 
 def lateral_offset(ref_g: np.ndarray, probe_g: np.ndarray, max_shift: int) -> tuple[float, float]:
     """Columns to add to a probe column to find the same part in the reference, and the peak's correlation."""
+    return lateral_offsets(ref_g, probe_g, max_shift, 1)[0]
+
+
+def lateral_offsets(ref_g: np.ndarray, probe_g: np.ndarray, max_shift: int, count: int) -> list[tuple[float, float]]:
+    """The `count` highest peaks of the column-profile correlation, best first, as (offset, correlation).
+    Two frame rails make the profile nearly periodic: the highest peak can be a rail's spacing off."""
     pr, pp = _profile(ref_g), _profile(probe_g)
     w = pr.size
     max_shift = max(1, min(max_shift, w // 3))
     core = pp[max_shift:w - max_shift]
     corr = np.array([float(np.dot(core, pr[max_shift + d:w - max_shift + d])) for d in range(-max_shift, max_shift + 1)])
-    i = int(np.argmax(corr))
-    sub = float(i)
-    if 0 < i < corr.size - 1:
-        a, b, c = corr[i - 1], corr[i], corr[i + 1]
-        den = a - 2 * b + c
-        if den < 0:
-            sub = i + 0.5 * (a - c) / den
-    return sub - max_shift, float(corr[i])
+    peaks = [i for i in range(corr.size) if (i == 0 or corr[i] >= corr[i - 1]) and
+             (i == corr.size - 1 or corr[i] > corr[i + 1])]
+    out: list[tuple[float, float]] = []
+    for i in sorted(peaks, key=lambda j: -corr[j])[:count]:
+        sub = float(i)
+        if 0 < i < corr.size - 1:
+            a, b, c = corr[i - 1], corr[i], corr[i + 1]
+            den = a - 2 * b + c
+            if den < 0:
+                sub = i + 0.5 * (a - c) / den
+        out.append((sub - max_shift, float(corr[i])))
+    return out
 
 
 def row_descriptors(g: np.ndarray, cols: slice, live: np.ndarray) -> np.ndarray:
