@@ -10,7 +10,7 @@ import pytest
 
 from edge.inference.compare import CompareConfig, compare
 from edge.inference.compare_align import register
-from edge.inference.compare_register import fit_path, highpass, lateral_offset, row_path
+from edge.inference.compare_register import fit_path, highpass, lateral_offsets, row_path
 
 ROWS, COLS = 1200, 512
 
@@ -108,7 +108,7 @@ def test_an_added_block_is_found_where_it_is_and_the_clean_pair_is_not_flagged()
 def test_lateral_offset_of_shifted_profiles() -> None:
     ref = scene(9)
     probe, _ = resample(ref, np.ones(ROWS), 23.0)
-    dx, corr = lateral_offset(highpass(ref, 4), highpass(probe, 4), 60)
+    (dx, corr), = lateral_offsets(highpass(ref, 4), highpass(probe, 4), 60, 1)
     assert dx == pytest.approx(-23.0, abs=0.5) and corr > 0.5
 
 

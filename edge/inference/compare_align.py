@@ -95,27 +95,29 @@ def _coarse(ref_c: np.ndarray, prb_c: np.ndarray, cfg: CompareConfig, max_shift:
     """The best row path over the lateral offset candidates: the correlation's best peak, and the next
     `lateral_candidates - 1` only while no path reaches `retry_quality` (they cost a path search each)."""
     gr, gp = highpass(ref_c, cfg.highpass_sigma), highpass(prb_c, cfg.highpass_sigma)
+    use_ref = half_rows((live_rows(ref_c) & vehicle_rows(ref_c)).astype(np.float32)[:, None])[:, 0] > 0.99
+    use_prb = live_rows(prb_c) & vehicle_rows(prb_c)
     best: _Coarse | None = None
     for dx, _ in lateral_offsets(gr, gp, max_shift, max(1, cfg.lateral_candidates)):
         if best is not None and best.path.quality >= cfg.retry_quality:
             break
-        found = _coarse_at(ref_c, prb_c, gr, gp, dx, cfg)
+        found = _coarse_at(gr, gp, use_ref, use_prb, dx, cfg)
         if found is not None and (best is None or found.path.score > best.path.score):
             best = found
     return best
 
 
-def _coarse_at(ref_c: np.ndarray, prb_c: np.ndarray, gr: np.ndarray, gp: np.ndarray, dx: float,
+def _coarse_at(gr: np.ndarray, gp: np.ndarray, use_ref: np.ndarray, use_prb: np.ndarray, dx: float,
                cfg: CompareConfig) -> _Coarse | None:
-    """The best row path (either way round) with the reference shifted by `dx` coarse columns."""
+    """The best row path (either way round) with the reference shifted by `dx` coarse columns;
+    `use_ref` (at half rows) and `use_prb` are the rows that show the vehicle."""
     w = gp.shape[1]
     margin = int(math.ceil(abs(dx))) + 2
     if w - 2 * margin < 16:
         return None
     cols = slice(margin, w - margin)
-    use_ref = half_rows((live_rows(ref_c) & vehicle_rows(ref_c)).astype(np.float32)[:, None])[:, 0] > 0.99
     d_ref = row_descriptors(half_rows(shift_columns(gr, dx)), cols, use_ref)
-    d_prb = row_descriptors(gp, cols, live_rows(prb_c) & vehicle_rows(prb_c))
+    d_prb = row_descriptors(gp, cols, use_prb)
     sim = d_prb @ d_ref.T
     best: _Coarse | None = None
     for flipped in ((False, True) if cfg.allow_reverse else (False,)):

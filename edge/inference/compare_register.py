@@ -51,13 +51,9 @@ def _profile(g: np.ndarray) -> np.ndarray:
     return prof / (float(np.linalg.norm(prof)) + 1e-9)
 
 
-def lateral_offset(ref_g: np.ndarray, probe_g: np.ndarray, max_shift: int) -> tuple[float, float]:
-    """Columns to add to a probe column to find the same part in the reference, and the peak's correlation."""
-    return lateral_offsets(ref_g, probe_g, max_shift, 1)[0]
-
-
 def lateral_offsets(ref_g: np.ndarray, probe_g: np.ndarray, max_shift: int, count: int) -> list[tuple[float, float]]:
-    """The `count` highest peaks of the column-profile correlation, best first, as (offset, correlation).
+    """The `count` highest peaks of the column-profile correlation, best first, as (columns to add to a
+    probe column to find the same part in the reference, the peak's correlation).
     Two frame rails make the profile nearly periodic: the highest peak can be a rail's spacing off."""
     pr, pp = _profile(ref_g), _profile(probe_g)
     w = pr.size
