@@ -272,8 +272,9 @@ class EdgeRuntime:
     async def rollback_lane_model(self, device_id: str, by: str, reason: str, expect: str) -> dict[str, Any]:
         """A supervisor's rollback from the terminal of the version `expect` they saw: the device's
         lane model goes back to the one before (its live model follows the pointer at the next
-        image; open terminals get the row from `LaneNormal`'s watcher). KeyError for a device that does not learn its normal;
-        LaneModelError: nothing to roll back to, or `expect` is no longer current."""
+        image; open terminals get the row from `LaneNormal`'s watcher). KeyError for a device that
+        does not learn its normal; LaneModelError: nothing to roll back to, `expect` is no longer
+        current, or a refit holds the device's folder."""
         if self.normal is None or self.normal.pointer(device_id) is None:
             raise KeyError(device_id)
         was, now = await asyncio.to_thread(self.normal.rollback, device_id, by, reason, expect)

@@ -119,8 +119,7 @@ class LaneModels:
                     except BlockingIOError:
                         if time.monotonic() >= deadline:
                             raise LaneModelBusy(f"{self.root}: a refit of this device's model is running (its lock "
-                                                f"was held for {wait_s:g} s); nothing rolled back, try again when "
-                                                "it ends") from None
+                                                f"was held for {wait_s:g} s)") from None
                         time.sleep(0.1)
             try:
                 yield

@@ -42,7 +42,7 @@ from edge.normal.config import NormalConfig
 from edge.normal.find_threshold import FindThreshold, lower_to_finds
 from edge.normal.finds import FoundImage, retained_finds
 from edge.normal.judge import RULE, Judgement, judge, measure
-from edge.normal.lane_models import LaneModels
+from edge.normal.lane_models import LaneModelBusy, LaneModels
 from edge.normal.retention import RetainedImage, retained
 from edge.normal.setup import LaneSetup, RefitError, lane_setup
 
@@ -293,8 +293,11 @@ def rollback(setup: LaneSetup, by: str = "", reason: str = "", expect: str | Non
     meanwhile may have adopted another). The lock waits for a running refit, with `wait_s` at most
     that long (LaneModelBusy)."""
     models = LaneModels(setup.root)
-    with models.locked(wait_s):
-        return models.rollback(by, reason, expect)
+    try:
+        with models.locked(wait_s):
+            return models.rollback(by, reason, expect)
+    except LaneModelBusy as exc:
+        raise LaneModelBusy(f"{exc}; nothing rolled back, try again when it ends") from None
 
 
 __all__ = ["FitInputError", "LaneSetup", "RefitError", "RefitOutcome", "lane_setup", "propose", "refit_device",
