@@ -237,9 +237,10 @@ def references(args: argparse.Namespace, tmp: Path, port: int, vehicles: list[Ve
     reference pass's image SHA-256, and plate -> the holding reasons of each reference the machine did
     not release (a check's false alarm on a clean first pass: that plate has no reference)."""
     start = time.monotonic()
+    plates = {f"R-{v.index:04d}": v.plate for v in vehicles}   # each reference pass's own declaration
     (tmp / "references.jsonl").write_text("".join(json.dumps({
-        "id": f"R-{v.index:04d}", "plate": v.plate, "cargo": "empty container"}, ensure_ascii=False) + "\n"
-        for v in vehicles), encoding="utf-8")
+        "id": rid, "plate": plate, "cargo": "empty container"}, ensure_ascii=False) + "\n"
+        for rid, plate in plates.items()), encoding="utf-8")
     decided: dict[str, dict[str, Any]] = {}
 
     def on_passage(_c: Any, _u: Any, message: mqtt.MQTTMessage) -> None:
@@ -247,7 +248,7 @@ def references(args: argparse.Namespace, tmp: Path, port: int, vehicles: list[Ve
             passage = json.loads(message.payload)
         except ValueError:
             return
-        if passage.get("state") in DECIDED and str(passage.get("declaration_id", "")).startswith("R-"):
+        if passage.get("state") in DECIDED and passage.get("declaration_id") in plates:
             decided.setdefault(passage["declaration_id"], passage)
 
     listener = connected_client(port, "bench-references", on_passage, f"kouan/{LANE}/passages/+")
@@ -273,7 +274,6 @@ def references(args: argparse.Namespace, tmp: Path, port: int, vehicles: list[Ve
         edge.stop()
         listener.disconnect()
         listener.loop_stop()
-    plates = {f"R-{v.index:04d}": v.plate for v in vehicles}
     held = {plates[k]: [r["code"] for r in p.get("reasons", []) if r.get("holds")] or [p["state"]]
             for k, p in sorted(decided.items()) if p["state"] != "released" or any(r.get("holds") for r in p["reasons"])}
     return time.monotonic() - start, shas, held
