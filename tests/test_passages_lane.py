@@ -188,11 +188,11 @@ def test_an_edge_killed_mid_passage_finishes_it_after_a_restart(tmp_path: Path, 
             edge.kill()
 
 
-def two_visits(tmp_path: Path, mosquitto: Broker, lane_name: str, second: str, model_check_when: str = "always"
+def two_visits(tmp_path: Path, mosquitto: Broker, lane_name: str, second: str, model_check_when: str | None = None
                ) -> tuple[list[dict[str, Any]], UnderVehicleCamera, Path]:
     """A camera-only lane: plate 新F12345's tractor-trailer passes clean, then comes back as `second`
-    (a pass option, e.g. "object=box/type=tractor_trailer"), each visit declared; the model runs only
-    with `model_check_when` "no_reference". Both passages once decided, the camera (for its truth), the store."""
+    (a pass option, e.g. "object=box/type=tractor_trailer"), each visit declared; the comparison runs,
+    the model only with a `model_check_when`. Both passages once decided, the camera (for its truth), the store."""
     declarations = [{**DECLARATION, "id": f"D-{n}", "containers": [{"number": number, "declared_empty": True}]}
                     for n, number in ((1, "CSQU3054383"), (2, "MSKU1234565"))]
     config = load_config(write_config(tmp_path, mosquitto, lane_name, iris_deadline_s=5))
@@ -200,8 +200,9 @@ def two_visits(tmp_path: Path, mosquitto: Broker, lane_name: str, second: str, m
     (tmp_path / "declarations.jsonl").write_text(lines, encoding="utf-8")
     config.devices = [d for d in config.devices if d.id == "uvss"]
     uvss = config.devices[0]
-    uvss.analyse, uvss.model_check, uvss.compare = True, model_check_when == "no_reference", True
-    uvss.model_check_when = model_check_when  # type: ignore[assignment]
+    uvss.analyse, uvss.model_check, uvss.compare = True, model_check_when is not None, True
+    if model_check_when is not None:
+        uvss.model_check_when = model_check_when  # type: ignore[assignment]
     config.passages.deadlines = {"uvss": 20}
     config.passages.declarations_file = tmp_path / "declarations.jsonl"
     db = tmp_path / "edge.sqlite3"
