@@ -77,12 +77,16 @@ def test_thresholds_follow_the_stated_rule() -> None:
     assert thr.pixel <= thr.image
 
 
-def test_shipped_backbone_is_what_its_script_makes() -> None:
+def _make_backbone_module() -> object:
     spec = importlib.util.spec_from_file_location("make_backbone", BACKBONE_DIR / "make_backbone.py")
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    rebuilt = module.build()
+    return module
+
+
+def test_shipped_backbone_is_what_its_script_makes() -> None:
+    rebuilt = _make_backbone_module().build()  # type: ignore[attr-defined]
     shipped = (BACKBONE_DIR / "model.onnx").read_bytes()
     meta = json.loads((BACKBONE_DIR / "backbone.json").read_text())
     assert hashlib.sha256(shipped).hexdigest() == meta["sha256"]
@@ -95,6 +99,26 @@ def test_shipped_backbone_is_what_its_script_makes() -> None:
     assert [i.name for i in rebuilt.graph.initializer] == [i.name for i in original.graph.initializer]
     for a, b in zip(rebuilt.graph.initializer, original.graph.initializer):
         np.testing.assert_allclose(numpy_helper.to_array(a), numpy_helper.to_array(b), rtol=1e-6, atol=1e-9)
+
+
+def test_backbone_variant_with_line_channels_finds_a_thin_line(tmp_path: Path) -> None:
+    """A compared variant (not shipped) goes to its own folder, loads like the shipped one, and its
+    dark-line channel answers a 1-px dark line on noise where no other pixel does."""
+    module = _make_backbone_module()
+    with pytest.raises(SystemExit):  # a variant never overwrites the shipped backbone
+        module.main(["--lines", "0.7:3"])  # type: ignore[attr-defined]
+    module.main(["--lines", "0.7:3", "--anisotropic", "--out", str(tmp_path)])  # type: ignore[attr-defined]
+    backbone = load_backbone(tmp_path)
+    assert backbone.channels == 16 and backbone.meta["version"].endswith("+variant")
+    rng = np.random.default_rng(0)
+    grey = np.clip(0.5 + rng.normal(0, 0.05, (64, 64)), 0, 1).astype(np.float32)
+    grey[:, 40] -= 0.3  # the line, in column 40: stride-4 columns 9-10 see it
+    image = np.repeat(grey[None, None], 3, axis=1)
+    sess = ort.InferenceSession(backbone.model.SerializeToString(), providers=["CPUExecutionProvider"])
+    dark = sess.run(None, {"image": image})[0][0, 14]
+    on_line = dark[2:-2, 9:11].min()
+    away = np.delete(dark[2:-2], [8, 9, 10, 11], axis=1).max()
+    assert on_line > away + 1.0, (on_line, away)
 
 
 def test_changed_backbone_is_refused(tmp_path: Path) -> None:

@@ -9,8 +9,9 @@ and per defect kind, the share of clean / defective crops flagged at the card's 
 and the fit time. Needs scikit-image (`pip install -e .[dev]`).
 
 Run: `python models/backbone/evaluate_fit.py [--seeds 5] [--surfaces brick grass gravel]
-[--backbone filterbank] [--method knn] [--calibrate N] [--json runs.jsonl]`; `--json` appends one line per fit
-(every score, the out-of-fold figures), for choosing a threshold rule without refitting.
+[--backbone filterbank] [--backbone-dir DIR] [--method knn] [--calibrate N] [--json runs.jsonl]`;
+`--json` appends one line per fit (every score, the out-of-fold figures), for choosing a threshold
+rule without refitting.
 The selection surfaces (moon, cell, hubble_deep_field, immunohistochemistry; colour made grey)
 are for choosing settings, so that brick, grass and gravel stay an evaluation only.
 """
@@ -116,6 +117,8 @@ def main() -> None:
     parser.add_argument("--surfaces", nargs="+", default=["brick", "grass", "gravel"])
     parser.add_argument("--method", default="knn", choices=["knn", "gaussian", "padim", "patchcore", "auto"])
     parser.add_argument("--backbone", default="filterbank", choices=["filterbank", "lite0"])
+    parser.add_argument("--backbone-dir", type=Path, default=None,
+                        help="folder with a variant filter bank (make_backbone.py --out); default the shipped one")
     parser.add_argument("--bank", type=int, default=FitOptions.bank_size, help="k-NN memory bank size")
     parser.add_argument("--set", nargs="*", default=[], metavar="OPTION=VALUE",
                         help="other FitOptions fields, e.g. coreset_max=2048 neighbours=3 margin=2")
@@ -127,7 +130,9 @@ def main() -> None:
                         help="the test crops' defects: edge.fitting.defects (own, also the fit's probes) or "
                         "models/independent/surface_defects.py (written blind; evaluation only)")
     args = parser.parse_args()
-    options = {k: float(v) if "." in v else int(v) for k, v in (o.split("=", 1) for o in args.set)}
+    options: dict[str, object] = {k: float(v) if "." in v else int(v) for k, v in (o.split("=", 1) for o in args.set)}
+    if args.backbone_dir is not None:
+        options["backbone_dir"] = args.backbone_dir
     for name in args.surfaces:
         rows = []
         for seed in range(args.seeds):
@@ -135,7 +140,7 @@ def main() -> None:
             rows.append(r)
             if args.json:
                 with args.json.open("a", encoding="utf-8") as f:
-                    f.write(json.dumps({**r, "options": options, "calibrate": args.calibrate}) + "\n")
+                    f.write(json.dumps({**r, "options": options, "calibrate": args.calibrate}, default=str) + "\n")
             print(f"{r['surface']:7s} seed {r['seed']}: AUROC {r['auroc']:.3f} {r['per_kind']} "
                   f"flagged clean {r['flagged_clean']:.2f} defective {r['flagged_defective']:.2f} "
                   f"fit {r['fit_s']:.1f}s picked {r['picked']} {r['quality']}", flush=True)

@@ -22,14 +22,18 @@ AUROC on all three (brick 0.88 -> 0.97 without them, grass 0.64 -> 0.73, gravel 
 0.67, mean of 3 seeds). With tens of normal images, coarse features have too few independent
 samples for the density estimate; the fitted head's 3x3 neighbourhood gives context instead.
 
-Run: `python models/backbone/make_backbone.py` (deterministic: same bytes every run).
+Run: `python models/backbone/make_backbone.py` (deterministic: same bytes every run). A variant
+for comparison (not shipped): `... --lines 0.7:3 --anisotropic --out DIR`, then
+`python models/backbone/evaluate_fit.py --backbone-dir DIR`.
 """
 
 from __future__ import annotations
 
+import argparse
 import hashlib
 import json
 import math
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -68,6 +72,27 @@ def gabor_bank(wavelength: float = WAVELENGTH, sigma: float = GABOR_SIGMA) -> np
     log -= log.mean()
     log /= np.abs(log).sum()
     kernels.append(log)
+    return np.stack(kernels)[:, None].astype(np.float32)
+
+
+def line_bank(sigma_across: float, sigma_along: float, n_orient: int = 8) -> np.ndarray:
+    """[n_orient, 1, K, K]: elongated second-derivative-of-Gaussian line detectors, zero-mean.
+
+    Positive response: a dark line (a valley across the kernel), negative: a bright one. The
+    Gaussian along the line sums a thin mark over its length, so a 1-2 px crack stands out of a
+    stochastic texture that no single pixel of it does."""
+    half = int(math.ceil(3 * sigma_along))
+    yy, xx = np.mgrid[-half:half + 1, -half:half + 1].astype(np.float64)
+    kernels = []
+    for k in range(n_orient):
+        theta = math.pi * k / n_orient
+        along = xx * math.cos(theta) + yy * math.sin(theta)
+        across = -xx * math.sin(theta) + yy * math.cos(theta)
+        g = (across**2 / sigma_across**4 - 1 / sigma_across**2) * np.exp(
+            -across**2 / (2 * sigma_across**2) - along**2 / (2 * sigma_along**2))
+        g -= g.mean()
+        g /= np.abs(g).sum()
+        kernels.append(g)
     return np.stack(kernels)[:, None].astype(np.float32)
 
 
@@ -132,7 +157,28 @@ def octave_energy(g: GraphBuilder, lum: str, level: int, wavelength: float = WAV
     return g.log(pooled)
 
 
-def build(levels: int = 1, context: bool = False, extra_wavelength: float | None = None) -> onnx.ModelProto:
+def line_channels(g: GraphBuilder, lum: str, sigma_across: float, sigma_along: float,
+                  anisotropic: bool = False) -> list[str]:
+    """Strongest dark and bright line response over all orientations, the maximum in 8x8 at stride 4.
+
+    `anisotropic`: minus the mean over orientations, so that points and blobs (which answer every
+    orientation alike) drop out and only oriented marks remain."""
+    bank = line_bank(sigma_across, sigma_along)
+    resp = g.conv(lum, bank, pad=bank.shape[-1] // 2)
+    out = []
+    for signed in (resp, g.op("Neg", [resp])):
+        rect = g.op("Relu", [signed])
+        strongest = g.op("ReduceMax", [rect], axes=[1], keepdims=1)
+        if anisotropic:
+            strongest = g.op("Sub", [strongest, g.op("ReduceMean", [rect], axes=[1], keepdims=1)])
+        pooled = g.op("MaxPool", [g.reflect_pad(strongest, STRIDE // 2)], kernel_shape=[2 * STRIDE] * 2,
+                      strides=[STRIDE] * 2)
+        out.append(g.log(pooled))
+    return out
+
+
+def build(levels: int = 1, context: bool = False, extra_wavelength: float | None = None,
+          lines: tuple[tuple[float, float], ...] = (), anisotropic: bool = False) -> onnx.ModelProto:
     """Assemble the backbone graph (the defaults are the shipped one; the options are the variants compared)."""
     g = GraphBuilder()
     opp = np.array([[1 / 3, 1 / 3, 1 / 3], [0.5, -0.5, 0.0], [0.25, 0.25, -0.5]], np.float32)
@@ -162,6 +208,8 @@ def build(levels: int = 1, context: bool = False, extra_wavelength: float | None
                    strides=[STRIDE] * 2)
     fine_mean = g.avg(colour, kernel=STRIDE, stride=STRIDE, pad=0)
     parts += [mean, fine_mean, brightest, darkest, g.log(g.op("Sqrt", [var]))]
+    for sigma_across, sigma_along in lines:
+        parts += line_channels(g, lum, sigma_across, sigma_along, anisotropic)
     g.nodes.append(helper.make_node("Concat", parts, ["features"], axis=1))
     graph = helper.make_graph(
         g.nodes, "kouan_filterbank_backbone",
@@ -185,23 +233,35 @@ def channels(model: onnx.ModelProto) -> int:
     return int(out.shape[1])
 
 
-def main() -> None:
-    model = build()
-    path = HERE / "model.onnx"
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="Write the filter-bank backbone (or, with --out, a variant).")
+    parser.add_argument("--lines", nargs="*", default=[], metavar="ACROSS:ALONG",
+                        help="a variant: line channels with these Gaussian sigmas (px), e.g. 0.7:3")
+    parser.add_argument("--anisotropic", action="store_true", help="line channels minus their orientation mean")
+    parser.add_argument("--out", type=Path, default=None,
+                        help="folder for a variant (model.onnx + backbone.json), for `evaluate_fit.py --backbone-dir`")
+    args = parser.parse_args(argv)
+    lines = tuple((float(a), float(b)) for a, b in (pair.split(":", 1) for pair in args.lines))
+    if (lines or args.anisotropic) and args.out is None:
+        parser.error("a variant needs --out: models/backbone/model.onnx is the shipped backbone")
+    folder = args.out or HERE
+    folder.mkdir(parents=True, exist_ok=True)
+    model = build(lines=lines, anisotropic=args.anisotropic)
+    path = folder / "model.onnx"
     data = model.SerializeToString()
     path.write_bytes(data)
     meta = {
         "name": "kouan_filterbank",
-        "version": VERSION,
+        "version": VERSION if args.out is None else f"{VERSION}+variant",
         "kind": "fixed multi-scale filter bank (no learned weights)",
         "input": {"name": "image", "layout": "NCHW", "channels": 3, "range": "[0,1] RGB float32",
                   "multiple_of": 8},
         "output": {"name": "features", "stride": STRIDE, "channels": channels(model)},
         "sha256": hashlib.sha256(data).hexdigest(),
         "opset": OPSET,
-        "created_by": "python models/backbone/make_backbone.py",
+        "created_by": " ".join(["python models/backbone/make_backbone.py", *(argv or sys.argv[1:])]),
     }
-    (HERE / "backbone.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
+    (folder / "backbone.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
     print(f"wrote {path} ({len(data)} bytes), {meta['output']['channels']} channels, sha256 {meta['sha256']}")
 
 
