@@ -114,6 +114,9 @@ class RuntimeCollector(Collector):
                                   value=stats.declarations_accepted)
         yield CounterMetricFamily("kouan_declarations_refused", "Advance declarations refused (the reason is logged).",
                                   value=stats.declarations_refused)
+        yield CounterMetricFamily("kouan_declarations_store_errors", "Attempts to store an MQTT declaration that "
+                                  "failed (logged; retried, acknowledged only once stored).",
+                                  value=stats.declarations_store_errors)
         yield CounterMetricFamily("kouan_passages_published", "Passage changes published to the page and MQTT.",
                                   value=stats.published)
         if ingest is not None:

@@ -8,7 +8,6 @@ A bad declaration is refused with the field and the reason; nothing half-stored.
 
 from __future__ import annotations
 
-import json
 import time
 from datetime import datetime
 from pathlib import Path
@@ -16,6 +15,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from drivers.bounded_json import load_bounded
 from drivers.iso6346 import iso6346_check_digit
 from edge.passages.observation import Declared, norm
 
@@ -82,11 +82,16 @@ def parse(data: Any, source: str) -> Declaration:
         raise DeclarationError(f"declaration refused ({source}): {fields}") from exc
 
 
+MAX_BYTES = 256 * 1024  # far above any declaration; a bigger payload is no declaration
+MAX_DEPTH = 16
+
+
 def parse_json(raw: bytes | str, source: str) -> Declaration:
+    """One declaration from JSON text, its size and nesting bounded before it is parsed."""
     try:
-        data = json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise DeclarationError(f"declaration refused ({source}): not JSON: {exc}") from exc
+        data = load_bounded(raw, what="the payload", max_bytes=MAX_BYTES, max_depth=MAX_DEPTH)
+    except ValueError as exc:
+        raise DeclarationError(f"declaration refused ({source}): {exc}") from exc
     return parse(data, source)
 
 

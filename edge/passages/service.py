@@ -30,6 +30,7 @@ from edge.passages.observation import ReadingView
 from edge.store import AsyncStore, Derived, Store, Txn
 
 log = logging.getLogger(__name__)
+STORE_RETRY_S = (1.0, 60.0)  # first and longest wait before storing a declaration again
 DECISION_BUCKETS_S = (0.25, 0.5, 1.0, 1.5, 2.0, 5.0, 10.0, 30.0, 60.0, 120.0)
 
 
@@ -39,6 +40,7 @@ class PassageStats:
 
     declarations_accepted: int = 0
     declarations_refused: int = 0
+    declarations_store_errors: int = 0  # MQTT declarations whose storing failed (retried, not acknowledged)
     published: int = 0
     decided: dict[str, int] = field(default_factory=lambda: {"clear": 0, "flagged": 0})
     decision_buckets: list[int] = field(default_factory=lambda: [0] * (len(DECISION_BUCKETS_S) + 1))
@@ -181,11 +183,23 @@ class PassageService:
     def _mqtt_declaration(self, payload: bytes, ack: Callable[[], None]) -> None:
         async def take() -> None:
             try:
-                await self.declare(parse_json(payload, f"MQTT {self.declarations_topic}"), "mqtt")
+                declaration = parse_json(payload, f"MQTT {self.declarations_topic}")
             except DeclarationError as exc:
                 self.refused(exc)
-            finally:
                 ack()
+                return
+            delay = STORE_RETRY_S[0]
+            while True:  # not acknowledged until stored: a restart before that gets it redelivered
+                try:
+                    await self.declare(declaration, "mqtt")
+                    break
+                except Exception:
+                    self.stats.declarations_store_errors += 1
+                    log.exception("declaration %s from MQTT not stored yet; not acknowledged, retrying in %.0f s",
+                                  declaration.id, delay)
+                    await asyncio.sleep(delay)
+                    delay = min(delay * 2, STORE_RETRY_S[1])
+            ack()
 
         task = asyncio.ensure_future(take())
         self._tasks.add(task)
