@@ -48,7 +48,7 @@ class ImageChannel:
         prefix = ctx.config.images.topic_prefix or ctx.topic_prefix
         self.image_topic = f"{prefix}/{IMAGE_CHANNEL}"
         self.availability_topic = f"{prefix}/availability"
-        for name in ("images", "bad_images", "images_stored"):
+        for name in ("images", "bad_images", "images_stored", "store_errors"):
             ctx.status.counters[name] = 0
 
     def start(self) -> None:
@@ -73,6 +73,10 @@ class ImageChannel:
             counters["bad_images"] += 1
             log.warning("empty box %s: image refused: %s", self._id, exc)
             ack()
+            return
+        except OSError as exc:  # disk trouble: not stored, so not acknowledged; the broker redelivers it
+            counters["store_errors"] += 1
+            log.error("empty box %s: image not stored: %s; left unacknowledged", self._id, exc)
             return
         meta = image.meta
         counters["images_stored"] += 1
