@@ -185,6 +185,8 @@ def load_config(path: Path | str) -> EdgeConfig:
         raise ConfigError(f"config error: {path}: file not found") from exc
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"config error in {path}: not valid TOML: {exc}") from exc
+    except (OSError, UnicodeDecodeError) as exc:  # a folder, no permission, not UTF-8
+        raise ConfigError(f"config error: {path}: cannot be read: {exc}") from exc
     try:
         config = EdgeConfig.model_validate(raw)
     except ValidationError as exc:

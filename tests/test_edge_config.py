@@ -94,6 +94,15 @@ def test_missing_file(tmp_path: Path) -> None:
         load_config(tmp_path / "nope.toml")
 
 
+def test_a_file_that_cannot_be_read_is_named(tmp_path: Path) -> None:
+    not_utf8 = tmp_path / "latin1.toml"
+    not_utf8.write_bytes(b'[lane]\nid = "\xff"\n')
+    with pytest.raises(ConfigError, match=rf"{not_utf8}: cannot be read: .*utf-8"):
+        load_config(not_utf8)
+    with pytest.raises(ConfigError, match=rf"{tmp_path}: cannot be read"):
+        load_config(tmp_path)  # a folder
+
+
 def test_a_device_of_an_unknown_kind_or_none_names_the_kinds_there_are(tmp_path: Path) -> None:
     known = ", ".join(sorted(KINDS))
     path = write(tmp_path, GOOD.replace('kind = "smart_lock"\ntransport = "mqtt"', 'kind = "toaster"\ntransport = "mqtt"'))
