@@ -54,7 +54,7 @@ class FramedSerialDevice(ABC):
         self._counts = DeframerCounts(self.status.counters, reasons)
         self._transport = SerialTransport(config.address, self._on_data, self._on_state, baudrate=config.baudrate,
                                           name=config.id)
-        for name in ("replies", "reply_failures", *counters):
+        for name in ("replies", "reply_failures", "handle_errors", *counters):
             self.status.counters[name] = 0
 
     def start(self) -> None:
@@ -130,5 +130,6 @@ class FramedSerialDevice(ABC):
             try:
                 self._handle(message)
             except Exception:  # a message we cannot use must not kill the reader thread
+                self.status.counters["handle_errors"] += 1
                 self._log.exception("%s %s: cannot handle message %s", self._label, self._id,
                                     self._message_name(message))
