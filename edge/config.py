@@ -42,9 +42,15 @@ class StoreConfig(BaseModel):
     path: Path = Field(Path("var/kouan-edge.sqlite3"), description="SQLite database file (WAL mode); relative paths are relative to the config file.")
     media: Path | None = Field(None, description="Folder for images, scans and DICOS files, stored by SHA-256; default: a 'media' folder beside the database. Relative paths are relative to the config file.")
 
+    private_media: Path | None = Field(None, description="Folder for files the lane terminal never serves (a driver's iris codes and masks), stored by SHA-256; default: a 'private-media' folder beside the database. Relative paths are relative to the config file.")
+
     @property
     def media_dir(self) -> Path:
         return self.media if self.media is not None else self.path.parent / "media"
+
+    @property
+    def private_media_dir(self) -> Path:
+        return self.private_media if self.private_media is not None else self.path.parent / "private-media"
 
 
 class MqttConfig(BaseModel):
@@ -195,6 +201,8 @@ def load_config(path: Path | str) -> EdgeConfig:
         config.store.path = (path.parent / config.store.path).resolve()
     if config.store.media is not None and not config.store.media.is_absolute():
         config.store.media = (path.parent / config.store.media).resolve()
+    if config.store.private_media is not None and not config.store.private_media.is_absolute():
+        config.store.private_media = (path.parent / config.store.private_media).resolve()
     declarations = config.passages.declarations_file
     if declarations is not None and not declarations.is_absolute():
         config.passages.declarations_file = (path.parent / declarations).resolve()

@@ -84,6 +84,7 @@ class EdgeRuntime:
             on_state=self._on_mqtt_state, manual_ack=True,
         )
         self.media = MediaStore(self.config.store.media_dir)
+        self.private_media = MediaStore(self.config.store.private_media_dir)  # never given to the web layer
         if self.config.normal is not None:
             self.normal = LaneNormal(self.config, self.media)
         watchers = [self.normal.retention] if self.normal is not None else []
@@ -112,6 +113,7 @@ class EdgeRuntime:
                 device_config, defaults, self.lane_id, status, self.ingest, self.mqtt, self._changed_threadsafe(loop),
                 self.media, self.store.read_blocking,
                 self.normal.pointer(device_config.id) if self.normal is not None else None,
+                private_media=self.private_media,
             ))
         self._tasks.append(asyncio.create_task(self.ingest.run(), name="ingest"))
         self._tasks.append(asyncio.create_task(self._watchdog(), name="watchdog"))

@@ -141,6 +141,14 @@ def test_enrol_then_match_mismatch_poor_and_unknown_card(lane: dict[str, Any], m
     config = EdgeConfig.model_validate(lane["raw"])
     with pytest.raises(EnrolError, match="3 capture"):
         enrol_card(config, "CARD123", 4, device_id="iris-m", who="officer 7")
+    # one capture's code and mask lie where an edge before the private store kept them: still used
+    private, served = MediaStore(config.store.private_media_dir), MediaStore(config.store.media_dir)
+    with sqlite3.connect(db_path) as db:
+        old_code, old_mask = db.execute("SELECT code_sha256, mask_sha256 FROM iris_captures "
+                                        "WHERE device_id='iris-m' ORDER BY reading_id LIMIT 1").fetchone()
+    for sha in (old_code, old_mask):
+        served.put_bytes(private.path(sha).read_bytes())
+        private.path(sha).unlink()
     result = enrol_card(config, "CARD123", 3, device_id="iris-m", who="officer 7")
     assert len(result.template_ids) == 3 and len(result.from_readings) == 3 and len(result.agreement) == 3
     wait_until(lambda: any(e["event"] == "enrolled" and e["subject"] == "CARD123" for e in events_of(edge, "iris-m")),
@@ -177,16 +185,21 @@ def test_enrol_then_match_mismatch_poor_and_unknown_card(lane: dict[str, Any], m
     assert m_stub.counters["acks_unmatched"] == 0 and s_stub.counters["acks_unmatched"] == 0
     assert re.match(r"^card CARD\w+: ", device(edge, "iris-s")["summary"])
 
-    # code and mask in the media store under their SHA-256; payloads small and without them
-    media = MediaStore(config.store.media_dir)
+    # code and mask in the private media store under their SHA-256, which the terminal never serves
+    # (not in the device state either); payloads small and without them
+    media = MediaStore(config.store.private_media_dir)
+    served = MediaStore(config.store.media_dir)
+    assert not {"code_sha256", "mask_sha256"} & set(device(edge, "iris-s")["state"])
     with sqlite3.connect(db_path) as db:
         rows = db.execute("SELECT c.code_sha256, c.mask_sha256, r.payload_json FROM iris_captures c "
                           "JOIN readings r ON r.id = c.reading_id").fetchall()
     assert len(rows) == 7
     for code_sha, mask_sha, payload_json in rows:
-        for sha in (code_sha, mask_sha):
+        for sha in {code_sha, mask_sha} - {old_code, old_mask}:  # those two were moved above
             assert hashlib.sha256(media.path(sha).read_bytes()).hexdigest() == sha
             assert len(media.path(sha).read_bytes()) == 512
+            assert not served.has(sha)
+            assert edge.client.get(f"/api/media/{sha}").status_code == 404  # type: ignore[union-attr]
         payload = json.loads(payload_json)
         assert len(payload_json) < 2048 and payload["code_sha256"] == code_sha and "code" not in payload
 

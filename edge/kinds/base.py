@@ -59,6 +59,8 @@ class DeviceContext:
     read_store: Callable[[str, Sequence[Any]], list[tuple[Any, ...]]] | None = None
     # The device's own lane model (edge.normal.lane_models.LaneModelPointer), when it learns its normal.
     lane_model: Any = None
+    # Files by SHA-256 that the lane terminal never serves (biometric templates): apart from `media`.
+    private_media: MediaStore | None = None
 
     @property
     def topic_prefix(self) -> str:

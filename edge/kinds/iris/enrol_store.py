@@ -3,7 +3,7 @@
 `enrol_card` opens the edge's store (`edge.store.Store`, with every kind's migrations, so the
 chain is the one the edge applies) and records the enrolment as a reading of the iris device
 (`message` "enrol", payload: the request). Its deriver, inside that one transaction, picks the
-card's last N good captures from `iris_captures`, reads their code and mask from the media store
+card's last N good captures from `iris_captures`, reads their code and mask from the private media store
 (checked against their SHA-256), requires every pair of them to match (`enrol.enrol_from_captures`),
 replaces the card's templates and raises an `enrolled` event. Anything that fails rolls it all back.
 """
@@ -53,7 +53,14 @@ def iris_device(config: EdgeConfig, device_id: str | None) -> str:
     return readers[0]
 
 
-def _enrolment(result: EnrolResult, count: int, media: MediaStore, rule: MatchConfig, who: str, at: float) -> Deriver:
+def _holding(stores: tuple[MediaStore, ...], sha256: str) -> MediaStore:
+    """The first store that holds `sha256`: the private one, then the media folder where an edge
+    before the private store kept iris codes (those captures stay usable)."""
+    return next((store for store in stores if store.has(sha256)), stores[0])
+
+
+def _enrolment(result: EnrolResult, count: int, stores: tuple[MediaStore, ...], rule: MatchConfig, who: str,
+               at: float) -> Deriver:
     card = result.card_id
 
     def derive(txn: Txn, reading_id: int) -> Derived:
@@ -63,8 +70,8 @@ def _enrolment(result: EnrolResult, count: int, media: MediaStore, rule: MatchCo
                              f"{count} asked for; present the card and eye again")
         pairs = []
         for capture in found:
-            with media.open(capture.code_sha256, verify=True) as code, \
-                    media.open(capture.mask_sha256, verify=True) as mask:
+            with _holding(stores, capture.code_sha256).open(capture.code_sha256, verify=True) as code, \
+                    _holding(stores, capture.mask_sha256).open(capture.mask_sha256, verify=True) as mask:
                 pairs.append((unpack_bits(code.read()), unpack_bits(mask.read())))
         try:
             enrolment = enrol_from_captures(pairs, rule)
@@ -98,8 +105,9 @@ def enrol_card(config: EdgeConfig, card_id: str, count: int, device_id: str | No
     store = Store(config.store.path, store_migrations())
     try:
         store.record_reading(device, at, None, "enrol", digest, request, None,
-                             _enrolment(result, count, MediaStore(config.store.media_dir), defaults.match_config(),
-                                        who, at), "iris")
+                             _enrolment(result, count, (MediaStore(config.store.private_media_dir),
+                                                        MediaStore(config.store.media_dir)),
+                                        defaults.match_config(), who, at), "iris")
     finally:
         store.close()
     return result

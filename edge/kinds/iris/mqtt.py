@@ -39,13 +39,13 @@ class MqttIris:
     """Subscribes to one reader's capture, status and availability topics on the site broker."""
 
     def __init__(self, ctx: DeviceContext) -> None:
-        if ctx.media is None:
-            raise ValueError(f"iris reader {ctx.config.id}: the edge has no media store for iris codes")
+        if ctx.private_media is None:
+            raise ValueError(f"iris reader {ctx.config.id}: the edge has no private media store for iris codes")
         self.status = status = ctx.status
         self._id = ctx.config.id
         self._ingest = ctx.ingest
         self._mqtt = ctx.mqtt
-        self._media = ctx.media
+        self._media = ctx.private_media  # never served by the lane terminal
         self._defaults = ctx.defaults
         self._changed = ctx.changed
         prefix = ctx.config.address or ctx.topic_prefix

@@ -1,8 +1,9 @@
 """Ingest readings for the iris reader's messages, whichever transport brought them.
 
-A capture's iris code and mask (512 bytes each) go to the media store by SHA-256 before the
-reading is submitted; the reading's payload holds only the capture's metadata, its quality
-components and those two hashes (a few hundred bytes of JSON). The reading is keyed by the
+A capture's iris code and mask (512 bytes each) go to the private media store by SHA-256 (which
+the lane terminal never serves) before the reading is submitted; the reading's payload holds only
+the capture's metadata, its quality components and those two hashes (a few hundred bytes of
+JSON). The device's state, which every logged-in officer sees, holds neither hash. The reading is keyed by the
 SHA-256 of the capture's payload as the serial protocol lays it out (without the frame's
 sequence number), so a resend, over either transport, is stored once.
 """
@@ -36,8 +37,7 @@ def capture_reading(capture: IrisCapture, media: MediaStore, defaults: IrisDefau
         "transport": capture.transport, "quality": quality, "code_shape": [8, 256, 2],
         "code_sha256": code, "mask_sha256": mask,
     }
-    state: dict[str, Any] = {"card_id": capture.card_id, "time": moment, "eye": payload["eye"],
-                             "code_sha256": code, "mask_sha256": mask}
+    state: dict[str, Any] = {"card_id": capture.card_id, "time": moment, "eye": payload["eye"]}
     derive = judge_capture(state, capture.code_bits(), capture.mask_bits(), quality, (code, mask), moment,
                            defaults.thresholds(), defaults.match_config())
     return Reading(capture.device, "capture", hashlib.sha256(body).hexdigest(), payload, device_time=moment,

@@ -31,11 +31,11 @@ class SerialIris(FramedSerialDevice):
     """The iris reader on a serial URL; see the module docstring."""
 
     def __init__(self, ctx: DeviceContext) -> None:
-        if ctx.media is None:
-            raise ValueError(f"iris reader {ctx.config.id}: the edge has no media store for iris codes")
+        if ctx.private_media is None:
+            raise ValueError(f"iris reader {ctx.config.id}: the edge has no private media store for iris codes")
         super().__init__(ctx, lambda on_error: Deframer(on_error=on_error), (reason.value for reason in Reason),
                          ("captures", "statuses", "refused", "busy", "other_messages"), "iris", log)
-        self._media = ctx.media
+        self._media = ctx.private_media  # never served by the lane terminal
         self._defaults = ctx.defaults
         self._seq = 0
         self._seq_lock = threading.Lock()
