@@ -2,8 +2,10 @@
 what the worker does next:
 
 - the wanted model (`BlobStatus`, `PassageAck`, `VerdictPage`);
-- `Unreachable`: try again later (no connection, a timeout, 5xx, 429, 408, 401 (the token is the
-  edge's configuration, not the item's fault), an answer not in the contract's shape);
+- `Unreachable`: try again later (no connection, a timeout, 5xx, 429, 408, 401 and 403 (a wrong
+  token, or a lane id that is not the token's: the edge's configuration, not the item's fault; every
+  item would be refused alike, and once fixed they must still go), an answer not in the contract's
+  shape);
 - `OffsetConflict`: a PATCH at an offset the hub does not have; its offset comes with it;
 - `MissingImages`: a passage whose images the hub does not hold whole (409 with a Refusal);
 - `Refused`: any other 4xx, for good, with the hub's `Refusal`.
@@ -22,7 +24,7 @@ from contract.uplink import (BLOB, CHUNK_CONTENT_TYPE, PASSAGE, UPLOAD_LENGTH, U
                              BlobStatus, PassageAck, Refusal, VerdictPage)
 
 M = TypeVar("M", bound=BaseModel)
-TRANSIENT_STATUS = frozenset({401, 408, 425, 429})
+TRANSIENT_STATUS = frozenset({401, 403, 408, 425, 429})
 
 
 class HubError(Exception):
