@@ -138,6 +138,7 @@ class ModbusStats:
     port_errors: int
     callback_errors: int
     last_error: str
+    unexpected_errors: int = 0  # polls that failed in a way pymodbus does not document (logged in full)
 
 
 class _OpenedPortClient(ModbusSerialClient):
@@ -224,7 +225,8 @@ class ModbusRtuPoller:
             return ModbusStats(self.port, self.unit, self._connected, c["polls"], c["complete_polls"], c["requests"],
                                c["answers"], c["timeouts"], c["exceptions"], dict(self._by_code), c["crc_errors"],
                                c["writes"], c["connects"], max(0, c["connects"] - 1), c["port_errors"],
-                               c["callback_errors"] + self._link.callback_errors, self._last_error)
+                               c["callback_errors"] + self._link.callback_errors, self._last_error,
+                               c["unexpected_errors"])
 
     # ------------------------------------------------------------------ writing
 
@@ -280,6 +282,14 @@ class ModbusRtuPoller:
                 self._note(str(exc))
                 if failures >= self._down_after:
                     self._mark(False, str(exc))
+            except Exception as exc:  # anything else pymodbus raises must not end the polling thread
+                failures += 1
+                with self._stats:
+                    self._counts["unexpected_errors"] += 1
+                logger.exception("modbus %s: poll failed unexpectedly", self.name)
+                self._note(f"poll failed: {type(exc).__name__}: {exc}")
+                if failures >= self._down_after:
+                    self._mark(False, f"poll failed: {type(exc).__name__}: {exc}")
             else:
                 if failures or not self._connected:
                     logger.info("modbus %s: unit %d answering", self.name, self.unit)

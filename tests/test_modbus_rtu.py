@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from pymodbus.client import ModbusSerialClient
 
 from drivers.backoff import Backoff
 from drivers.empty_box import BLOCKS, HOLDING_BLOCK, INPUT_BLOCK, EmptyBoxReading, ScanState
@@ -119,6 +120,24 @@ def test_exception_responses_are_counted_by_code_and_mark_the_link_down(stubs, p
     with pytest.raises(ModbusExceptionResponse) as refused:
         poller.write_register(0x0005, 1)                    # no such holding register
     assert refused.value.code == 2
+
+
+def test_a_poll_that_fails_in_an_undocumented_way_is_counted_and_polling_goes_on(
+        stubs, pollers, monkeypatch: pytest.MonkeyPatch) -> None:
+    stub = stubs()
+    original = ModbusSerialClient.read_input_registers
+    calls = {"n": 0}
+
+    def flaky(client: ModbusSerialClient, *args: object, **kwargs: object) -> object:
+        calls["n"] += 1
+        if calls["n"] in (2, 3):  # what a pymodbus release might raise that it does not document
+            raise AttributeError("'NoneType' object has no attribute 'registers'")
+        return original(client, *args, **kwargs)
+
+    monkeypatch.setattr(ModbusSerialClient, "read_input_registers", flaky)
+    poller, seen = pollers(stub.name)
+    wait_for(lambda: poller.stats().complete_polls >= 4, 20, "polls going on after the errors")
+    assert poller.stats().unexpected_errors == 2 and "AttributeError" in poller.stats().last_error
 
 
 def test_spoilt_crc_is_counted_and_the_poll_fails(stubs, pollers) -> None:
