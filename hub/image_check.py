@@ -12,6 +12,7 @@ types and JPEG, which scans never are, are read here.
 
 from __future__ import annotations
 
+import logging
 import struct
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +25,7 @@ from drivers.scanner.dicos import image_geometry, open_dicos, read_dicos_header,
 from drivers.scanner.headers import PNG_IEND, ImageHeader, ScanRefused, read_png_header, read_tiff_header, sniff_format
 from hub.image_extent import native_dicos, uncompressed_tiff
 
+log = logging.getLogger(__name__)
 DEFAULT_MAX_PIXELS = 400_000_000
 _KIND = {"image/png": "png", "image/tiff": "tiff", "image/jpeg": "jpeg", "application/dicom": "dicos"}
 _REASON_CODE = {"truncated": "truncated", "corrupt": "truncated", "wrong_magic": "bad_magic"}  # else unsupported
@@ -157,11 +159,28 @@ def _planes(pages: list[np.ndarray]) -> int:
     return sum(1 if page.ndim == 2 else page.shape[2] for page in pages)
 
 
+def _unexpected(path: Path, media_type: str, exc: Exception) -> ImageRefused:
+    """A reader's unexpected exception as the refusal of a damaged file (the file name is the upload's SHA-256)."""
+    log.warning("image %s (%s) refused: the image readers raised %s: %s", path.name, media_type,
+                type(exc).__name__, exc)
+    return ImageRefused(_REASON_CODE["corrupt"], f"the file cannot be read ({type(exc).__name__}: {exc})")
+
+
 def check_image(path: Path, media_type: str, max_side: int, max_pixels: int = DEFAULT_MAX_PIXELS) -> ImageFacts:
     """The facts of the image at `path` claimed to be `media_type`, or ImageRefused saying why not.
 
     An uncompressed TIFF or a native DICOS whose header places every sample inside the file is
-    proven whole by that and a bounded sample (hub/image_extent.py); anything else is decoded whole."""
+    proven whole by that and a bounded sample (hub/image_extent.py); anything else is decoded whole.
+    Any other exception from the readers (a file they choke on) is ImageRefused too; OSError is the hub's own."""
+    try:
+        return _check(path, media_type, max_side, max_pixels)
+    except (ImageRefused, OSError, MemoryError):
+        raise
+    except Exception as exc:
+        raise _unexpected(path, media_type, exc) from exc
+
+
+def _check(path: Path, media_type: str, max_side: int, max_pixels: int) -> ImageFacts:
     kind = _KIND.get(media_type)
     header = _checked_header(path, media_type, max_side, max_pixels)
     if kind in ("tiff", "dicos"):
@@ -176,7 +195,12 @@ def check_image(path: Path, media_type: str, max_side: int, max_pixels: int = DE
 def inspect_image(path: Path, media_type: str, max_side: int,
                   max_pixels: int = DEFAULT_MAX_PIXELS) -> tuple[ImageFacts, list[np.ndarray]]:
     """`check_image`'s facts and every page decoded (always in whole: the viewer wants the pixels)."""
-    return _decoded(path, media_type, _checked_header(path, media_type, max_side, max_pixels))
+    try:
+        return _decoded(path, media_type, _checked_header(path, media_type, max_side, max_pixels))
+    except (ImageRefused, OSError, MemoryError):
+        raise
+    except Exception as exc:
+        raise _unexpected(path, media_type, exc) from exc
 
 
 def _checked_header(path: Path, media_type: str, max_side: int, max_pixels: int) -> ImageHeader:

@@ -21,8 +21,8 @@ from typing import BinaryIO
 
 import numpy as np
 from pydicom import dcmread
+from pydicom.datadict import keyword_for_tag
 from pydicom.dataset import Dataset, FileMetaDataset
-from pydicom.errors import InvalidDicomError
 from pydicom.uid import ExplicitVRLittleEndian, ImplicitVRLittleEndian, UID, generate_uid
 
 from drivers.scanner.headers import ImageHeader, ScanRefused
@@ -36,7 +36,7 @@ DICOS_VERSION = "V02A"  # the DICOS version we write (DICOSVersion, 4010,103A): 
 UTF8 = "ISO_IR 192"  # SpecificCharacterSet: plates, names and notes in any script
 NATIVE_SYNTAXES = (ExplicitVRLittleEndian, ImplicitVRLittleEndian)
 _PIXEL_DATA = 0x7FE00010
-_READ_ERRORS = (InvalidDicomError, EOFError, OSError, ValueError, KeyError, TypeError, AttributeError)
+_PIXEL_TAGS = frozenset({0x7FE00008, 0x7FE00009, _PIXEL_DATA})  # (Float, Double Float) Pixel Data: left raw
 
 
 @dataclass(frozen=True)
@@ -134,13 +134,34 @@ def write_dicos(path: str | Path, planes: Sequence[np.ndarray], **kwargs: object
     build_dicos_dx(planes, **kwargs).save_as(path, enforce_file_format=True)  # type: ignore[arg-type]
 
 
+def _parse_all(ds: Dataset) -> None:
+    """Convert every element now (pydicom converts on first touch), into sequence items; pixel data left raw."""
+    for tag in list(ds.keys()):
+        if tag in _PIXEL_TAGS:  # its raw element's offset and length are checked; the pixel reader decodes it
+            continue
+        try:
+            element = ds[tag]
+        except Exception as exc:  # pydicom raises many kinds on a damaged element: bad length, unknown VR, ...
+            name = f"{tag} {keyword_for_tag(tag)}".rstrip()
+            raise ScanRefused("corrupt", f"DICOM element {name} cannot be read: {type(exc).__name__}: {exc}") from None
+        if element.VR == "SQ":
+            for item in element.value or ():
+                _parse_all(item)
+
+
 def open_dicos(f: BinaryIO) -> Dataset:
-    """Parse everything but large values (deferred, so a 60 MB Pixel Data is not read); native syntax only."""
+    """Parse everything but the pixel data (deferred, so a 60 MB Pixel Data is not read); native syntax only.
+
+    Every element is converted here, so a damaged one is ScanRefused("corrupt") now, not an error
+    from pydicom wherever a reader later touches it."""
     f.seek(0)
     try:
         ds = dcmread(f, defer_size=1024)
-    except _READ_ERRORS as exc:
+    except Exception as exc:  # InvalidDicomError, EOFError, struct and value errors, ...
         raise ScanRefused("corrupt", f"DICOM header cannot be read: {exc}") from None
+    for dataset in (getattr(ds, "file_meta", None), ds):
+        if dataset is not None:
+            _parse_all(dataset)
     syntax = ds.file_meta.get("TransferSyntaxUID") if hasattr(ds, "file_meta") else None
     if syntax not in NATIVE_SYNTAXES:
         raise ScanRefused("format", f"DICOM transfer syntax {syntax} is not accepted: a scan is uncompressed "

@@ -94,9 +94,11 @@ def read_png_header(f: BinaryIO, size: int) -> ImageHeader:
 
 
 def _tiff_values(f: BinaryIO, order: str, entry: bytes, size: int, limit: int) -> list[int]:
-    kind, count = struct.unpack(order + "HI", entry[2:8])
+    tag, kind, count = struct.unpack(order + "HHI", entry[:8])
     if kind not in _TIFF_TYPES:
-        raise ScanRefused("corrupt", f"TIFF tag {struct.unpack(order + 'H', entry[:2])[0]}: unexpected type {kind}")
+        raise ScanRefused("corrupt", f"TIFF tag {tag}: unexpected type {kind}")
+    if count == 0:
+        raise ScanRefused("corrupt", f"TIFF tag {tag} has no values (count 0)")
     if count > limit:
         raise ScanRefused("too_large", f"TIFF tag with {count} values, over the limit of {limit}")
     code, width = _TIFF_TYPES[kind]

@@ -175,7 +175,10 @@ def load_scan(path: str | Path, notice: ScanNotice, limits: ScanLimits | None = 
         reader = {"png": read_png_header, "tiff": read_tiff_header, "dicos": read_dicos_header}[notice.format]
         _check_header(reader(f, before.st_size), notice, limits)
     started = time.perf_counter()
-    planes = _decode(path, notice)
+    try:
+        planes = _decode(path, notice)
+    except cv2.error as exc:  # OpenCV raises on some damaged files instead of returning None
+        raise ScanRefused("decode", f"{notice.format} cannot be decoded: {exc}") from None
     decode_s = time.perf_counter() - started
     after = os.stat(path, follow_symlinks=False)
     if (after.st_ino, after.st_size, after.st_mtime_ns) != (before.st_ino, before.st_size, before.st_mtime_ns):

@@ -224,9 +224,7 @@ class ScannerIntake:
         notice, path = waiting.notice, waiting.path
         assert path is not None
         try:
-            scan = load_scan(path, notice, self._limits)
-            height, width = scan.high.shape
-            del scan  # only its dimensions go on: the pixels are freed before the next scan
+            height, width = self._load(path, notice)
             stored = self._media.put_file(path, notice.sha256)
         except ScanRefused as exc:
             log.warning("scanner %s: scan %s refused (%s): %s", self._id, notice.scan_id, exc.reason, exc)
@@ -238,8 +236,20 @@ class ScannerIntake:
             return
         log.info("scanner %s: scan %s verified and kept as %s (%d bytes)", self._id, notice.scan_id, stored.sha256,
                  stored.size)
-        self._submit(received_reading(self._id, notice, stored.sha256, int(height), int(width),
+        self._submit(received_reading(self._id, notice, stored.sha256, height, width,
                                       self._settle(waiting, path, False)))
+
+    def _load(self, path: Path, notice: ScanNotice) -> tuple[int, int]:
+        """The verified scan's (height, width); a file the readers fail on unexpectedly is ScanRefused("corrupt")."""
+        try:
+            scan = load_scan(path, notice, self._limits)
+        except (ScanRefused, OSError, MemoryError):
+            raise
+        except Exception as exc:  # a reader bug must refuse this file, not retry it forever
+            log.exception("scanner %s: scan %s could not be read", self._id, notice.scan_id)
+            raise ScanRefused("corrupt", f"the scan file cannot be read ({type(exc).__name__}: {exc})") from exc
+        height, width = scan.high.shape
+        return int(height), int(width)  # only its dimensions go on: the pixels are freed before the next scan
 
     def _give_up_on_old(self, now: float) -> None:
         """Notices whose file never came, files whose notice never came."""
