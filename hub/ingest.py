@@ -1,27 +1,29 @@
 """What the hub records as an edge uploads: blobs (images held whole), passage documents, review items.
 
 Both are idempotent by hash: an image by the SHA-256 of its bytes, a passage document by the
-SHA-256 of its canonical JSON (`contract.uplink.canonical_sha256`). A passage is kept at its
-newest revision; every accepted document is kept in passage_docs. A referred passage with
-images gets one review item, made when its first such document arrives.
+SHA-256 of its canonical JSON (`contract.uplink.canonical_sha256`). An image is held for the
+lanes whose edges uploaded it (`blob_holders`); a passage may name only images its lane holds.
+A passage is kept at its newest revision; every accepted document is kept in passage_docs. A
+referred passage with images gets one review item, made when its first such document arrives.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
 from prometheus_client import Counter
-from sqlalchemy import delete, select
+from sqlalchemy import Select, delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from contract.uplink import PassageAck, PassageUpload
 from hub.accounts import EdgeInfo
 from hub.db.engine import is_postgres
-from hub.db.models import Blob, Passage, PassageDoc, PassageKey, ReviewItem
+from hub.db.models import Blob, BlobHolder, Passage, PassageDoc, PassageKey, ReviewItem
 
 log = logging.getLogger(__name__)
 
@@ -58,24 +60,41 @@ def _insert(s: Session):  # type: ignore[no-untyped-def]
 
 def record_blob(s: Session, sha256: str, size: int, media_type: str, width: int | None, height: int | None,
                 bits: int | None, planes: int | None, edge: EdgeInfo, now: float) -> bool:
-    """Note an image the hub now holds whole; True if it is new (recording it again changes nothing)."""
+    """Note an image the hub now holds whole, for `edge`'s lane; True if the blob is new.
+
+    Recording it again changes nothing; recording it from another lane's edge adds that lane as a holder.
+    """
     statement = _insert(s)(Blob).values(
         sha256=sha256, size=size, media_type=media_type, width=width, height=height, bits=bits, planes=planes,
         edge_id=edge.id, stored_at=now).on_conflict_do_nothing(index_elements=["sha256"]).returning(Blob.sha256)
     fresh = s.execute(statement).first() is not None
+    holder = _insert(s)(BlobHolder).values(sha256=sha256, lane=edge.lane, edge_id=edge.id, held_at=now) \
+        .on_conflict_do_nothing(index_elements=["sha256", "lane"]).returning(BlobHolder.sha256)
+    added = s.execute(holder).first() is not None
     if fresh:
         log.info("blob %s (%s, %s bytes) from edge %s", sha256, media_type, size, edge.name)
+    elif added:
+        log.info("blob %s now held for lane %s too (uploaded again by edge %s)", sha256, edge.lane, edge.name)
     return fresh
 
 
 def held_blobs(s: Session, shas: list[str]) -> set[str]:
-    """Which of `shas` the hub holds whole."""
+    """Which of `shas` the hub keeps whole, for any lane: the store's view, never an answer to an edge."""
+    return _in_chunks(s, shas, lambda chunk: select(Blob.sha256).where(Blob.sha256.in_(chunk)))
+
+
+def held_for_lane(s: Session, shas: list[str], lane: str) -> set[str]:
+    """Which of `shas` the hub holds whole for `lane` (an edge of the lane uploaded them)."""
+    return _in_chunks(s, shas, lambda chunk: select(BlobHolder.sha256).where(BlobHolder.lane == lane,
+                                                                             BlobHolder.sha256.in_(chunk)))
+
+
+def _in_chunks(s: Session, shas: list[str], query: Callable[[list[str]], Select[tuple[str]]]) -> set[str]:
     wanted = sorted(set(shas))
-    held: set[str] = set()
+    found: set[str] = set()
     for start in range(0, len(wanted), _IN_CHUNK):
-        chunk = wanted[start:start + _IN_CHUNK]
-        held.update(s.scalars(select(Blob.sha256).where(Blob.sha256.in_(chunk))))
-    return held
+        found.update(s.scalars(query(wanted[start:start + _IN_CHUNK])))
+    return found
 
 
 # ---------------------------------------------------------------- passages

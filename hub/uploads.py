@@ -16,7 +16,12 @@ appended, the upload started over, this process was restarted) the file is read 
 (`ingest.record_blob`, in the transaction that deletes the `uploads` row). A refusal deletes the
 partial upload, so a corrected re-send starts clean.
 A kill between the move and the record leaves a stored blob without a record; the next HEAD or
-POST finds it and records it.
+POST finds it and records it (for the lane whose upload it was).
+
+Scope: an open upload is its edge's alone (another edge's HEAD and PATCH answer 404, as for no upload;
+its POST is told to retry later, `UploadBusy`), and a finished blob is held for the lanes whose edges
+uploaded it (`ingest.record_blob`). For an edge of any other lane the hub answers as if it had no such
+bytes: the edge uploads them itself, and when they hash right its lane becomes a holder (one file kept).
 """
 
 from __future__ import annotations
@@ -36,12 +41,15 @@ from hub import ingest
 from hub.accounts import EdgeInfo
 from hub.blobs import BlobStore, check_sha, sha256_file
 from hub.db.engine import Database
-from hub.db.models import Upload
+from hub.db.models import Edge, Upload
 from hub.image_check import ImageFacts, ImageRefused, check_image, media_type_of
 from hub.metrics import HubMetrics
 from hub.upload_hash import RunningHashes, new_generation
 
 log = logging.getLogger(__name__)
+
+ABANDONED_S = 600.0  # an upload untouched this long (the edge retries at least every minute) is abandoned
+BUSY_RETRY_S = 30  # the Retry-After of UploadBusy
 
 
 @dataclass(frozen=True)
@@ -80,7 +88,11 @@ class TooLarge(UploadError):
 
 
 class NoUpload(UploadError):
-    """A chunk for an upload nobody opened (404)."""
+    """A chunk for an upload nobody opened, or another edge did (404)."""
+
+
+class UploadBusy(UploadError):
+    """Another edge is uploading these bytes (503 with Retry-After: the edge's uplink retries, nothing is lost)."""
 
 
 class UploadRefused(UploadError):
@@ -107,6 +119,8 @@ class _Partial:
     media_type: str
     offset: int
     generation: str
+    edge_id: int
+    updated_at: float
 
 
 class _Lock:
@@ -132,24 +146,30 @@ class Uploads:
     # -- the three protocol steps -------------------------------------------------------------
 
     def status(self, sha256: str, edge: EdgeInfo) -> UploadState | None:
-        """HEAD: complete, in progress (a full partial file is finished now), or None (unknown)."""
+        """HEAD: held for the edge's lane, the edge's own upload in progress (a full partial file is finished
+        now), or None (unknown to this edge: nothing, or another lane's blob, or another edge's upload)."""
         check_sha(sha256)
         done = self._held(sha256, edge)
         if done is not None:
             return done
         with self.database.read_session() as s:
-            if s.get(Upload, sha256) is None:
+            row = s.get(Upload, sha256)
+            if row is None or row.edge_id != edge.id:
                 return None
         with self._locked(sha256) as lock:
             partial = self._load(sha256, lock)
-            if partial is None:
+            if partial is None or partial.edge_id != edge.id:
                 return None
             if partial.offset == partial.size:
                 return self._finish(sha256, partial, edge, lock)
             return UploadState(sha256, partial.size, partial.offset, False)
 
     def open(self, sha256: str, size: int, media_type: str, edge: EdgeInfo) -> UploadState:
-        """POST: open an upload, or answer the state of the one already open or done."""
+        """POST: open an upload, or answer the state of the edge's own one already open or done.
+
+        While another edge's upload of the same bytes is open the answer is `UploadBusy` (its upload is
+        left alone; one silent for ABANDONED_S is abandoned and started over for this edge).
+        """
         check_sha(sha256)
         if size > self.limits.max_bytes:
             self.metrics.uploads_refused.labels(code="too_large").inc()
@@ -159,12 +179,21 @@ class Uploads:
             return done
         with self._locked(sha256) as lock:
             partial = self._load(sha256, lock)
+            if partial is not None and partial.edge_id != edge.id:
+                silent = time.time() - partial.updated_at
+                if silent < ABANDONED_S:
+                    log.info("upload %s: edge %s must wait, edge id %d's upload is open (%d of %d bytes)", sha256,
+                             edge.name, partial.edge_id, partial.offset, partial.size)
+                    raise UploadBusy(f"another edge is uploading {sha256}; retry later")
+                log.warning("upload %s of edge id %d silent for %.0f s: abandoned, started over for %s", sha256,
+                            partial.edge_id, silent, edge.name)
+                partial = None
             if partial is not None and (partial.size, partial.media_type) != (size, media_type):
                 log.warning("upload %s re-opened by %s as %d bytes %s (was %d bytes %s): starting over",
                             sha256, edge.name, size, media_type, partial.size, partial.media_type)
                 partial = None
             if partial is None:
-                partial = _Partial(size, media_type, 0, new_generation())
+                partial = _Partial(size, media_type, 0, new_generation(), edge.id, time.time())
                 self.hashes.forget(sha256)
                 self._part(sha256).write_bytes(b"")
                 self._save(sha256, partial, edge, new=True)
@@ -175,7 +204,7 @@ class Uploads:
             return UploadState(sha256, partial.size, partial.offset, False)
 
     def append(self, sha256: str, offset: int, chunk: bytes | bytearray, edge: EdgeInfo) -> UploadState:
-        """PATCH: append `chunk` at exactly the upload's offset; after the last byte, finish it."""
+        """PATCH: append `chunk` at exactly the edge's own upload's offset; after the last byte, finish it."""
         check_sha(sha256)
         done = self._held(sha256, edge)
         if done is not None:
@@ -184,8 +213,8 @@ class Uploads:
             return done
         with self._locked(sha256) as lock:
             partial = self._load(sha256, lock)
-            if partial is None:
-                raise NoUpload(f"no upload of {sha256} is open: POST it first")
+            if partial is None or partial.edge_id != edge.id:  # another edge's: told as if there were none
+                raise NoUpload(f"no upload of {sha256} is open for edge {edge.name}: POST it first")
             if offset != partial.offset:
                 raise OffsetMismatch(partial.offset, offset)
             if offset + len(chunk) > partial.size:
@@ -250,10 +279,12 @@ class Uploads:
                 s.execute(delete(Upload).where(Upload.sha256 == sha256))
 
     def _held(self, sha256: str, edge: EdgeInfo) -> UploadState | None:
-        """The state of a blob already kept; one stored but never recorded (a kill) is recorded now."""
+        """The state of a blob kept for the edge's lane, else None; one stored but never recorded (a kill)
+        is recorded now, for the edge whose upload it was (the caller, when no upload row names one)."""
         size = self.blobs.size(sha256)
         with self.database.read_session() as s:  # a look only: no write lock for every chunk
             recorded = sha256 in ingest.held_blobs(s, [sha256])
+            mine = sha256 in ingest.held_for_lane(s, [sha256], edge.lane)
         if size is None:
             if recorded:
                 log.error("blob %s is recorded but its file is missing from the blob store: taking it again", sha256)
@@ -267,9 +298,19 @@ class Uploads:
                 except ImageRefused as exc:
                     log.error("stored blob %s without a record does not pass the image check (%s)", sha256, exc)
                     return None
-            self._record(sha256, size, media_type, facts, edge, finished=True)
-            log.warning("blob %s was stored but not recorded (the hub was stopped between): recorded now", sha256)
-        return UploadState(sha256, size, size, True)
+            uploader = self._uploader(sha256) or edge
+            self._record(sha256, size, media_type, facts, uploader, finished=True)
+            log.warning("blob %s was stored but not recorded (the hub was stopped between): recorded now for "
+                        "edge %s", sha256, uploader.name)
+            mine = uploader.lane == edge.lane
+        return UploadState(sha256, size, size, True) if mine else None
+
+    def _uploader(self, sha256: str) -> EdgeInfo | None:
+        """The edge whose upload row `sha256` has, if any."""
+        with self.database.read_session() as s:
+            row = s.get(Upload, sha256)
+            edge = None if row is None else s.get(Edge, row.edge_id)
+            return None if edge is None else EdgeInfo(edge.id, edge.name, edge.lane, edge.port)
 
     def _refused(self, code: str, detail: str) -> UploadRefused:
         self.metrics.uploads_refused.labels(code=code).inc()
@@ -285,7 +326,8 @@ class Uploads:
         """The upload's row with its offset made true: the part file's length, trimmed to the row's."""
         with self.database.read_session() as s:
             row = s.get(Upload, sha256)
-            partial = None if row is None else _Partial(row.size, row.media_type, row.offset, row.generation)
+            partial = None if row is None else _Partial(row.size, row.media_type, row.offset, row.generation,
+                                                        row.edge_id, row.updated_at)
         part = self._part(sha256)
         if partial is None:
             part.unlink(missing_ok=True)  # a part file whose row never committed

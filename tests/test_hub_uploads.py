@@ -127,7 +127,7 @@ def test_resending_a_complete_blob_is_harmless(hub: Hub) -> None:
     data = hub_images.jpeg(40, 50)
     digest = sha(data)
     assert upload_blob(hub.edge, data, "image/jpeg").json()["complete"] is True
-    again = hub.other_edge.post(BLOB.format(digest), json={"size": len(data), "media_type": "image/jpeg"})
+    again = hub.edge.post(BLOB.format(digest), json={"size": len(data), "media_type": "image/jpeg"})
     assert again.json() == {"sha256": digest, "size": len(data), "offset": len(data), "complete": True}
     assert patch_chunk(hub.edge, digest, len(data), b"").json()["complete"] is True
     late = patch_chunk(hub.edge, digest, 0, data[:10])

@@ -76,8 +76,22 @@ class Blob(Base):
     stored_at: Mapped[float] = mapped_column(Double)
 
 
+class BlobHolder(Base):
+    """A lane that holds a blob: one of its edges uploaded the bytes whole (migration 0003).
+
+    An edge sees (HEAD) and names (PUT /passages) only the blobs its lane holds; uploading bytes
+    the hub already keeps for another lane only adds a holder.
+    """
+
+    __tablename__ = "blob_holders"
+    sha256: Mapped[str] = mapped_column(ForeignKey("blobs.sha256"), primary_key=True)
+    lane: Mapped[str] = mapped_column(String(NAME), primary_key=True)
+    edge_id: Mapped[int] = mapped_column(ForeignKey("edges.id"))  # the lane's edge that uploaded it first
+    held_at: Mapped[float] = mapped_column(Double)
+
+
 class Upload(Base):
-    """An image upload in progress (hub/uploads.py)."""
+    """An image upload in progress (hub/uploads.py), of the edge `edge_id` only."""
 
     __tablename__ = "uploads"
     sha256: Mapped[str] = mapped_column(String(SHA), primary_key=True)

@@ -28,10 +28,10 @@ MAX_INT = 2**31 - 1  # ids, cursors, fences and revisions are 32-bit columns on 
 MAX_BIGINT = 2**63 - 1
 _WORDS = {400: "bad request", 401: "credentials missing or wrong", 403: "not allowed for this caller",
           404: "not found", 409: "conflict with the hub's state", 413: "too large", 415: "wrong content type",
-          422: "refused", 429: "too many attempts", 500: "internal error"}
+          422: "refused", 429: "too many attempts", 500: "internal error", 503: "busy: retry later"}
 _CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
           409: "conflict", 413: "too_large", 415: "unsupported_media_type", 422: "invalid", 429: "throttled",
-          500: "internal"}
+          500: "internal", 503: "unavailable"}
 
 
 class ApiError(Exception):

@@ -2,8 +2,10 @@
 
 The protocol is `contract/uplink.py`'s. Every answer other than success is a `Refusal`: 409 with the
 hub's offset in `Upload-Offset` when a chunk was sent for another offset, 413 for a file over the
-limit, 422 when the finished file is not what it claims (the partial upload is dropped), 409 with
-`missing` for a passage whose images the hub does not hold whole, 403 for a passage of another lane.
+limit, 422 when the finished file is not what it claims (the partial upload is dropped), 503 with
+Retry-After when another edge is uploading the same bytes, 409 with `missing` for a passage whose
+images the hub does not hold whole for its lane, 403 for a passage of another lane. An edge sees only
+its own uploads and its lane's blobs: anything else answers as if the hub knew nothing of it.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from hub import ingest
 from hub.accounts import EdgeInfo
 from hub.routes.errors import MAX_BIGINT, MAX_INT, ApiError, errors
 from hub.state import HubState, hub_state
-from hub.uploads import NoUpload, OffsetMismatch, TooLarge, UploadRefused, UploadState
+from hub.uploads import BUSY_RETRY_S, NoUpload, OffsetMismatch, TooLarge, UploadBusy, UploadRefused, UploadState
 from hub.web.auth import edge_caller
 
 log = logging.getLogger(__name__)
@@ -42,7 +44,8 @@ def _refusal(exc: UploadRefused | TooLarge) -> ApiError:
     return ApiError(422, exc.code, exc.detail)
 
 
-@router.head("/blobs/{sha256}", responses=errors(401, 404, 422, s404="the hub knows nothing of this image"),
+@router.head("/blobs/{sha256}", responses=errors(401, 404, 422, s404="the hub holds no such image for the edge's "
+                                                                  "lane, and the edge has no upload of it open"),
              summary="Where an image upload stands (Upload-Offset, Upload-Length)")
 def blob_head(sha256: ShaPath, edge: EdgeInfo = Depends(edge_caller), hub: HubState = Depends(hub_state)) -> Response:
     try:
@@ -50,16 +53,20 @@ def blob_head(sha256: ShaPath, edge: EdgeInfo = Depends(edge_caller), hub: HubSt
     except UploadRefused:
         state = None  # a full partial file refused while finishing is gone: the edge starts over
     if state is None:
-        raise ApiError(404, "not_found", f"no upload of {sha256}")
+        raise ApiError(404, "not_found", f"no upload of {sha256} for edge {edge.name}")
     return Response(status_code=200, headers={UPLOAD_OFFSET: str(state.offset), UPLOAD_LENGTH: str(state.size),
                                               "Cache-Control": "no-store"})
 
 
-@router.post("/blobs/{sha256}", responses=errors(401, 413, 422), summary="Open an image upload (re-sending is harmless)")
+@router.post("/blobs/{sha256}", summary="Open an image upload (re-sending is harmless)",
+             responses=errors(401, 413, 422, 503, s503="another edge is uploading these bytes: retry after "
+                                                       "Retry-After seconds"))
 def blob_open(sha256: ShaPath, body: BlobCreate, edge: EdgeInfo = Depends(edge_caller),
               hub: HubState = Depends(hub_state)) -> BlobStatus:
     try:
         return _status(hub.uploads.open(sha256, body.size, body.media_type, edge))
+    except UploadBusy as exc:
+        raise ApiError(503, "upload_busy", str(exc), headers={"Retry-After": str(BUSY_RETRY_S)}) from None
     except (UploadRefused, TooLarge) as exc:
         raise _refusal(exc) from None
 
@@ -105,7 +112,7 @@ def _images_named(upload: PassageUpload) -> set[str]:
 
 @router.put("/passages/{sha256}", summary="A passage document (idempotent by its canonical SHA-256)",
             responses=errors(401, 403, 409, 422, s403="the passage is of another lane than the edge's token",
-                             s409="images the passage names are not held whole yet (in `missing`)",
+                             s409="images the passage names are not held whole for its lane yet (in `missing`)",
                              s422="the body does not validate, or its canonical SHA-256 is not the path's"))
 def passage_put(sha256: ShaPath, body: PassageUpload, edge: EdgeInfo = Depends(edge_caller),
                 hub: HubState = Depends(hub_state)) -> PassageAck:
@@ -118,11 +125,12 @@ def passage_put(sha256: ShaPath, body: PassageUpload, edge: EdgeInfo = Depends(e
         raise ApiError(403, "wrong_lane", f"edge {edge.name} uploads for lane {edge.lane}, not {body.lane}")
     wanted = _images_named(body)
     with hub.database.read_session() as s:
-        held = ingest.held_blobs(s, sorted(wanted))
+        held = ingest.held_for_lane(s, sorted(wanted), edge.lane)  # another lane's images are not this one's
     missing = sorted(wanted - held)
     if missing:
         raise ApiError(409, "missing_images", f"{len(missing)} of the passage's {len(wanted)} images are not "
-                                              f"held whole yet: upload them first", missing=missing)
+                                              f"held whole for lane {edge.lane} yet: upload them first",
+                       missing=missing)
     try:
         with hub.database.session() as s:
             ack = ingest.record_passage(s, edge, body, sha256, time.time(), hub.policy)
