@@ -175,7 +175,7 @@ def test_images_file_pixels_and_dicos_export(hub: Hub) -> None:
     file = hub.reviewer.get(f"/api/v1/images/{sha}")
     assert file.status_code == 200 and file.content == data
     assert file.headers["content-type"] == "image/png" and file.headers["etag"] == f'"{sha}"'
-    assert "immutable" in file.headers["cache-control"]
+    assert file.headers["cache-control"] == "private, no-cache"  # asked again each time: a login is checked
     assert hub.reviewer.get(f"/api/v1/images/{sha}", headers={"If-None-Match": f'"{sha}"'}).status_code == 304
     pixels = hub.supervisor.get(f"/api/v1/images/{sha}/pixels")
     shape = tuple(int(pixels.headers[h]) for h in ("X-Width", "X-Height", "X-Bits", "X-Planes"))

@@ -86,10 +86,14 @@ def test_a_16_bit_scan_is_served_whole_and_previewed_in_8_bits(lane: tuple[httpx
     image = cv2.imdecode(np.frombuffer(preview.content, np.uint8), cv2.IMREAD_UNCHANGED)
     assert image.dtype == np.uint8 and image.shape == (60, 300)
     assert image.min() < 20 and image.max() > 235, "windowed to the data's range"
-    # content-addressed: the hash is the ETag, and a browser holding it gets 304 without the bytes
-    assert whole.headers["etag"] == f'"{sha}"' and "immutable" in whole.headers["cache-control"]
+    # content-addressed: the hash is the ETag, and a browser holding it gets 304 without the bytes;
+    # it must ask each time (no-cache), so once logged out its cache shows nothing
+    assert whole.headers["etag"] == f'"{sha}"' and whole.headers["cache-control"] == "private, no-cache"
     again = client.get(f"/api/media/{sha}", headers={"If-None-Match": f'"{sha}"'})
     assert again.status_code == 304 and again.content == b""
+    stranger = httpx.Client(base_url=str(client.base_url))
+    assert stranger.get(f"/api/media/{sha}", headers={"If-None-Match": f'"{sha}"'}).status_code == 401
+    stranger.close()
     tag = preview.headers["etag"]
     assert client.get(f"/api/media/{sha}/preview?max_px=300", headers={"If-None-Match": tag}).status_code == 304
     assert client.get(f"/api/media/{sha}/preview?max_px=200", headers={"If-None-Match": tag}).status_code == 200

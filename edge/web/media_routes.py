@@ -49,7 +49,9 @@ def preview_png(data: bytes, max_px: int) -> bytes | None:
     return encoded.tobytes() if ok else None
 
 
-CACHE = "private, max-age=31536000, immutable"  # content-addressed: a hash's bytes never change
+# Content-addressed, so the ETag is the hash and a browser that holds the bytes gets 304; but it
+# asks every time, so a logged-out shared terminal does not show evidence from its cache.
+CACHE = "private, no-cache"
 
 
 def media_router(media: MediaStore | None) -> APIRouter:

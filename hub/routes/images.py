@@ -1,7 +1,8 @@
 """Images for reviewers: the file as uploaded, and its raw samples for the viewer.
 
-Both are content-addressed, so they carry `ETag: "<sha256>"` and `Cache-Control: private,
-max-age=31536000, immutable`; a request with a matching `If-None-Match` gets 304. The raw samples
+Both are content-addressed, so they carry `ETag: "<sha256>"`, and a request with a matching
+`If-None-Match` gets 304 (after the login is checked). `Cache-Control: private, no-cache`: a browser
+asks again each time, so a reviewer's cache shows nothing once the session has ended. The raw samples
 come with their shape in `X-Width`, `X-Height`, `X-Bits` (8 or 16 per sample) and `X-Planes`
 (layout in hub/pixels.py).
 """
@@ -23,7 +24,7 @@ from hub.state import HubState, hub_state
 from hub.web.auth import person
 
 router = APIRouter(prefix=API, tags=["images"])
-CACHE = "private, max-age=31536000, immutable"
+CACHE = "private, no-cache"
 ShaPath = Annotated[str, Path(pattern=r"^[0-9a-f]{64}$", description="The image's SHA-256.")]
 _BINARY = {"description": "The bytes.", "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}}
 
