@@ -135,6 +135,30 @@ def test_a_device_that_misses_its_deadline_is_the_reason(lane: Lane) -> None:
     assert passage["decided_at"] == T0 + 10
 
 
+TWO_EMPTY = {**DECLARATION, "id": "D-2", "containers": [
+    {"number": "CSQU3054383", "lock_id": "SEAL-0001", "declared_empty": True},
+    {"number": "MSCU1234566", "declared_empty": True}]}
+
+
+def test_two_declared_containers_are_each_waited_for_and_the_second_one_holds(lane: Lane) -> None:
+    lane.declare(TWO_EMPTY)
+    _clean_vehicle(lane)  # the detector scans the first container: empty
+    assert lane.passage()["state"] == "analysing" and lane.passage()["waiting_for"] == ["box"]
+    lane.reading("box", 6, ref="scan-2", containers=["MSCU1234566"], facts={"verdict": "not empty"})
+    passage = lane.passage()
+    assert passage["state"] == "flagged" and lane.codes(passage) == ["not_empty"]
+    assert not passage["reasons"][0]["late"] and passage["reasons"][0]["holds"]
+
+
+def test_a_declared_container_never_scanned_holds_at_the_deadline(lane: Lane) -> None:
+    lane.declare(TWO_EMPTY)
+    _clean_vehicle(lane)
+    assert lane.tick(10.0) == [1]
+    passage = lane.passage()
+    assert passage["state"] == "flagged" and lane.codes(passage) == ["declared_container_missing"]
+    assert "MSCU1234566 was not scanned" in passage["reasons"][0]["words"]
+
+
 def test_a_vehicle_nobody_declared_is_held(lane: Lane) -> None:
     _clean_vehicle(lane, plate="苏E88888")
     passage = lane.passage()
@@ -149,7 +173,9 @@ def test_the_wrong_lock_driver_and_container_are_each_a_reason(lane: Lane) -> No
     assert lane.count() == 1  # the unknown keys joined the vehicle at the lane, not a passage of their own
     codes = lane.codes()
     assert {"driver_not_declared", "lock_not_declared", "container_not_declared", "declared_lock_missing"} <= set(codes)
-    assert lane.passage()["state"] == "flagged"
+    assert lane.passage()["state"] == "analysing"  # the detector may still scan the declared container
+    lane.tick(10.0)
+    assert lane.passage()["state"] == "flagged" and "declared_container_missing" in lane.codes()
 
 
 def test_a_kind_check_against_the_declaration(lane: Lane) -> None:

@@ -9,7 +9,7 @@ being analysed, `analysing`; then `flagged` if any reason holds the vehicle, els
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -90,7 +90,25 @@ def declaration_findings(declaration: Declaration | None, seen: Sequence[Seen]) 
             if lock not in read_locks:
                 found.append((Finding("declared_lock_missing", f"declared lock {lock} on {container} was not read",
                                       {"lock": lock, "container": container}), None))
+    scanned = _scanned(observations)
+    if scanned:  # the lane scans containers one by one: every declared one must have been scanned
+        for number in sorted(norm(n) for n in declared.containers):
+            if number not in scanned:
+                found.append((Finding("declared_container_missing", f"declared container {number} was not scanned",
+                                      {"container": number}), None))
     return found
+
+
+def _scanned(observations: Iterable[Observation]) -> set[str]:
+    """The containers that reports (not still pending) name."""
+    return {norm(n) for o in observations if not o.pending for n in o.containers if n}
+
+
+def _more_to_scan(mine: Sequence[Seen], declaration: Declaration | None) -> bool:
+    """A device that names containers and has not yet reported every declared one: it is not done."""
+    scanned = _scanned(s.observation for s in mine)
+    return bool(scanned) and declaration is not None and any(
+        norm(n) not in scanned for n in declaration.declared().containers)
 
 
 def decide(declaration: Declaration | None, seen: Sequence[Seen], arrived_at: float, now: float,
@@ -110,12 +128,15 @@ def decide(declaration: Declaration | None, seen: Sequence[Seen], arrived_at: fl
     for device_id, deadline_s in rules.deadlines.items():
         mine = [s for s in seen if s.observation.device_id == device_id]
         done = any(not s.observation.pending for s in mine)
-        if done:
+        more = done and _more_to_scan(mine, declaration)
+        if done and not more:
             continue
         name = rules.names.get(device_id) or device_id
         if now < arrived_at + deadline_s:
             waiting.append(device_id)
             deadlines.append(arrived_at + deadline_s)
+        elif more:
+            pass  # declared_container_missing names what it never scanned
         elif mine:
             reasons.append(_reason(Finding("image_not_analysed", f"{name}: image not analysed within {deadline_s:g} s",
                                            {"device_id": device_id}), rules, device_id))

@@ -23,6 +23,7 @@ REASON_KINDS: dict[str, ReasonKind] = {r.code: r for r in (
     ReasonKind("lock_not_declared", "wrong lock", True),
     ReasonKind("declared_lock_missing", "lock missing", True),
     ReasonKind("container_not_declared", "undeclared container", True),
+    ReasonKind("declared_container_missing", "container missing", True),
     ReasonKind("driver_not_declared", "wrong driver", True),
     # the driver (iris)
     ReasonKind("iris_mismatch", "iris mismatch", True),
