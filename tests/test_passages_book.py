@@ -159,6 +159,25 @@ def test_a_declared_container_never_scanned_holds_at_the_deadline(lane: Lane) ->
     assert "MSCU1234566 was not scanned" in passage["reasons"][0]["words"]
 
 
+@pytest.mark.parametrize("declared, read", [
+    ("123ABC02", "123-ABC-02"),     # a foreign plate written with hyphens
+    ("新F12345", "新F·12345"),       # a middle dot after the province and letter
+    ("A123BC77", "А123ВС77"),       # Cyrillic А, В, С read for the Latin letters
+    ("ＡＢ1234", "AB 1234"),          # full-width letters in the declaration
+])
+def test_a_plate_written_another_way_is_the_same_vehicle(lane: Lane, declared: str, read: str) -> None:
+    lane.declare({**DECLARATION, "plate": declared})
+    _clean_vehicle(lane, plate=read)
+    assert lane.count() == 1 and lane.passage()["state"] == "released", lane.codes()
+
+
+def test_the_trailer_plate_read_joins_its_declaration(lane: Lane) -> None:
+    lane.declare({**DECLARATION, "trailer": "新F1234挂"})
+    _clean_vehicle(lane, plate="新F1234挂")  # the under-vehicle camera read the trailer's plate
+    assert lane.count() == 1 and lane.passage()["declaration_id"] == "D-1"
+    assert lane.passage()["state"] == "released", lane.codes()
+
+
 def test_a_vehicle_nobody_declared_is_held(lane: Lane) -> None:
     _clean_vehicle(lane, plate="苏E88888")
     passage = lane.passage()

@@ -16,7 +16,7 @@ uplink, reporting from the road) joins a passage by a shared key only.
 from __future__ import annotations
 
 from edge.passages.config import PassagesConfig
-from edge.passages.observation import Observation, norm
+from edge.passages.observation import Observation, norm, plate_norm
 from edge.passages.rows import bind, timeline
 from edge.store import Txn
 
@@ -57,7 +57,7 @@ def open_passage(txn: Txn, observation: Observation, now: float, config: Passage
     """A new passage from its first observation, held against a declaration its keys match, if any."""
     cur = txn.execute(
         "INSERT INTO passages (state, plate, containers, arrived_at, deadline_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)",
-        ("open", norm(observation.plate), ",".join(norm(c) for c in observation.containers), now, now, now))
+        ("open", plate_norm(observation.plate), ",".join(norm(c) for c in observation.containers), now, now, now))
     passage_id = int(cur.lastrowid or 0)
     timeline(txn, passage_id, now, "arrival", f"first reading from {observation.device_id}")
     declaration_id = _declaration_for(txn, observation.keys(), now, config)

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from edge.passages.declarations import Declaration
-from edge.passages.observation import Declared, Finding, Observation, norm
+from edge.passages.observation import Declared, Finding, Observation, norm, plate_norm
 from edge.passages.reasons import reason_kind
 
 Check = Callable[[Observation, Declared], list[Finding]]
@@ -64,15 +64,15 @@ def declaration_findings(declaration: Declaration | None, seen: Sequence[Seen]) 
     """The checks against the advance declaration (or its absence)."""
     observations = [s.observation for s in seen]
     if declaration is None:
-        plates = sorted({norm(o.plate) for o in observations if o.plate})
+        plates = sorted({plate_norm(o.plate) for o in observations if o.plate})
         what = f"plate {plates[0]}" if plates else "this vehicle"
         return [(Finding("vehicle_not_declared", f"{what} has no advance declaration", {"plates": plates}), None)]
     declared = declaration.declared()
     found: list[tuple[Finding, str | None]] = []
     for o in observations:
-        if o.plate and norm(o.plate) not in (declared.plate, norm(declaration.trailer)):
-            found.append((Finding("vehicle_not_declared", f"plate {norm(o.plate)} read, {declared.plate} declared",
-                                  {"read": norm(o.plate), "declared": declared.plate}), o.device_id))
+        if o.plate and plate_norm(o.plate) not in (declared.plate, plate_norm(declaration.trailer)):
+            found.append((Finding("vehicle_not_declared", f"plate {plate_norm(o.plate)} read, {declared.plate} declared",
+                                  {"read": plate_norm(o.plate), "declared": declared.plate}), o.device_id))
         for number in o.containers:
             if number and norm(number) not in declared.containers:
                 found.append((Finding("container_not_declared", f"container {norm(number)} is not on the declaration",

@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from drivers.bounded_json import load_bounded
 from drivers.iso6346 import iso6346_check_digit
-from edge.passages.observation import Declared, norm
+from edge.passages.observation import Declared, norm, plate_norm
 
 
 class DeclaredContainer(BaseModel):
@@ -54,7 +54,8 @@ class Declaration(BaseModel):
     declared_at: datetime | None = Field(None, description="When it was declared (default: when it arrived).")
 
     def keys(self) -> list[str]:
-        keys = [f"plate:{norm(self.plate)}"]
+        keys = [f"plate:{plate_norm(self.plate)}"]
+        keys += [f"plate:{plate_norm(self.trailer)}"] if self.trailer else []  # a reader may see the trailer's
         keys += [f"container:{c.number}" for c in self.containers]
         keys += [f"lock:{norm(c.lock_id)}" for c in self.containers if c.lock_id]
         keys += [f"card:{norm(self.driver_card)}"] if self.driver_card else []
@@ -62,7 +63,7 @@ class Declaration(BaseModel):
 
     def declared(self, declared_at: float = 0.0) -> Declared:
         return Declared(
-            plate=norm(self.plate), containers={c.number: c.declared_empty for c in self.containers},
+            plate=plate_norm(self.plate), containers={c.number: c.declared_empty for c in self.containers},
             locks={norm(c.lock_id): c.number for c in self.containers if c.lock_id},
             card_id=norm(self.driver_card) if self.driver_card else None,
             declared_at=self.declared_at.timestamp() if self.declared_at else declared_at)
@@ -122,10 +123,10 @@ def store_declaration(db: Any, declaration: Declaration, source: str, now: float
     if row is not None:
         db.execute("DELETE FROM declaration_keys WHERE declaration_id=?", (declaration.id,))
         db.execute("UPDATE declarations SET raw_json=?, plate=?, source=?, declared_at=?, received_at=? WHERE id=?",
-                   (raw, norm(declaration.plate), source, declared_at, now, declaration.id))
+                   (raw, plate_norm(declaration.plate), source, declared_at, now, declaration.id))
     else:
         db.execute("INSERT INTO declarations (id, plate, raw_json, source, declared_at, received_at) "
-                   "VALUES (?, ?, ?, ?, ?, ?)", (declaration.id, norm(declaration.plate), raw, source, declared_at, now))
+                   "VALUES (?, ?, ?, ?, ?, ?)", (declaration.id, plate_norm(declaration.plate), raw, source, declared_at, now))
     for key in declaration.keys():
         db.execute("INSERT OR IGNORE INTO declaration_keys (key, declaration_id) VALUES (?, ?)", (key, declaration.id))
     return "new" if row is None else "replaced"

@@ -10,6 +10,7 @@ declared lock?) are the passage layer's own; a kind's findings stand without it,
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -72,7 +73,7 @@ class Observation:
 
     def keys(self) -> list[str]:
         """The correlation keys, normalised: "plate:新F12345", "container:CSQU3054383", ..."""
-        keys = [f"plate:{norm(self.plate)}"] if self.plate else []
+        keys = [f"plate:{plate_norm(self.plate)}"] if self.plate else []
         keys += [f"container:{norm(c)}" for c in self.containers if c]
         keys += [f"lock:{norm(self.lock_id)}"] if self.lock_id else []
         keys += [f"card:{norm(self.card_id)}"] if self.card_id else []
@@ -93,6 +94,16 @@ class Observation:
 def norm(value: str | None) -> str:
     """A key as compared: no spaces, upper case ("ab 123" and "AB123" are the same plate)."""
     return "".join((value or "").split()).upper()
+
+
+_LOOKALIKES = str.maketrans("АВЕКМНОРСТУХ", "ABEKMHOPCTYX")  # Cyrillic capitals a plate reader may give for Latin
+_SEPARATORS = str.maketrans("", "", "-·•・._")
+
+
+def plate_norm(value: str | None) -> str:
+    """A plate as compared: `norm`, after NFKC (full-width letters), without the separators plates
+    are written with ("123-ABC-02", "新F·12345") and with Cyrillic look-alikes read as Latin letters."""
+    return norm(unicodedata.normalize("NFKC", value or "")).translate(_LOOKALIKES).translate(_SEPARATORS)
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from edge.passages.observation import norm
+from edge.passages.observation import plate_norm
 from edge.passages.reasons import reason_kind
 from edge.passages.rows import declaration_of, seen_in
 from edge.store import Txn
@@ -134,7 +134,7 @@ def last_clean_image(read: Callable[[str, Sequence[Any]], list[tuple[Any, ...]]]
         "SELECT json_extract(o.observation_json, '$.images[0].sha256') FROM passages p "
         "JOIN passage_observations o ON o.passage_id = p.id "
         "WHERE p.plate = ? AND p.state IN ('released', 'reviewed') AND p.reasons_json NOT LIKE ? "
-        "AND o.device_id = ? AND o.pending = 0 ORDER BY p.id DESC LIMIT 1", (norm(plate), _HOLDS_LIKE, device_id))
+        "AND o.device_id = ? AND o.pending = 0 ORDER BY p.id DESC LIMIT 1", (plate_norm(plate), _HOLDS_LIKE, device_id))
     return rows[0][0] if rows and rows[0][0] else None
 
 
