@@ -127,8 +127,12 @@ class LaneModels:
                 fcntl.flock(handle, fcntl.LOCK_UN)
 
     def candidate_folder(self) -> Path:
-        """A fresh folder to fit a candidate in (removed by `adopt`'s rename, or by `discard`)."""
+        """A fresh folder to fit a candidate in (removed by `adopt`'s rename, or by `refuse`). Call it
+        holding the lock: no other candidate is in use then, so those a killed refit left are removed."""
         self.root.mkdir(parents=True, exist_ok=True)
+        for leftover in self.root.glob(".candidate-*"):
+            shutil.rmtree(leftover, ignore_errors=True)
+            log.warning("lane model %s: %s, left by a refit that did not finish, removed", self.root, leftover.name)
         folder = self.root / f".candidate-{os.getpid()}-{time.time_ns()}"
         folder.mkdir()
         return folder
@@ -139,15 +143,21 @@ class LaneModels:
         return f"v{max(numbers, default=0) + 1}"
 
     def adopt(self, candidate: Path, version: str, record: dict[str, Any], keep: int) -> Path:
-        """Move `candidate` to `<root>/<version>`, point `current` at it, note it, prune old versions."""
+        """Move `candidate` to `<root>/<version>`, note it, point `current` at it, prune old versions.
+        Noted first: if the note fails the version is removed and `current` stays; once noted, a
+        rollback finds the version it replaced even if `current` was never moved."""
         target = self.root / version
         if target.exists():
             raise LaneModelError(f"{target} exists already")
         (candidate / FIT_RECORD).write_text(json.dumps(record, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
         os.replace(candidate, target)
         previous = self.current_version()
+        try:
+            self._note({**_short(record), "action": "adopted", "version": version, "previous": previous})
+        except BaseException:
+            shutil.rmtree(target, ignore_errors=True)
+            raise
         self._point(version)
-        self._note({**_short(record), "action": "adopted", "version": version, "previous": previous})
         self._prune(keep)
         return target
 
@@ -190,10 +200,13 @@ class LaneModels:
 
     @staticmethod
     def _adopted_stack(history: list[dict[str, Any]]) -> list[str]:
-        """The versions that were current, in order, with rolled-back ones taken off."""
+        """The versions that were current, in order, with rolled-back ones taken off (and any above
+        the one an adoption replaced: an adoption noted whose pointer never moved)."""
         stack: list[str] = []
         for entry in history:
             if entry.get("action") == "adopted":
+                while entry.get("previous") in stack and stack[-1] != entry["previous"]:
+                    stack.pop()
                 stack.append(str(entry["version"]))
             elif entry.get("action") == "rollback":
                 while stack and stack[-1] != entry.get("version"):
@@ -210,17 +223,29 @@ class LaneModels:
         log.info("lane model %s: current is now %s", self.root, version)
 
     def _note(self, entry: dict[str, Any]) -> None:
-        with (self.root / HISTORY).open("a", encoding="utf-8") as handle:
-            handle.write(json.dumps({"at": time.time(), **entry}, ensure_ascii=False) + "\n")
+        """Append one line to the history, fsynced; after a torn last line (a killed write) on a line of its own."""
+        line = json.dumps({"at": time.time(), **entry}, ensure_ascii=False) + "\n"
+        with (self.root / HISTORY).open("a+b") as handle:
+            if handle.seek(0, os.SEEK_END) > 0:
+                handle.seek(-1, os.SEEK_END)
+                if handle.read(1) != b"\n":
+                    line = "\n" + line
+            handle.write(line.encode("utf-8"))
             handle.flush()
             os.fsync(handle.fileno())
 
     def _prune(self, keep: int) -> None:
+        """Keep `keep` versions: the current one, those below it on the adopted stack (what rollbacks go
+        back to, newest first), then the newest others (rolled back from, or never current); delete the rest."""
         current = self.current_version()
-        for version in self.versions()[:-keep]:
-            if version != current:
-                shutil.rmtree(self.root / version, ignore_errors=True)
-                log.info("lane model %s: old version %s deleted (keep_versions %d)", self.root, version, keep)
+        stack = self._adopted_stack(self.history())
+        while stack and stack[-1] != current:
+            stack.pop()
+        present = self.versions()
+        ranked = list(dict.fromkeys([v for v in [current, *reversed(stack)] if v in present] + present[::-1]))
+        for version in ranked[max(keep, 1):]:
+            shutil.rmtree(self.root / version, ignore_errors=True)
+            log.info("lane model %s: old version %s deleted (keep_versions %d)", self.root, version, keep)
 
 
 def _short(record: dict[str, Any]) -> dict[str, Any]:
