@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from contract.uplink import VerdictWire
 from edge.passages import queries
 from edge.passages.book import ActionRefused, LaneDeviceRole, PassageBook
 from edge.passages.config import PassagesConfig
@@ -18,6 +20,7 @@ from edge.passages.declarations import DeclarationError, parse
 from edge.passages.observation import Finding, Observation, ReadingView
 from edge.store import Derived, Store, Txn
 from edge.store_schema import store_migrations
+from edge.uplink.verdicts import apply_verdict
 
 T0 = 1_790_000_000.0
 DECLARATION = {"id": "D-1", "plate": "新F 12345", "driver_card": "CARD123", "cargo": "empty containers",
@@ -176,6 +179,50 @@ def test_the_trailer_plate_read_joins_its_declaration(lane: Lane) -> None:
     _clean_vehicle(lane, plate="新F1234挂")  # the under-vehicle camera read the trailer's plate
     assert lane.count() == 1 and lane.passage()["declaration_id"] == "D-1"
     assert lane.passage()["state"] == "released", lane.codes()
+
+
+def _hub_clears(lane: Lane, at: float) -> None:
+    verdict = VerdictWire(cursor=1, lane="L1", passage_id=1, verdict="clear", reviewer="rev", stage="review",
+                          decided_at=datetime.now(UTC))
+    lane.store.transact(apply_verdict, verdict, "L1", None, T0 + at)
+    assert lane.passage()["state"] == "reviewed"
+
+
+REFERRED = [{"code": "scan_referred", "words": "scan referred to central image review"}]
+
+
+def _referred_vehicle(lane: Lane, iris_findings: list[dict[str, str]] | None = None) -> None:
+    lane.declare()
+    lane.reading("uvss", 0, plate="新F12345")
+    lane.reading("iris", 1, card_id="CARD123", findings=iris_findings or [])
+    lane.reading("lock", 2, lock_id="SEAL-0001")
+    lane.reading("box", 3, containers=["CSQU3054383"], facts={"verdict": "empty"}, findings=REFERRED)
+    assert lane.passage()["state"] == "flagged"
+
+
+def test_after_the_hubs_clear_verdict_a_new_holding_reading_holds_again(lane: Lane) -> None:
+    _referred_vehicle(lane)
+    _hub_clears(lane, 30)
+    lane.reading("lock", 40, lock_id="SEAL-0001",  # the vehicle is still at the lane; its lock is cut
+                 findings=[{"code": "lock_tampered", "words": "lock SEAL-0001 tampered with: rope cut"}])
+    passage = lane.passage()
+    assert passage["state"] == "flagged" and "lock_tampered" in lane.codes(passage)
+    assert next(r for r in passage["reasons"] if r["code"] == "lock_tampered")["holds"]
+    with pytest.raises(ActionRefused, match="confirmation and a note"):
+        lane.store.transact(lane.book.act, 1, "release", "officer1", "", False, T0 + 50)
+
+
+def test_the_hubs_clear_verdict_waives_the_note_only_for_what_the_hub_judged(tmp_path: Path) -> None:
+    mismatch = Lane(tmp_path / "mismatch.sqlite3")
+    _referred_vehicle(mismatch, [{"code": "iris_mismatch", "words": "iris does not match the card"}])
+    _hub_clears(mismatch, 30)
+    with pytest.raises(ActionRefused, match="confirmation and a note"):
+        mismatch.store.transact(mismatch.book.act, 1, "release", "officer1", "", False, T0 + 40)
+    referred = Lane(tmp_path / "referred.sqlite3")
+    _referred_vehicle(referred)
+    _hub_clears(referred, 30)
+    assert referred.store.transact(referred.book.act, 1, "release", "officer1", "", False, T0 + 40) == [1]
+    assert referred.passage()["state"] == "released"
 
 
 def test_a_vehicle_nobody_declared_is_held(lane: Lane) -> None:

@@ -120,8 +120,10 @@ def test_a_flagged_passage_arrives_whole_and_verdicts_come_back_once(tmp_path: P
         assert len(hub_verdicts(restarted.passage(passage_id))) == 2
         assert restarted.call(outbox.cursor) == recheck.json()["cursor"]
         assert restarted.uplink is not None and restarted.uplink.stats.verdicts_received == 1
-        # cleared by the hub: the officer releases it with no note, and the hub hears of it
-        assert restarted.run(restarted.service.act(passage_id, "release", "officer-1", "", False))["state"] == "released"  # type: ignore[union-attr]
+        # cleared by the hub, but undeclared (the hub does not judge that): released with a note; the hub hears of it
+        service = restarted.service
+        assert service is not None
+        assert restarted.run(service.act(passage_id, "release", "officer-1", "papers checked", True))["state"] == "released"
         wait_until(lambda: restarted.rows() == [], 10, what="the released revision confirmed")
         latest = hub.reviewer.get(f"/api/v1/review/{item['id']}").json()["passage"]
         assert (latest["state"], latest["acted_by"]) == ("released", "officer-1")

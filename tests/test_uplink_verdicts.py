@@ -56,9 +56,12 @@ def test_a_clear_verdict_makes_a_flagged_passage_reviewed(lane: UplinkLane) -> N
     # the new state is queued for the hub as the passage's next revision
     document = PassageUpload.model_validate_json([r for r in lane.rows() if r["kind"] == "passage"][0]["doc_json"])
     assert (document.state, document.revision) == ("reviewed", version + 1)
-    # the officer releases it without a note now
-    lane.act(passage_id, "release")
-    assert lane.passage(passage_id)["state"] == "released"
+    # nobody declared this vehicle, which the hub's verdict on the images does not settle: a note is
+    # still asked for (a passage held for images only is released without one: test_passages_book)
+    assert {r["code"] for r in p["reasons"] if r["holds"]} == {"foreign_object", "vehicle_not_declared"}
+    assert p["release_needs_note"] is True
+    with pytest.raises(ActionRefused, match="needs a confirmation and a note"):
+        lane.act(passage_id, "release")
 
 
 def test_a_reviewed_passage_without_a_clear_verdict_still_needs_a_note(lane: UplinkLane) -> None:

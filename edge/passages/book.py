@@ -21,6 +21,7 @@ from edge.passages.decide import Check, Rules, decide
 from edge.passages.declarations import Declaration, store_declaration
 from edge.passages.rows import bind, declaration_of, seen_in, timeline
 from edge.passages.observation import Observation, ReadingView
+from edge.passages.reasons import holding, release_needs_note
 from edge.store import Txn
 
 log = logging.getLogger(__name__)
@@ -28,6 +29,7 @@ log = logging.getLogger(__name__)
 WAITING = ("open", "analysing")
 DECIDED = ("clear", "flagged")
 FINAL = ("released", "held", "reviewed")
+GONE = ("released", "held")  # a reading after these is late; a `reviewed` vehicle is still at the lane
 Observe = Callable[[Txn, ReadingView], list[Observation]]
 
 
@@ -88,7 +90,7 @@ class PassageBook:
         else:
             adopt_declaration(txn, passage_id, observation, now, self.config)
         state = txn.execute("SELECT state FROM passages WHERE id=?", (passage_id,)).fetchone()[0]
-        late = state in FINAL
+        late = state in GONE
         data = json.dumps(observation.as_dict(), default=str)
         previous = txn.execute(
             "SELECT pending, observation_json FROM passage_observations WHERE passage_id=? AND device_id=? AND ref=?",
@@ -118,6 +120,12 @@ class PassageBook:
         declaration = declaration_of(txn, declaration_id)
         decision = decide(declaration, seen_in(txn, passage_id), arrived_at, now, self.rules)
         reasons_json = json.dumps(decision.reasons, default=str)
+        if state == "reviewed" and (anew := holding(decision.reasons) - holding(json.loads(old_reasons or "[]"))):
+            timeline(txn, passage_id, now, "flagged", f"held again after the review: {', '.join(sorted(anew))}",
+                     "machine")
+            txn.execute("UPDATE passages SET state='flagged', reasons_json=?, reason_word=?, version=version+1, "
+                        "updated_at=? WHERE id=?", (reasons_json, decision.word, now, passage_id))
+            return True
         if state in FINAL:
             if reasons_json != old_reasons:
                 txn.execute("UPDATE passages SET reasons_json=?, version=version+1, updated_at=? WHERE id=?",
@@ -152,8 +160,9 @@ class PassageBook:
 
     def act(self, txn: Txn, passage_id: int, action: str, user: str, note: str, confirmed: bool, now: float) -> list[int]:
         """An officer's release or hold. Releasing a flagged or held vehicle needs a confirmation and a
-        note; one the hub's reviewer cleared (`reviewed`, a clear verdict) does not."""
-        row = txn.execute("SELECT state, verdict_json FROM passages WHERE id=?", (passage_id,)).fetchone()
+        note; one the hub's reviewer cleared (`reviewed`, a clear verdict) does not, unless it is held
+        for more than the hub judged (a lock, a driver, a plate: not the scan)."""
+        row = txn.execute("SELECT state, verdict_json, reasons_json FROM passages WHERE id=?", (passage_id,)).fetchone()
         if row is None:
             raise KeyError(passage_id)
         state = row[0]
@@ -163,8 +172,8 @@ class PassageBook:
                 raise ActionRefused(f"passage {passage_id} is still {state}: wait for its decision or hold it")
             if state == "released":
                 raise ActionRefused(f"passage {passage_id} is already released")
-            hub_cleared = state == "reviewed" and bool(row[1]) and json.loads(row[1]).get("verdict") == "clear"
-            if state in ("flagged", "held", "reviewed") and not hub_cleared and not (confirmed and note):
+            verdict = json.loads(row[1]) if row[1] else None
+            if release_needs_note(state, verdict, json.loads(row[2] or "[]")) and not (confirmed and note):
                 raise ActionRefused(f"releasing a {state} vehicle needs a confirmation and a note")
             new_state = "released"
         elif action == "hold":

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from edge.passages.observation import plate_norm
-from edge.passages.reasons import reason_kind
+from edge.passages.reasons import reason_kind, release_needs_note
 from edge.passages.rows import declaration_of, seen_in
 from edge.store import Txn
 
@@ -23,13 +23,15 @@ def _summary(row: tuple[Any, ...]) -> dict[str, Any]:
     (pid, state, plate, containers, declaration_id, arrived_at, deadline_at, decided_at, acted_at, acted_by, note,
      word, reasons_json, verdict_json, version, updated_at, waiting_for) = row
     reasons = json.loads(reasons_json)
+    verdict = json.loads(verdict_json) if verdict_json else None
     return {
         "id": pid, "state": state, "plate": plate, "containers": [c for c in containers.split(",") if c],
         "declaration_id": declaration_id, "arrived_at": arrived_at, "deadline_at": deadline_at,
         "decided_at": decided_at, "acted_at": acted_at, "acted_by": acted_by, "note": note, "reason": word,
         "holding": sum(1 for r in reasons if r["holds"]), "reasons": len(reasons),
-        "verdict": json.loads(verdict_json) if verdict_json else None, "version": version, "updated_at": updated_at,
+        "verdict": verdict, "version": version, "updated_at": updated_at,
         "waiting_for": [d for d in waiting_for.split(",") if d],
+        "release_needs_note": release_needs_note(state, verdict, reasons),
     }
 
 

@@ -12,10 +12,11 @@ import { UplinkLine } from "/static/uplink.js";
 
 const api = window.kouanApi;
 const $ = (id) => document.getElementById(id);
-/** A flagged or held vehicle's release asks for a note; one the hub's reviewer cleared does not. */
+/** A flagged or held vehicle's release asks for a note; one the hub's reviewer cleared does not,
+ *  unless it holds for more than the hub judged (the server says which: `release_needs_note`). */
 function needsNote(s) {
-  if (s.state === "reviewed") return !(s.verdict && s.verdict.verdict === "clear");
-  return s.state === "flagged" || s.state === "held";
+  if (typeof s.release_needs_note === "boolean") return s.release_needs_note;
+  return s.state === "flagged" || s.state === "held" || s.state === "reviewed";
 }
 const STATS_EVERY_MS = 10_000;
 const narrow = window.matchMedia("(max-width: 899px)");
