@@ -57,7 +57,9 @@ Verdict = Literal["clear", "suspicious"]
 
 
 class _Wire(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # No NaN or Infinity in any number: JSON has neither, SQLite binds NaN as NULL and PostgreSQL
+    # sorts both above every number (a NaN score would head the review queue). The hub answers 422.
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
 
 class BlobCreate(_Wire):
@@ -91,7 +93,8 @@ class RegionWire(_Wire):
     y: int = Field(ge=0)
     width: int = Field(gt=0)
     height: int = Field(gt=0)
-    score: float | None = Field(default=None, description="The model's score for the region, when it has one.")
+    score: float | None = Field(default=None, description="The model's score for the region, when it has one "
+                                "(finite: NaN and Infinity are refused).")
 
 
 class ImageWire(_Wire):
@@ -105,7 +108,8 @@ class ImageWire(_Wire):
     label: str = Field(default="", max_length=200, description="What the image shows, in words.")
     width: int | None = Field(default=None, gt=0)
     height: int | None = Field(default=None, gt=0)
-    score: float | None = Field(default=None, description="The model's image score, when a model ran.")
+    score: float | None = Field(default=None, description="The model's image score, when a model ran (finite: NaN "
+                                "and Infinity are refused; the edge sends a failed model's as 1.0).")
     regions: list[RegionWire] = Field(default_factory=list, max_length=500)
 
 

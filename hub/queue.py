@@ -11,23 +11,28 @@ The reading side (list, depth, detail) is hub/queue_view.py, re-exported here.
 from __future__ import annotations
 
 import hashlib
+import hmac
 import logging
+import secrets
+import time
 from dataclasses import dataclass
 
 from prometheus_client import Counter
 from sqlalchemy import and_, or_, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from hub import audit
 from hub.db.engine import is_postgres
-from hub.db.models import Passage, ReviewItem, VerdictRow
+from hub.db.models import HubSecret, Passage, ReviewItem, VerdictRow
 from hub.ingest import ReviewPolicy
 from hub.queue_view import (ORDER, ItemDetail, NoSuchItem, QueueItem, item_detail, list_queue,
                             pending_rechecks, queue_depth)
 
 __all__ = ["VERDICTS", "Claim", "ItemDetail", "NoSuchItem", "NotAllowed", "QueueItem", "StaleClaim", "claim_item",
            "claim_next", "decide", "item_detail", "list_queue", "pending_rechecks", "queue_depth", "recheck",
-           "recheck_chosen", "release", "renew"]
+           "recheck_chosen", "recheck_seed", "release", "renew"]
 
 log = logging.getLogger(__name__)
 
@@ -58,9 +63,35 @@ class Claim:
     lease_s: float
 
 
-def recheck_chosen(item_id: int, share: float) -> bool:
-    """Whether a clear verdict on `item_id` goes to re-check: a seeded hash, so the choice is reproducible."""
-    return int(hashlib.sha256(str(item_id).encode()).hexdigest()[:8], 16) / 2**32 < share
+RECHECK_SEED = "recheck_seed"  # hub_secrets.name
+
+
+def recheck_seed(s: Session) -> bytes:
+    """This hub database's secret seed of the re-check sample (hub_secrets, migration 0004).
+
+    The migration makes it; should the row be missing it is made here, once: concurrent first
+    uses insert-or-ignore and all read back the one row that stayed.
+    """
+    value = s.scalar(select(HubSecret.value).where(HubSecret.name == RECHECK_SEED))
+    if value is None:
+        insert = pg_insert if is_postgres(s) else sqlite_insert
+        s.execute(insert(HubSecret).values(name=RECHECK_SEED, value=secrets.token_bytes(32).hex(),
+                                           created_at=time.time()).on_conflict_do_nothing())
+        value = s.scalar(select(HubSecret.value).where(HubSecret.name == RECHECK_SEED))
+        assert value is not None
+        log.warning("hub_secrets had no %s: made one", RECHECK_SEED)
+    return bytes.fromhex(value)
+
+
+def recheck_chosen(seed: bytes, item_id: int, share: float) -> bool:
+    """Whether a clear verdict on `item_id` goes to re-check: HMAC-SHA256 of the id under this
+    database's secret `seed` (`recheck_seed`), as a uniform fraction in [0, 1) below `share`.
+
+    The same database always makes the same choice (reproducible across restarts), each clear
+    verdict is chosen with probability `share`, and without the seed no one can tell which.
+    """
+    digest = hmac.new(seed, str(item_id).encode(), hashlib.sha256).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64 < share
 
 
 def _check_verdict(verdict: str, note: str) -> None:
@@ -179,7 +210,7 @@ def decide(s: Session, item_id: int, fence: int, user: str, verdict: str, note: 
     _check_verdict(verdict, note)
     item = _locked(s, item_id)
     _held(item, fence, user, "verdict")
-    to_recheck = verdict == "suspicious" or recheck_chosen(item.id, policy.recheck_share)
+    to_recheck = verdict == "suspicious" or recheck_chosen(recheck_seed(s), item.id, policy.recheck_share)
     item.verdict, item.note, item.decided_by, item.decided_at = verdict, note, user, now
     item.review_s = now - item.claimed_at if item.claimed_at is not None else None
     item.state, item.lease_until = ("recheck" if to_recheck else "decided"), None

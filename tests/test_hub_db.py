@@ -24,7 +24,7 @@ def test_migration_matches_models(hub_db: Database) -> None:
         diff = compare_metadata(MigrationContext.configure(connection), Base.metadata)
         version = connection.execute(text("SELECT version_num FROM alembic_version")).scalar_one()
     assert diff == []
-    assert version == "0003"
+    assert version == "0004"
     assert set(inspect(hub_db.engine).get_table_names()) == set(Base.metadata.tables) | {"alembic_version"}
 
 

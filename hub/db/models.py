@@ -90,6 +90,19 @@ class BlobHolder(Base):
     held_at: Mapped[float] = mapped_column(Double)
 
 
+class HubSecret(Base):
+    """A secret of this hub database, made once (`secrets.token_bytes`) and kept (migration 0004).
+
+    `recheck_seed`: the HMAC key of the re-check sample (hub/queue.py `recheck_chosen`), so that
+    no one who sees item ids can tell which clear verdicts a supervisor will look at again.
+    """
+
+    __tablename__ = "hub_secrets"
+    name: Mapped[str] = mapped_column(String(NAME), primary_key=True)
+    value: Mapped[str] = mapped_column(String(128))  # hex
+    created_at: Mapped[float] = mapped_column(Double)
+
+
 class Upload(Base):
     """An image upload in progress (hub/uploads.py), of the edge `edge_id` only."""
 
