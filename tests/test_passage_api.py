@@ -98,6 +98,9 @@ def test_the_officer_releases_a_flagged_vehicle_with_a_note_and_is_recorded(lane
     pid = summary["id"]
     refused = client.post(f"/api/passages/{pid}/release", json={"note": "", "confirmed": True})
     assert refused.status_code == 409 and "confirmation and a note" in refused.json()["detail"]
+    stale = client.post(f"/api/passages/{pid}/release",  # the page showed an older version of it
+                        json={"note": "papers checked", "confirmed": True, "version": summary["version"] - 1})
+    assert stale.status_code == 409 and "changed while it was shown" in stale.json()["detail"]
     released = client.post(f"/api/passages/{pid}/release", json={"note": "papers checked by hand", "confirmed": True})
     assert released.status_code == 200
     assert (released.json()["state"], released.json()["acted_by"]) == ("released", TEST_USER)

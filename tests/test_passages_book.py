@@ -225,6 +225,19 @@ def test_the_hubs_clear_verdict_waives_the_note_only_for_what_the_hub_judged(tmp
     assert referred.passage()["state"] == "released"
 
 
+def test_a_release_of_a_passage_that_changed_while_it_was_shown_is_refused(lane: Lane) -> None:
+    _referred_vehicle(lane)
+    shown = lane.passage()["version"]  # the officer opens the release dialog on this
+    verdict = VerdictWire(cursor=1, lane="L1", passage_id=1, verdict="suspicious", reviewer="rev", stage="review",
+                          decided_at=datetime.now(UTC))
+    lane.store.transact(apply_verdict, verdict, "L1", None, T0 + 30)  # meanwhile the hub holds it
+    with pytest.raises(ActionRefused, match="changed while it was shown"):
+        lane.store.transact(lane.book.act, 1, "release", "officer1", "papers fine", True, T0 + 40, shown)
+    assert lane.passage()["state"] == "held"
+    now = lane.passage()["version"]
+    assert lane.store.transact(lane.book.act, 1, "release", "officer1", "inspected: nothing", True, T0 + 50, now) == [1]
+
+
 def test_a_vehicle_nobody_declared_is_held(lane: Lane) -> None:
     _clean_vehicle(lane, plate="苏E88888")
     passage = lane.passage()

@@ -158,14 +158,19 @@ class PassageBook:
             "SELECT id FROM passages WHERE state IN ('open', 'analysing') AND deadline_at <= ? ORDER BY id", (now,))]
         return [passage_id for passage_id in due if self.evaluate(txn, passage_id, now)]
 
-    def act(self, txn: Txn, passage_id: int, action: str, user: str, note: str, confirmed: bool, now: float) -> list[int]:
+    def act(self, txn: Txn, passage_id: int, action: str, user: str, note: str, confirmed: bool, now: float,
+            seen_version: int | None = None) -> list[int]:
         """An officer's release or hold. Releasing a flagged or held vehicle needs a confirmation and a
         note; one the hub's reviewer cleared (`reviewed`, a clear verdict) does not, unless it is held
-        for more than the hub judged (a lock, a driver, a plate: not the scan)."""
-        row = txn.execute("SELECT state, verdict_json, reasons_json FROM passages WHERE id=?", (passage_id,)).fetchone()
+        for more than the hub judged (a lock, a driver, a plate: not the scan). With `seen_version`
+        (the version the officer's page showed) a passage changed since is refused: look again."""
+        row = txn.execute("SELECT state, verdict_json, reasons_json, version FROM passages WHERE id=?",
+                          (passage_id,)).fetchone()
         if row is None:
             raise KeyError(passage_id)
         state = row[0]
+        if seen_version is not None and seen_version != row[3]:  # a verdict or a reading came in meanwhile
+            raise ActionRefused(f"passage {passage_id} changed while it was shown (now {state}): look at it again")
         note = note.strip()
         if action == "release":
             if state in WAITING:

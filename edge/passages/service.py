@@ -210,9 +210,10 @@ class PassageService:
 
     # ------------------------------------------------------------ the terminal's questions and actions
 
-    async def act(self, passage_id: int, action: str, user: str, note: str, confirmed: bool) -> dict[str, Any]:
+    async def act(self, passage_id: int, action: str, user: str, note: str, confirmed: bool,
+                  seen_version: int | None = None) -> dict[str, Any]:
         changed = await self._store.call(Store.transact, self._act, passage_id, action, user, note, confirmed,
-                                         time.time())
+                                         time.time(), seen_version)
         log.info("passage %s: %s by %s%s", passage_id, action, user, f" ({note})" if note else "")
         await self._publish(changed)
         detail = await self.detail(passage_id)

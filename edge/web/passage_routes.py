@@ -33,6 +33,8 @@ class ActionRequest(BaseModel):
 
     note: str = Field("", max_length=1000, description="Why; required with `confirmed` to release a flagged vehicle.")
     confirmed: bool = Field(False, description="The officer confirmed releasing a flagged or held vehicle.")
+    version: int | None = Field(None, ge=0, description="The passage's version the officer saw; if it changed since "
+                                "(a hub verdict, a reading), the action is refused (409) so that they look again.")
 
 
 def passage_router(service: Callable[[], PassageService | None]) -> APIRouter:
@@ -59,7 +61,7 @@ def passage_router(service: Callable[[], PassageService | None]) -> APIRouter:
 
     async def act(passage_id: int, action: str, body: ActionRequest, user: User) -> dict[str, Any]:
         try:
-            return await passages().act(passage_id, action, user.name, body.note, body.confirmed)
+            return await passages().act(passage_id, action, user.name, body.note, body.confirmed, body.version)
         except KeyError:
             raise HTTPException(404, f"no passage {passage_id}") from None
         except ActionRefused as exc:

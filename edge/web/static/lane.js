@@ -230,7 +230,7 @@ async function act(action) {
     confirmRelease(id, s);
     return;
   }
-  await send(id, action, { note: "", confirmed: false });
+  await send(id, action, { note: "", confirmed: false, version: s ? s.version : null });
 }
 
 async function send(id, action, body) {
@@ -262,8 +262,10 @@ $("hold").addEventListener("click", () => act("hold"));
 
 const confirmDialog = $("confirm");
 let confirming = null;
+let confirmingVersion = null;
 function confirmRelease(id, s) {
   confirming = id;
+  confirmingVersion = s.version;  // a verdict or reading arriving while the dialog is open refuses the release
   $("confirm-title").textContent = `Release a ${s.state} vehicle?`;
   $("confirm-what").textContent = `Passage ${id}, ${s.plate || "no plate read"}${s.reason ? `: ${s.reason}` : ""}. `
     + "A note is needed to release it.";
@@ -284,7 +286,7 @@ $("confirm-form").addEventListener("submit", (e) => {
   const id = confirming;
   confirming = null;
   confirmDialog.close("ok");
-  send(id, "release", { note, confirmed: true });
+  send(id, "release", { note, confirmed: true, version: confirmingVersion });
 });
 $("confirm-cancel").addEventListener("click", () => confirmDialog.close("cancel"));
 confirmDialog.addEventListener("close", () => {
