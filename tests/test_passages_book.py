@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from contract.uplink import VerdictWire
+from edge.kinds.iris.passage import observe as iris_observe
 from edge.passages import queries
 from edge.passages.book import ActionRefused, LaneDeviceRole, PassageBook
 from edge.passages.config import PassagesConfig
@@ -55,14 +56,16 @@ class Lane:
         self.changed += changed
         return outcome
 
-    def reading(self, device: str, at: float, message: str = "r", **obs: Any) -> int | None:
-        """Store one reading at T0 + at whose observation is `obs`; the passages it changed."""
+    def reading(self, device: str, at: float, message: str = "r", state: dict[str, Any] | None = None,
+                **obs: Any) -> int | None:
+        """Store one reading at T0 + at whose observation is `obs` (or, for a device whose kind reads
+        the state, whose state is `state`); the passages it changed."""
         self.now = T0 + at
-        payload = {"obs": [{"ref": device, "said": "ok", **obs}]}
+        payload = {"obs": [{"ref": device, "said": "ok", **obs}], "state": state}
         sha = hashlib.sha256(json.dumps([device, message, payload], sort_keys=True).encode()).hexdigest()
 
         def derive(txn: Txn, reading_id: int) -> Derived:
-            view = ReadingView(reading_id, device, "test", message, payload, {}, (), None, self.now, True)
+            view = ReadingView(reading_id, device, "test", message, payload, state or {}, (), None, self.now, True)
             self.changed += self.book.follow(txn, view)
             return Derived()
 
@@ -236,6 +239,24 @@ def test_a_release_of_a_passage_that_changed_while_it_was_shown_is_refused(lane:
     assert lane.passage()["state"] == "held"
     now = lane.passage()["version"]
     assert lane.store.transact(lane.book.act, 1, "release", "officer1", "inspected: nothing", True, T0 + 50, now) == [1]
+
+
+def test_an_iris_mismatch_is_not_undone_by_a_later_matching_capture(tmp_path: Path) -> None:
+    lane = Lane(tmp_path / "edge.sqlite3")
+    roles = dict(lane.book.devices)  # the iris device observes through the iris kind's own passage code
+    roles["iris"] = LaneDeviceRole("IRIS", lambda txn, view: iris_observe(None, txn, view))
+    lane.book = PassageBook(lane.config, roles)
+    lane.declare()
+    lane.reading("uvss", 0, plate="新F12345")
+    capture = {"card_id": "CARD123", "time": "2026-12-04T10:00:00+08:00", "eye": "left"}
+    lane.reading("iris", 1, "capture", state={**capture, "outcome": "mismatch", "distance": 0.46})
+    lane.reading("lock", 2, lock_id="SEAL-0001")
+    lane.reading("box", 3, containers=["CSQU3054383"], facts={"verdict": "empty"})
+    assert lane.passage()["state"] == "flagged" and lane.codes() == ["iris_mismatch"]
+    lane.reading("iris", 20, "capture", state={**capture, "outcome": "match", "distance": 0.21})
+    passage = lane.passage()
+    assert passage["state"] == "flagged" and lane.codes(passage) == ["iris_mismatch"], passage["timeline"]
+    assert [o["ref"] for o in passage["observations"] if o["device_id"] == "iris"] == ["driver-mismatch-2", "driver"]
 
 
 def test_a_vehicle_nobody_declared_is_held(lane: Lane) -> None:

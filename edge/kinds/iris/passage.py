@@ -1,6 +1,7 @@
 """What a capture means for the passage: the driver's card, and whether the iris matched it.
 A later capture replaces an earlier one (`ref` "driver"): a driver asked to look again after a
-poor capture is judged on the new one."""
+poor capture is judged on the new one. A mismatch is never replaced (`ref` "driver-mismatch-<reading
+id>"): someone else presenting the card is for the officer to clear, whatever a later capture says."""
 
 from __future__ import annotations
 
@@ -25,5 +26,6 @@ def observe(config: Any, txn: Txn, view: ReadingView) -> list[Observation]:
         "undecided": (Finding("iris_poor", "iris capture too poor to judge: too few iris bits visible", evidence),),
         "not_enrolled": (Finding("iris_not_enrolled", f"card {card} has no enrolled iris", evidence),),
     }.get(outcome, ())
-    return [Observation(device_id=view.device_id, kind="iris", ref="driver", said=f"card {card}: {outcome.replace('_', ' ')}{at}",
-                        card_id=card, findings=findings)]
+    ref = f"driver-mismatch-{view.reading_id}" if outcome == "mismatch" else "driver"
+    said = f"card {card}: {outcome.replace('_', ' ')}{at}"
+    return [Observation(device_id=view.device_id, kind="iris", ref=ref, said=said, card_id=card, findings=findings)]
