@@ -14,6 +14,7 @@ import pytest
 
 from contract.uplink import VerdictWire
 from edge.kinds.iris.passage import observe as iris_observe
+from edge.kinds.smart_lock.passage import check as lock_check
 from edge.passages import queries
 from edge.passages.book import ActionRefused, LaneDeviceRole, PassageBook
 from edge.passages.config import PassagesConfig
@@ -257,6 +258,39 @@ def test_an_iris_mismatch_is_not_undone_by_a_later_matching_capture(tmp_path: Pa
     passage = lane.passage()
     assert passage["state"] == "flagged" and lane.codes(passage) == ["iris_mismatch"], passage["timeline"]
     assert [o["ref"] for o in passage["observations"] if o["device_id"] == "iris"] == ["driver-mismatch-2", "driver"]
+
+
+OPENED_2H_BEFORE = [{"event_id": 1, "event": "opened", "detail": "opened", "device_time": None,
+                     "received_at": T0 - 2 * 3600}]
+
+
+def _lock_lane(tmp_path: Path, name: str) -> Lane:
+    lane = Lane(tmp_path / f"{name}.sqlite3")
+    roles = dict(lane.book.devices)  # the lock's history is judged by the smart_lock kind's own check
+    roles["lock"] = LaneDeviceRole("LOCK", _observe, lock_check)
+    lane.book = PassageBook(lane.config, roles)
+    return lane
+
+
+@pytest.mark.parametrize("declared_at, received_before_s, code, holds", [
+    (T0 - 3 * 3600, 3600, "lock_opened", True),  # declared 3 h before, the opening 2 h before: in transit
+    (None, 3600, "lock_opened_before_declaration", False),  # no time given; the lane had it 1 h before
+    (None, 30 * 60, "lock_opened_before_declaration", False),
+])
+def test_a_lock_opened_before_the_lane_had_a_declaration_without_a_time_is_shown(
+        tmp_path: Path, declared_at: float | None, received_before_s: float, code: str, holds: bool) -> None:
+    lane = _lock_lane(tmp_path, f"lock-{received_before_s}-{declared_at}")
+    lane.now = T0 - received_before_s
+    when = None if declared_at is None else datetime.fromtimestamp(declared_at, UTC).isoformat()
+    lane.declare({**DECLARATION, "declared_at": when})
+    lane.reading("uvss", 0, plate="新F12345")
+    lane.reading("iris", 1, card_id="CARD123")
+    lane.reading("lock", 2, lock_id="SEAL-0001", facts={"history": OPENED_2H_BEFORE})
+    lane.reading("box", 3, containers=["CSQU3054383"], facts={"verdict": "empty"})
+    passage = lane.passage()
+    (reason,) = passage["reasons"]
+    assert (reason["code"], reason["holds"]) == (code, holds)
+    assert passage["state"] == ("flagged" if holds else "released")
 
 
 def test_a_vehicle_nobody_declared_is_held(lane: Lane) -> None:

@@ -13,7 +13,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
 
 from drivers.bounded_json import load_bounded
 from drivers.iso6346 import iso6346_check_digit
@@ -52,6 +52,7 @@ class Declaration(BaseModel):
     cargo: str = Field("", max_length=500, description="Cargo description.")
     containers: list[DeclaredContainer] = Field(default_factory=list, max_length=4)
     declared_at: datetime | None = Field(None, description="When it was declared (default: when it arrived).")
+    _received_at: float = PrivateAttr(0.0)  # when the lane received it (rows.declaration_of sets it)
 
     def keys(self) -> list[str]:
         keys = [f"plate:{plate_norm(self.plate)}"]
@@ -61,12 +62,14 @@ class Declaration(BaseModel):
         keys += [f"card:{norm(self.driver_card)}"] if self.driver_card else []
         return keys
 
-    def declared(self, declared_at: float = 0.0) -> Declared:
+    def declared(self) -> Declared:
+        """What a kind's check needs; without its own `declared_at`, the time the lane received it."""
         return Declared(
             plate=plate_norm(self.plate), containers={c.number: c.declared_empty for c in self.containers},
             locks={norm(c.lock_id): c.number for c in self.containers if c.lock_id},
             card_id=norm(self.driver_card) if self.driver_card else None,
-            declared_at=self.declared_at.timestamp() if self.declared_at else declared_at)
+            declared_at=self.declared_at.timestamp() if self.declared_at else self._received_at,
+            declared_at_known=self.declared_at is not None)
 
 
 class DeclarationError(ValueError):

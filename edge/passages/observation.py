@@ -131,3 +131,4 @@ class Declared:
     locks: dict[str, str]  # lock id -> container number
     card_id: str | None
     declared_at: float  # when the vehicle declared (a lock opened after that was opened in transit)
+    declared_at_known: bool = True  # False: the declaration gave no time, `declared_at` is when the lane got it

@@ -21,6 +21,7 @@ REASON_KINDS: dict[str, ReasonKind] = {r.code: r for r in (
     ReasonKind("lock_opened", "lock opened", True),
     ReasonKind("lock_tampered", "lock tampered", True),
     ReasonKind("lock_low_battery", "lock battery", False),
+    ReasonKind("lock_opened_before_declaration", "lock opened earlier", False),
     # the declaration (the passage layer's own checks)
     ReasonKind("vehicle_not_declared", "not declared", True),
     ReasonKind("lock_not_declared", "wrong lock", True),

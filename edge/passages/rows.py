@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
 
 from edge.passages.decide import Seen
 from edge.passages.declarations import Declaration, load
@@ -31,8 +30,7 @@ def declaration_of(txn: Txn, declaration_id: str | None) -> Declaration | None:
     if row is None:
         return None
     declaration = load(row[0])
-    if declaration.declared_at is None:  # declared when it reached the lane
-        declaration = declaration.model_copy(update={"declared_at": datetime.fromtimestamp(row[1], UTC)})
+    declaration._received_at = row[1]  # the stored time: its own declared_at, else when it reached the lane
     return declaration
 
 

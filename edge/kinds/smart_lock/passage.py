@@ -40,16 +40,22 @@ def observe(config: Any, txn: Txn, view: ReadingView) -> list[Observation]:
 
 
 def check(observation: Observation, declared: Declared) -> list[Finding]:
-    """The lock's openings and tampering after the declaration: in transit."""
+    """The lock's openings and tampering after the declaration: in transit. When the declaration gave
+    no time of its own, those before the lane received it may be in transit too: they inform
+    (`lock_opened_before_declaration`, which a site may make hold), as the lock may also have been
+    opened before it was sealed."""
     found = []
     for item in observation.facts.get("history", ()):
-        if item["received_at"] < declared.declared_at:
-            continue
         when = _when(item["device_time"])
-        code = "lock_opened" if item["event"] == "opened" else "lock_tampered"
         verb = "opened" if item["event"] == "opened" else "tampered with"
-        found.append(Finding(code, f"lock {observation.lock_id} was {verb} in transit{when}",
-                             {"event_id": item["event_id"], "detail": item["detail"]}))
+        evidence = {"event_id": item["event_id"], "detail": item["detail"]}
+        if item["received_at"] >= declared.declared_at:
+            code = "lock_opened" if item["event"] == "opened" else "lock_tampered"
+            found.append(Finding(code, f"lock {observation.lock_id} was {verb} in transit{when}", evidence))
+        elif not declared.declared_at_known:
+            found.append(Finding("lock_opened_before_declaration", f"lock {observation.lock_id} was {verb}{when}, "
+                                 "before the lane had the declaration, which gives no time: in transit or before "
+                                 "sealing", evidence))
     return found
 
 
