@@ -17,7 +17,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,6 +25,7 @@ from typing import Any
 import hashlib
 
 import httpx
+import pytest
 import uvicorn
 from fastapi import FastAPI
 
@@ -34,6 +35,7 @@ from hub.accounts import EdgeInfo
 from hub.app import create_app
 from hub.config import HubConfig
 from hub.db.engine import Database, make_engine, upgrade
+from tests.hub_db import fresh_postgres_url
 
 PASSWORDS = {"admin": "admin-password", "rev1": "reviewer-one-pw", "rev2": "reviewer-two-pw",
              "sup1": "supervisor-pw"}
@@ -151,6 +153,21 @@ def running_hub(tmp_path: Path, database_url: str | None = None, **sections: dic
             client.close()
         server.stop()
         database.dispose()
+
+
+@contextmanager
+def hub_on(store: str, tmp_path: Path, **sections: dict[str, Any]) -> Iterator[Hub]:
+    """A running hub on "sqlite" or on a fresh PostgreSQL database (skipped without KOUAN_TEST_POSTGRES)."""
+    with ExitStack() as stack:
+        url = stack.enter_context(fresh_postgres_url()) if store == "postgres" else None
+        yield stack.enter_context(running_hub(tmp_path, url, **sections))
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+def hub(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hub]:
+    """One hub for a test module on each store; import it (`from tests.hub_harness import hub`)."""
+    with hub_on(request.param, tmp_path_factory.mktemp("hub")) as running:
+        yield running
 
 
 def patch_chunk(client: httpx.Client, sha256: str, offset: int, chunk: bytes) -> httpx.Response:

@@ -8,29 +8,16 @@ into it (which dropped it as hash_mismatch), and POSTing the same SHA-256 to tak
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
 
-import pytest
 from sqlalchemy import update
 
 from contract.uplink import UPLOAD_LENGTH, UPLOAD_OFFSET, Refusal
 from hub.db.models import Upload
 from hub.uploads import ABANDONED_S
 from tests import hub_images
-from tests.hub_db import fresh_postgres_url
-from tests.hub_harness import Hub, patch_chunk, running_hub, upload_blob
+from tests.hub_harness import Hub, hub, patch_chunk, upload_blob  # noqa: F401  (hub: fixture)
 
 BLOB = "/api/v1/blobs/{}"
-
-
-@pytest.fixture(scope="module", params=["sqlite", "postgres"])
-def hub(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hub]:
-    if request.param == "sqlite":
-        with running_hub(tmp_path_factory.mktemp("hub")) as running:
-            yield running
-        return
-    with fresh_postgres_url() as url, running_hub(tmp_path_factory.mktemp("hub"), url) as running:
-        yield running
 
 
 def sha(data: bytes) -> str:

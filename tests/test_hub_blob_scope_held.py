@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Iterator
 from contextlib import nullcontext
 from datetime import datetime, timezone
 from pathlib import Path
@@ -25,19 +24,9 @@ from hub.db.engine import Database, alembic_config, make_engine, upgrade
 from hub.db.models import Blob, BlobHolder, Upload
 from tests import hub_images
 from tests.hub_db import fresh_postgres_url, sqlite_url
-from tests.hub_harness import Hub, put_passage, running_hub, upload_blob
+from tests.hub_harness import Hub, hub, put_passage, upload_blob  # noqa: F401  (hub: fixture)
 
 BLOB = "/api/v1/blobs/{}"
-
-
-@pytest.fixture(scope="module", params=["sqlite", "postgres"])
-def hub(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hub]:
-    if request.param == "sqlite":
-        with running_hub(tmp_path_factory.mktemp("hub")) as running:
-            yield running
-        return
-    with fresh_postgres_url() as url, running_hub(tmp_path_factory.mktemp("hub"), url) as running:
-        yield running
 
 
 def picture(seed: int) -> tuple[bytes, ImageWire]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -19,20 +18,10 @@ from hub.db.models import Upload
 from hub.metrics import HubMetrics
 from hub.uploads import UploadLimits, UploadRefused, Uploads, UploadState
 from tests import hub_images
-from tests.hub_db import fresh_postgres_url, hub_db  # noqa: F401  (fixture)
-from tests.hub_harness import Hub, patch_chunk, running_hub, upload_blob
+from tests.hub_db import hub_db  # noqa: F401  (fixture)
+from tests.hub_harness import Hub, hub, patch_chunk, upload_blob  # noqa: F401  (hub: fixture)
 
 BLOB = "/api/v1/blobs/{}"
-
-
-@pytest.fixture(scope="module", params=["sqlite", "postgres"])
-def hub(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hub]:
-    if request.param == "sqlite":
-        with running_hub(tmp_path_factory.mktemp("hub")) as running:
-            yield running
-        return
-    with fresh_postgres_url() as url, running_hub(tmp_path_factory.mktemp("hub"), url) as running:
-        yield running
 
 
 def sha(data: bytes) -> str:

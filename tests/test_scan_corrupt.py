@@ -12,7 +12,7 @@ import re
 import struct
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -33,8 +33,7 @@ from hub import image_check
 from hub.image_check import ImageRefused, check_image
 from tests import hub_images
 from tests.conftest import Broker
-from tests.hub_db import fresh_postgres_url
-from tests.hub_harness import Hub, running_hub, upload_blob
+from tests.hub_harness import Hub, hub, upload_blob  # noqa: F401  (hub: fixture)
 from tests.lane_harness import MqttListener, wait_until
 from tests.test_scanner_kind import event, lane, publisher  # noqa: F401  (lane: fixture)
 
@@ -105,16 +104,6 @@ def test_header_that_cannot_be_read_is_scan_refused_corrupt(name: str, tmp_path:
 
 
 # ---------------------------------------------------------------------------------- the hub
-
-
-@pytest.fixture(scope="module", params=["sqlite", "postgres"])
-def hub(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hub]:
-    if request.param == "sqlite":
-        with running_hub(tmp_path_factory.mktemp("hub")) as running:
-            yield running
-        return
-    with fresh_postgres_url() as url, running_hub(tmp_path_factory.mktemp("hub"), url) as running:
-        yield running
 
 
 @pytest.mark.parametrize("name", CORRUPT)
