@@ -293,6 +293,26 @@ def test_a_lock_opened_before_the_lane_had_a_declaration_without_a_time_is_shown
     assert passage["state"] == ("flagged" if holds else "released")
 
 
+def test_a_vehicle_whose_plate_was_not_read_is_one_passage_with_its_declaration(lane: Lane) -> None:
+    lane.declare()
+    lane.reading("uvss", 0, ref="pass-7", pending=True)  # the camera read no plate; its analysis is coming
+    lane.reading("iris", 1, card_id="CARD123")  # the declared driver, lock and container
+    lane.reading("lock", 2, lock_id="SEAL-0001")
+    lane.reading("box", 3, containers=["CSQU3054383"], facts={"verdict": "empty"})
+    lane.reading("uvss", 4, ref="pass-7")  # the analysis of the same pass: clean
+    assert lane.count() == 1
+    passage = lane.passage()
+    assert passage["declaration_id"] == "D-1" and passage["state"] == "released", lane.codes(passage)
+    assert sorted(o["device_id"] for o in passage["observations"]) == ["box", "iris", "lock", "uvss"]
+
+
+def test_a_declared_card_does_not_join_a_passage_another_key_names(lane: Lane) -> None:
+    lane.reading("iris", 0, card_id="CARD999")  # an undeclared driver, still at the gate
+    lane.declare()
+    lane.reading("iris", 5, card_id="CARD123")  # the next, declared driver
+    assert lane.count() == 2 and lane.passage()["declaration_id"] == "D-1"
+
+
 def test_a_vehicle_nobody_declared_is_held(lane: Lane) -> None:
     _clean_vehicle(lane, plate="苏E88888")
     passage = lane.passage()

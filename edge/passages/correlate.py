@@ -2,12 +2,14 @@
 
 In order: (1) a passage of the last `match_window_s` that shares a key with it (plate, container,
 lock or card, its declaration's keys included), unless that passage is over and the same device
-reads the same plate on another pass (the vehicle is back: a new visit); (2) an unused, unexpired declaration that shares
-a key: a new passage held against it; (3) a reading that names a vehicle (a plate) nobody
-declared: a new, undeclared passage; (4) any other reading (a lock, container or card that matches
-nothing) joins the lane's newest passage not yet acted on (released or held) of the last
-`join_window_s`, where it becomes a mismatch against that vehicle's declaration (a reading that
-comes just after its device's deadline still joins the vehicle at the lane); (5) else a new, undeclared passage.
+reads the same plate on another pass (the vehicle is back: a new visit); (2) an unused, unexpired
+declaration that shares a key: the lane's newest passage that nothing names yet (a vehicle whose
+plate was not read) if the reading names no plate, which takes the declaration, else a new passage
+held against it; (3) a reading that names a vehicle (a plate) nobody declared: a new, undeclared
+passage; (4) any other reading (a lock, container or card that matches nothing) joins the lane's
+newest passage not yet acted on (released or held) of the last `join_window_s`, where it becomes a
+mismatch against that vehicle's declaration (a reading that comes just after its device's deadline
+still joins the vehicle at the lane); (5) else a new, undeclared passage.
 A lane serves one vehicle after another, which is what makes (4) right. Only the devices at the
 lane (those a passage waits for) open passages and join by lane order; another (a lock's transit
 uplink, reporting from the road) joins a passage by a shared key only.
@@ -33,13 +35,27 @@ def find_passage(txn: Txn, observation: Observation, now: float, config: Passage
             "AND p.arrived_at >= ? ORDER BY p.id DESC LIMIT 1", (*keys, now - config.match_window_s)).fetchone()
         if row is not None and not (by_lane_order and _comes_again(txn, int(row[0]), row[1], observation)):
             return int(row[0])
-        if not by_lane_order or _declaration_for(txn, keys, now, config) is not None or observation.plate:
+        if not by_lane_order or observation.plate:
             return None
+        if _declaration_for(txn, keys, now, config) is not None:
+            return _plateless_at_lane(txn, now, config)  # None: a new passage held against the declaration
     if not by_lane_order:
         return None
     row = txn.execute(
         "SELECT id FROM passages WHERE state IN ('open', 'analysing', 'clear', 'flagged') AND arrived_at >= ? "
         "ORDER BY id DESC LIMIT 1", (now - config.join_window_s,)).fetchone()
+    return int(row[0]) if row is not None else None
+
+
+def _plateless_at_lane(txn: Txn, now: float, config: PassagesConfig) -> int | None:
+    """The lane's newest passage not yet acted on, of the last `join_window_s`, that nothing names (no
+    plate, no declaration, no key at all): the vehicle whose plate was not read, which a declared card,
+    lock or container read just after it belongs to (it then takes that declaration) rather than a
+    passage of its own."""
+    row = txn.execute(
+        "SELECT id FROM passages p WHERE state IN ('open', 'analysing', 'clear', 'flagged') AND arrived_at >= ? "
+        "AND declaration_id IS NULL AND plate = '' AND NOT EXISTS (SELECT 1 FROM passage_keys k "
+        "WHERE k.passage_id = p.id) ORDER BY id DESC LIMIT 1", (now - config.join_window_s,)).fetchone()
     return int(row[0]) if row is not None else None
 
 
