@@ -128,16 +128,23 @@ def _quantile(values: list[float], q: float) -> float | None:
     return round(values[min(len(values) - 1, int(q * len(values)))], 3)
 
 
-def last_clean_image(read: Callable[[str, Sequence[Any]], list[tuple[Any, ...]]], plate: str, device_id: str) -> str | None:
-    """The SHA-256 of the first image `device_id` saw in `plate`'s last clean passage: released (by
-    the machine or an officer) with no reason that holds. For a kind's own thread (`read` is
-    `DeviceContext.read_store`), so the passage tables' layout stays in this package."""
+def last_clean_images(read: Callable[[str, Sequence[Any]], list[tuple[Any, ...]]], plate: str, device_id: str,
+                      limit: int = 5) -> list[str]:
+    """The SHA-256s of the first image `device_id` saw in `plate`'s last clean passages, newest first:
+    released (by the machine or an officer) with no reason that holds, the device's own report not
+    late (an analysis that came after the release, whatever it found, is no reference), a plate read
+    by the device itself (a pass joined by other keys may be another vehicle's), and no suspicious
+    hub verdict. For a kind's own thread (`read` is `DeviceContext.read_store`), so the passage
+    tables' layout stays in this package."""
     rows = read(
         "SELECT json_extract(o.observation_json, '$.images[0].sha256') FROM passages p "
         "JOIN passage_observations o ON o.passage_id = p.id "
         "WHERE p.plate = ? AND p.state IN ('released', 'reviewed') AND p.reasons_json NOT LIKE ? "
-        "AND o.device_id = ? AND o.pending = 0 ORDER BY p.id DESC LIMIT 1", (plate_norm(plate), _HOLDS_LIKE, device_id))
-    return rows[0][0] if rows and rows[0][0] else None
+        "AND COALESCE(json_extract(p.verdict_json, '$.verdict'), '') != 'suspicious' "
+        "AND o.device_id = ? AND o.pending = 0 AND o.late = 0 "
+        "AND COALESCE(json_extract(o.observation_json, '$.plate'), '') != '' "
+        "ORDER BY p.id DESC LIMIT ?", (plate_norm(plate), _HOLDS_LIKE, device_id, limit))
+    return [row[0] for row in rows if row[0]]
 
 
 ImageRef = tuple[str, str, int | None, int | None]  # (device id, SHA-256, width, height)

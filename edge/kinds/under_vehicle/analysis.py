@@ -27,7 +27,7 @@ from typing import Any
 
 from drivers.under_vehicle import PassHeader, UnderVehiclePass
 from edge.device_status import DeviceStatus
-from edge.media import MediaStore
+from edge.media import MediaError, MediaStore
 from edge.normal.live_model import LiveModel, ModelSource
 
 log = logging.getLogger(__name__)
@@ -64,7 +64,7 @@ class Analyser:
         self._detector: Any = None
         self.unavailable = ""  # why the model cannot be used ("" while loading or loaded)
         for name in ("analysed", "analysis_errors", "analysis_dropped", "model_unavailable", "compared",
-                     "compare_unregistered"):
+                     "compare_unregistered", "reference_errors"):
             status.counters[name] = 0
 
     def start(self) -> None:
@@ -190,8 +190,14 @@ class Analyser:
 
         if reference_sha is None:
             return {"reference_sha256": None}
-        with self._media.open(reference_sha, verify=True) as handle:
-            reference = _grey(handle.read())
+        try:
+            with self._media.open(reference_sha, verify=True) as handle:
+                reference = _grey(handle.read())
+        except (MediaError, OSError, ValueError) as exc:  # the model (if any) judges; never the pass's whole analysis
+            self._status.counters["reference_errors"] += 1
+            log.warning("under-vehicle %s: plate %s's last clean pass %s cannot be read: %s", self._id,
+                        job.header.plate, reference_sha, exc)
+            return {"reference_sha256": None, "reference_error": f"{type(exc).__name__}: {exc}"}
         result = compare(reference, _grey_array(image))
         self._status.counters["compared"] += 1
         registered = result.registered

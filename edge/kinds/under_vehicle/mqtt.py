@@ -51,7 +51,8 @@ class MqttUnderVehicle:
                 lambda: unanalysed_passes(read, self._id, ctx.defaults.analysis_queue))
             reference = None
             if ctx.config.compare and read is not None:
-                reference = lambda plate, image: last_clean_pass(read, self._id, plate, image)  # noqa: E731
+                reference = lambda plate, image: last_clean_pass(read, self._id, plate, image,  # noqa: E731
+                                                                 ctx.media.has if ctx.media else lambda sha: True)
             model: Any = ctx.config.model if ctx.config.model_check else None
             if model == "lane":
                 if ctx.lane_model is None:

@@ -49,7 +49,14 @@ def observe(config: Any, txn: Txn, view: ReadingView) -> list[Observation]:
                 "model": payload.get("model"), "version": payload.get("version")}))
     if comparison:
         reference = comparison.get("reference_sha256")
-        if reference is None:
+        unchecked = not payload.get("model")  # nothing else looks at this image
+        if reference is None and unchecked and (not base["plate"] or comparison.get("reference_error")):
+            why = ("its plate was not read, so no earlier clean pass could be looked up" if not base["plate"]
+                   else f"the plate's last clean pass could not be read ({comparison['reference_error']})")
+            said.append("not compared")
+            findings.append(Finding("image_not_analysed", f"under-vehicle image not checked: {why}, and no model "
+                                    "judged it", {"image_sha256": image.sha256}))
+        elif reference is None:
             said.append("no earlier clean pass")
             findings.append(Finding("no_reference", "first clean pass of this plate here: nothing to compare the "
                                     "undercarriage with", {"image_sha256": image.sha256}))
