@@ -490,6 +490,7 @@ def test_phone_terminal(tmp_path: Path, mosquitto: Broker, browser: Any, flagged
             size = page.locator(button).bounding_box()
             assert size["height"] >= 44 and size["width"] >= 44, (button, size)
         page.screenshot(path=str(shot_path(tmp_path, "lane-terminal-phone.png")))
+        page.keyboard.press("j")  # the list behind the full-screen view must not move: R is for what is shown
         release_flagged(page, edge, passage_id)
         page.locator("#back").tap()
         page.wait_for_selector("body:not(.viewing)")

@@ -222,9 +222,17 @@ function result(text, kind) {
   line.className = `action-result ${kind || ""}`;
 }
 
+/** R and H act on the passage on screen: the view's, else (no view: the list on a phone) the selected row.
+ *  A selection the view has not followed yet (J then R within the debounce) acts on nothing. */
 async function act(action) {
-  const id = list.selected ?? shownId;
+  const id = shownId ?? list.selected;
   if (id === null || id === undefined || busy) return;
+  if (shownId !== null && ((list.selected !== null && list.selected !== shownId && !viewing())
+                           || !view.detail || view.detail.id !== shownId)) {
+    result(`Passage ${list.selected ?? shownId} is still loading: look at it, then press ${action === "release" ? "R" : "H"}`,
+           "error");
+    return;
+  }
   const s = summaryOf(id);
   if (action === "release" && s && needsNote(s)) {
     confirmRelease(id, s);
@@ -300,6 +308,11 @@ $("keys-button").addEventListener("click", () => keysDialog.showModal());
 
 // ------------------------------------------------------------ keys
 
+/** A phone's full-screen view of one passage: the list behind it is hidden, so J/K do not move it. */
+function viewing() {
+  return document.body.classList.contains("viewing");
+}
+
 function typing(target) {
   return target instanceof HTMLElement
     && (target.isContentEditable || ["INPUT", "TEXTAREA", "SELECT"].includes(target.tagName));
@@ -311,8 +324,8 @@ document.addEventListener("keydown", (e) => {
   const key = e.key.length === 1 ? e.key.toLowerCase() : e.key;
   const onButton = e.target instanceof HTMLElement && ["BUTTON", "A"].includes(e.target.tagName);
   const actions = {
-    j: () => list.move(1), ArrowDown: () => list.move(1),
-    k: () => list.move(-1), ArrowUp: () => list.move(-1),
+    j: () => { if (!viewing()) list.move(1); }, ArrowDown: () => { if (!viewing()) list.move(1); },
+    k: () => { if (!viewing()) list.move(-1); }, ArrowUp: () => { if (!viewing()) list.move(-1); },
     Enter: () => { if (!onButton && list.selected !== null) open(list.selected); },
     Escape: () => close(),
     r: () => { if (!e.repeat) act("release"); },
