@@ -313,6 +313,12 @@ def test_a_declared_card_does_not_join_a_passage_another_key_names(lane: Lane) -
     assert lane.count() == 2 and lane.passage()["declaration_id"] == "D-1"
 
 
+def test_a_declared_time_without_its_utc_offset_is_refused() -> None:
+    with pytest.raises(DeclarationError, match="declared_at"):
+        parse({**DECLARATION, "declared_at": "2026-12-04T08:00:00"}, "test")
+    assert parse({**DECLARATION, "declared_at": "2026-12-04T08:00:00+08:00"}, "test").declared_at is not None
+
+
 def test_a_vehicle_nobody_declared_is_held(lane: Lane) -> None:
     _clean_vehicle(lane, plate="苏E88888")
     passage = lane.passage()

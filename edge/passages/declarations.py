@@ -9,11 +9,10 @@ A bad declaration is refused with the field and the reason; nothing half-stored.
 from __future__ import annotations
 
 import time
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
 
 from drivers.bounded_json import load_bounded
 from drivers.iso6346 import iso6346_check_digit
@@ -51,7 +50,9 @@ class Declaration(BaseModel):
     driver_card: str | None = Field(None, max_length=32, description="The driver's card id (the iris reader's card).")
     cargo: str = Field("", max_length=500, description="Cargo description.")
     containers: list[DeclaredContainer] = Field(default_factory=list, max_length=4)
-    declared_at: datetime | None = Field(None, description="When it was declared (default: when it arrived).")
+    declared_at: AwareDatetime | None = Field(None, description="When it was declared, with its UTC offset (a time "
+                                              "without one is refused: the lane and the terminal would read it in "
+                                              "different zones); default: when it arrived.")
     _received_at: float = PrivateAttr(0.0)  # when the lane received it (rows.declaration_of sets it)
 
     def keys(self) -> list[str]:
