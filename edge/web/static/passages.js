@@ -76,8 +76,12 @@ class MergedPager {
     // Every source with more to load has given everything newer than its last loaded id.
     const open = this.sources.filter((s) => s.cursor !== null && s.buffer.length);
     const floor = open.length ? Math.max(...open.map((s) => s.buffer[s.buffer.length - 1].id)) : -Infinity;
-    const merged = this.sources.flatMap((s) => s.buffer).filter((p) => p.id >= floor).sort((a, b) => b.id - a.id)
-      .slice(0, PAGE);
+    // A passage that changed state between two sources' queries is in both: keep its newest version.
+    const newest = new Map();
+    for (const p of this.sources.flatMap((s) => s.buffer)) {
+      if (p.id >= floor && !(newest.has(p.id) && newest.get(p.id).version >= p.version)) newest.set(p.id, p);
+    }
+    const merged = [...newest.values()].sort((a, b) => b.id - a.id).slice(0, PAGE);
     const taken = new Set(merged.map((p) => p.id));
     for (const s of this.sources) s.buffer = s.buffer.filter((p) => !taken.has(p.id));
     return merged;
@@ -99,6 +103,7 @@ export class PassageList {
     this.pager = null;
     this.loading = null;
     this.generation = 0;
+    this.during = null;  // live summaries that came while a reload was in flight: replayed onto its rows
     olderButton.addEventListener("click", () => this.older());
   }
 
@@ -114,13 +119,17 @@ export class PassageList {
   /** Load the first page again (a new filter, a resync, a reconnect); the selection stays if still shown. */
   async reload() {
     const generation = ++this.generation;
+    const during = this.during = new Map();
     const pager = new MergedPager(this.states());
     const items = await pager.next(this.api);
     if (generation !== this.generation) return;  // a newer reload won
+    this.during = null;
     this.pager = pager;
     this.rows.clear();
     this.list.replaceChildren();
     for (const p of items) this.append(p);
+    // What the live stream said while the pages were on their way may be newer than the snapshot.
+    for (const summary of during.values()) this.upsert(summary, false);
     this.refreshChrome();
     if (this.selected !== null && this.rows.has(this.selected)) this.mark(this.selected);
   }
@@ -200,6 +209,10 @@ export class PassageList {
 
   /** A summary from the live stream (or an action's answer): a new row, a newer version of one, or nothing. */
   upsert(summary, fresh = true) {
+    if (this.during) {
+      const seen = this.during.get(summary.id);
+      if (!seen || summary.version > seen.version) this.during.set(summary.id, summary);
+    }
     const known = this.rows.get(summary.id);
     if (known) {
       if (summary.version <= known.summary.version) return { changed: false };
