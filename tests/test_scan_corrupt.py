@@ -151,8 +151,13 @@ class StoringIngest:
 
 
 class NoMqtt:
-    def subscribe(self, *_: Any, **__: Any) -> None:
-        pass
+    """The intake subscribes to its notices topic; this test hands notices over directly."""
+
+    def __init__(self) -> None:
+        self.topics: list[str] = []
+
+    def subscribe(self, topic: str, *_: Any, **__: Any) -> None:
+        self.topics.append(topic)
 
 
 def run_intake(tmp_path: Path, data: bytes, notice: ScanNotice) -> tuple[StoringIngest, DeviceStatus, list[int]]:

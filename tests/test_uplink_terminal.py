@@ -124,8 +124,9 @@ def test_the_terminal_shows_the_outbox_and_the_hubs_verdict(tmp_path: Path, mosq
             assert recheck.status_code == 200, recheck.text
             page.wait_for_selector(f"li.passage[data-id='{passage_id}'].st-reviewed .hub-verdict.clear", timeout=5_000)
             page.wait_for_selector("#view .verdict-clear", timeout=5_000)
-            assert "holds for more than the scan" in (page.text_content("#view .verdict-advice") or "")
+            assert "holds for more than the images the hub saw" in (page.text_content("#view .verdict-advice") or "")
             page.wait_for_function("document.querySelector('#release span').textContent === 'Release…'", timeout=5_000)
+            page.screenshot(path=str(tmp_path / "uplink-reviewed.png"))
             page.locator(f"li.passage[data-id='{passage_id}'] button.row").focus()
             page.keyboard.press("r")
             page.locator("#confirm").wait_for(state="visible", timeout=5_000)

@@ -104,11 +104,10 @@ def _scanned(observations: Iterable[Observation]) -> set[str]:
     return {norm(n) for o in observations if not o.pending for n in o.containers if n}
 
 
-def _more_to_scan(mine: Sequence[Seen], declaration: Declaration | None) -> bool:
+def _more_to_scan(mine: Sequence[Seen], declared: Declared | None) -> bool:
     """A device that names containers and has not yet reported every declared one: it is not done."""
     scanned = _scanned(s.observation for s in mine)
-    return bool(scanned) and declaration is not None and any(
-        norm(n) not in scanned for n in declaration.declared().containers)
+    return bool(scanned) and declared is not None and any(norm(n) not in scanned for n in declared.containers)
 
 
 def decide(declaration: Declaration | None, seen: Sequence[Seen], arrived_at: float, now: float,
@@ -128,21 +127,19 @@ def decide(declaration: Declaration | None, seen: Sequence[Seen], arrived_at: fl
     for device_id, deadline_s in rules.deadlines.items():
         mine = [s for s in seen if s.observation.device_id == device_id]
         done = any(not s.observation.pending for s in mine)
-        more = done and _more_to_scan(mine, declaration)
+        more = done and _more_to_scan(mine, declared)
         if done and not more:
             continue
-        name = rules.names.get(device_id) or device_id
         if now < arrived_at + deadline_s:
             waiting.append(device_id)
             deadlines.append(arrived_at + deadline_s)
-        elif more:
-            pass  # declared_container_missing names what it never scanned
-        elif mine:
-            reasons.append(_reason(Finding("image_not_analysed", f"{name}: image not analysed within {deadline_s:g} s",
-                                           {"device_id": device_id}), rules, device_id))
-        else:
-            reasons.append(_reason(Finding("device_missing", f"{name} did not report within {deadline_s:g} s of arrival",
-                                           {"device_id": device_id, "deadline_s": deadline_s}), rules, device_id))
+        elif not more:  # past its deadline (a container never scanned is declared_container_missing instead)
+            name = rules.names.get(device_id) or device_id
+            reasons.append(_reason(
+                Finding("image_not_analysed", f"{name}: image not analysed within {deadline_s:g} s",
+                        {"device_id": device_id}) if mine else
+                Finding("device_missing", f"{name} did not report within {deadline_s:g} s of arrival",
+                        {"device_id": device_id, "deadline_s": deadline_s}), rules, device_id))
     reasons = _unique(reasons)
     if waiting:
         state = "analysing" if all(any(s.observation.device_id == d for s in seen) for d in waiting) else "open"

@@ -96,14 +96,14 @@ def norm(value: str | None) -> str:
     return "".join((value or "").split()).upper()
 
 
-_LOOKALIKES = str.maketrans("АВЕКМНОРСТУХ", "ABEKMHOPCTYX")  # Cyrillic capitals a plate reader may give for Latin
-_SEPARATORS = str.maketrans("", "", "-·•・._")
+# Cyrillic capitals a plate reader may give for Latin ones, and the separators plates are written with
+_PLATE_TABLE = str.maketrans("АВЕКМНОРСТУХ", "ABEKMHOPCTYX", "-·•・._")
 
 
 def plate_norm(value: str | None) -> str:
     """A plate as compared: `norm`, after NFKC (full-width letters), without the separators plates
     are written with ("123-ABC-02", "新F·12345") and with Cyrillic look-alikes read as Latin letters."""
-    return norm(unicodedata.normalize("NFKC", value or "")).translate(_LOOKALIKES).translate(_SEPARATORS)
+    return norm(unicodedata.normalize("NFKC", value or "")).translate(_PLATE_TABLE)
 
 
 @dataclass(frozen=True)

@@ -227,8 +227,8 @@ function result(text, kind) {
 async function act(action) {
   const id = shownId ?? list.selected;
   if (id === null || id === undefined || busy) return;
-  if (shownId !== null && ((list.selected !== null && list.selected !== shownId && !viewing())
-                           || !view.detail || view.detail.id !== shownId)) {
+  const followed = viewing() || list.selected === null || list.selected === shownId;
+  if (shownId !== null && (!followed || !view.detail || view.detail.id !== shownId)) {
     result(`Passage ${list.selected ?? shownId} is still loading: look at it, then press ${action === "release" ? "R" : "H"}`,
            "error");
     return;
@@ -312,6 +312,7 @@ $("keys-button").addEventListener("click", () => keysDialog.showModal());
 function viewing() {
   return document.body.classList.contains("viewing");
 }
+const move = (step) => () => { if (!viewing()) list.move(step); };
 
 function typing(target) {
   return target instanceof HTMLElement
@@ -324,8 +325,7 @@ document.addEventListener("keydown", (e) => {
   const key = e.key.length === 1 ? e.key.toLowerCase() : e.key;
   const onButton = e.target instanceof HTMLElement && ["BUTTON", "A"].includes(e.target.tagName);
   const actions = {
-    j: () => { if (!viewing()) list.move(1); }, ArrowDown: () => { if (!viewing()) list.move(1); },
-    k: () => { if (!viewing()) list.move(-1); }, ArrowUp: () => { if (!viewing()) list.move(-1); },
+    j: move(1), ArrowDown: move(1), k: move(-1), ArrowUp: move(-1),
     Enter: () => { if (!onButton && list.selected !== null) open(list.selected); },
     Escape: () => close(),
     r: () => { if (!e.repeat) act("release"); },

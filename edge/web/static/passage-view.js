@@ -305,8 +305,10 @@ export class PassageView {
       let advice = "";
       if (!clear && p.state === "released") advice = "The vehicle was already released: tell the supervisor.";
       else if (!clear) advice = "Hold the vehicle for physical inspection.";
-      else if (p.state === "reviewed" && !p.release_needs_note) advice = "Cleared by the hub: it may be released without a note.";
-      else if (p.state === "reviewed") advice = "Cleared by the hub, but it holds for more than the scan: a note is asked for.";
+      else if (p.state === "reviewed") {
+        advice = p.release_needs_note ? "Cleared by the hub, but it holds for more than the images the hub saw: a note is asked for."
+          : "Cleared by the hub: it may be released without a note.";
+      }
       if (advice) s.append(el("p", `verdict-advice${!clear ? " alarm" : ""}`, advice));
       return s;
     }
