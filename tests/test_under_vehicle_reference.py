@@ -74,10 +74,11 @@ class Lane:
 
     def analysis(self, at: float, image: str, plate: str | None = PLATE, pass_no: int | None = None,
                  reference: str | None = None, flagged: bool = False, model: bool = True,
-                 reference_error: str | None = None) -> None:
+                 reference_error: str | None = None, matched: float = 1.0) -> None:
         comparison: dict[str, Any] = {"reference_sha256": reference}
         if reference is not None:
-            comparison.update(registered=True, score=30.0 if flagged else 0.1, flagged=flagged, matched_fraction=1.0,
+            comparison.update(registered=True, full=matched >= 0.9, score=30.0 if flagged else 0.1, flagged=flagged,
+                              matched_fraction=matched,
                               regions=[{"box": [1, 1, 2, 2], "score": 30.0, "area": 4}] if flagged else [])
         if reference_error:
             comparison["reference_error"] = reference_error
@@ -143,3 +144,23 @@ def test_a_reference_whose_file_is_gone_is_skipped_for_the_one_before(tmp_path: 
     assert lane.reference() == B
     assert lane.reference(stored=lambda sha: sha != B) == A  # B's file was lost: A, not a dead end
     assert lane.reference(stored=lambda sha: False) is None
+
+
+def test_a_pass_compared_over_part_of_its_rows_with_no_model_holds_as_partly_checked(tmp_path: Path) -> None:
+    lane = Lane(tmp_path / "edge.sqlite3")
+    lane.visit(0, A)
+    second = lane.visit(100, B, reference=A, model=False, matched=0.71)  # "unchanged", but over 71 % of it
+    passage = lane.passage(second)
+    assert passage["state"] == "flagged" and [r["code"] for r in passage["reasons"]] == ["image_not_analysed"]
+    assert "only partly checked: 29% of its rows" in passage["reasons"][0]["words"]
+    assert lane.reference() == A  # not a clean pass to compare the next one with
+
+
+def test_a_pass_compared_over_part_of_its_rows_beside_the_model_is_judged_by_the_model(tmp_path: Path) -> None:
+    lane = Lane(tmp_path / "edge.sqlite3")
+    lane.visit(0, A)
+    second = lane.visit(100, B, reference=A, matched=0.71)
+    passage = lane.passage(second)
+    assert passage["state"] == "released" and passage["reasons"] == []
+    said = " ".join(o["said"] for o in passage["observations"] if o["device_id"] == "uvss")
+    assert "unchanged since the last clean pass over 71% of the pass" in said and "model judged the whole" in said

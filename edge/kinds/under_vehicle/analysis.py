@@ -7,8 +7,9 @@ unanalysed), and the comparison with the same plate's last clean pass (`referenc
 (`edge.normal.live_model.LiveModel` on its `LaneModelPointer`), looked up again before each
 pass, so an adopted or rolled-back version is what the next pass gets. With
 `model_only_without_reference` the comparison alone judges a plate that has a clean pass on
-file which the pass registers onto, the model the others (a pass that does not register onto its
-plate's clean pass is another vehicle as far as the comparison can tell: the model judges it). Each job
+file which the pass registers onto over at least `compare_full_from` of its rows, the model the others (a
+pass that does not register onto its plate's clean pass is another vehicle as far as the comparison can
+tell, and one registered over less left rows nobody compared: the model judges both). Each job
 is a stored pass: its image is read back from the media store (hash checked), decoded and
 checked against its header, checked, and the result submitted through ingest as an
 `analysis` reading. Nothing here runs on the event loop or holds back a
@@ -48,9 +49,10 @@ class Analyser:
                  maxsize: int, submit: Callable[[dict[str, Any], dict[str, Any]], None],
                  resume: Callable[[], list[tuple[PassHeader, dict[str, Any]]]] | None = None,
                  reference: Callable[[str | None, str], str | None] | None = None,
-                 model_only_without_reference: bool = False) -> None:
+                 model_only_without_reference: bool = False, compare_full_from: float = 0.9) -> None:
         self._id = device_id
         self._model_only_without_reference = model_only_without_reference
+        self._full_from = compare_full_from
         self._live: LiveModel | None = (None if model is None or isinstance(model, str)
                                         else LiveModel(model, f"under-vehicle {device_id}"))
         self._reference = reference  # (plate, this image's hash) -> the plate's last clean pass image, if any
@@ -64,7 +66,7 @@ class Analyser:
         self._detector: Any = None
         self.unavailable = ""  # why the model cannot be used ("" while loading or loaded)
         for name in ("analysed", "analysis_errors", "analysis_dropped", "model_unavailable", "compared",
-                     "compare_unregistered", "reference_errors"):
+                     "compare_unregistered", "compare_partial", "reference_errors"):
             status.counters[name] = 0
 
     def start(self) -> None:
@@ -163,7 +165,7 @@ class Analyser:
             comparison = self._compare(job, image, reference_sha) if self._reference is not None else None
             if comparison is not None:
                 payload["comparison"] = comparison
-            judged = comparison is not None and comparison.get("registered", False)
+            judged = comparison is not None and comparison.get("registered", False) and comparison.get("full", False)
             if self._detector is not None and judged and self._model_only_without_reference:
                 payload.update(model=None, version=None, model_skipped=f"{card.name if card else ''} not run: the "
                                "plate has a clean pass on file, the comparison judges")
@@ -205,8 +207,13 @@ class Analyser:
             self._status.counters["compare_unregistered"] += 1
             log.warning("under-vehicle %s: pass %s does not register onto plate %s's last clean pass: not compared",
                         self._id, job.header.pass_id, job.header.plate)
+        full = registered and result.matched_fraction >= self._full_from
+        if registered and not full:
+            self._status.counters["compare_partial"] += 1
+            log.info("under-vehicle %s: pass %s compared with plate %s's last clean pass over %.0f %% of its rows only",
+                     self._id, job.header.pass_id, job.header.plate, 100.0 * result.matched_fraction)
         return {
-            "reference_sha256": reference_sha, "registered": registered,
+            "reference_sha256": reference_sha, "registered": registered, "full": full,
             "score": round(float(result.score), 6), "flagged": bool(result.flagged),
             "regions": [{"box": r.to_dict()["box"], "score": round(r.score, 6), "area": r.area} for r in result.regions],
             "matched_fraction": round(float(result.matched_fraction), 4), "ms": round(result.ms, 1),

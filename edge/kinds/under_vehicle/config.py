@@ -32,6 +32,12 @@ class UnderVehicleConfig(DeviceBase):
     model_check_when: Literal["always", "no_reference"] = Field(
         "always", description="always: the model runs on every pass (beside the comparison); no_reference: the "
         "comparison judges a plate with a clean pass on file that the pass registers onto, the model the others.")
+    compare_full_from: float = Field(
+        0.9, gt=0.0, le=1.0,
+        description="Share of a pass's vehicle rows the comparison must cover to count as having checked the whole "
+        "undercarriage. A pass compared over less (a tail cut off, rows that did not register) is also given to the "
+        "model under model_check_when = no_reference, and when no model judges it the passage is held as partly "
+        "not analysed.")
 
     def uses_lane_model(self) -> bool:
         return self.model == "lane"

@@ -60,7 +60,8 @@ class MqttUnderVehicle:
                 model = ctx.lane_model
             self.analyser = Analyser(self._id, model, ctx.media, status, ctx.defaults.analysis_queue,
                                      self._submit_analysis, resume, reference,
-                                     model_only_without_reference=ctx.config.model_check_when == "no_reference")
+                                     model_only_without_reference=ctx.config.model_check_when == "no_reference",
+                                     compare_full_from=ctx.config.compare_full_from)
         self._intake: queue.Queue[_Message | None] = queue.Queue(INTAKE_QUEUE)
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None

@@ -74,6 +74,8 @@ def observe(config: Any, txn: Txn, view: ReadingView) -> list[Observation]:
                                          "matched_fraction": matched}))
             else:
                 said.append(f"{'changed' if comparison.get('flagged') else 'unchanged'} since the last clean pass")
+                if not comparison.get("full", True):  # readings from before `full` was written count as whole
+                    findings.extend(_partly_compared(comparison, said, unchecked, image.sha256, str(reference)))
             if comparison.get("flagged"):
                 words = (f"object under the vehicle: {len(changed)} region{'s' * (len(changed) != 1)} changed since "
                          f"the plate's last clean pass (score {score:.2g})")
@@ -82,6 +84,21 @@ def observe(config: Any, txn: Txn, view: ReadingView) -> list[Observation]:
                     "regions": [r.__dict__ for r in changed]}))
     return [Observation(**base, said=f"{speed}, " + ("; ".join(said) or "analysed"), images=tuple(images),
                         findings=tuple(findings))]
+
+
+def _partly_compared(comparison: dict[str, Any], said: list[str], unchecked: bool, image: str,
+                     reference: str) -> list[Finding]:
+    """A pass that registered onto its last clean pass over part of its rows only: the rest was not
+    compared. With a model beside it, the model judged the whole image; without, that part is unchecked."""
+    matched = float(comparison.get("matched_fraction", 0.0))
+    said[-1] += f" over {matched:.0%} of the pass"
+    if not unchecked:
+        said.append("the model judged the whole image")
+        return []
+    return [Finding("image_not_analysed", f"under-vehicle image only partly checked: {1.0 - matched:.0%} of its rows "
+                    "did not register onto the plate's last clean pass (a tail cut off, or rows that do not match) "
+                    "and no model judged them", {"image_sha256": image, "reference_sha256": reference,
+                                                 "matched_fraction": matched})]
 
 
 def _regions(items: Any) -> tuple[Region, ...]:

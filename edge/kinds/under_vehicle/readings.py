@@ -3,7 +3,8 @@
 Each carries the camera's state (what the lane page shows) and a `Deriver` that raises its event
 inside the reading's store transaction: `vehicle_pass` for a pass; `object_flagged` or
 `pass_clear` for an analysis (`analysis_failed` when the image could not be scored,
-`pass_not_compared` when it does not register onto the plate's last clean pass and no model judged it).
+`pass_not_compared` when it does not register onto the plate's last clean pass and no model judged it,
+`pass_partly_compared` when it registered over part of its rows only and no model judged it).
 """
 
 from __future__ import annotations
@@ -93,6 +94,8 @@ def analysis_reading(device_id: str, state: dict[str, Any], payload: dict[str, A
             name, detail = "object_flagged", _detail(payload, comparison) + f", {summary['regions']} regions"
         elif summary.get("compared") and not summary.get("registered") and not payload.get("model"):
             name, detail = "pass_not_compared", _detail(payload, comparison)
+        elif summary.get("registered") and not comparison.get("full", True) and not payload.get("model"):
+            name, detail = "pass_partly_compared", _detail(payload, comparison)
         else:
             name, detail = "pass_clear", _detail(payload, comparison)
         return Derived(newest=newest, events=[txn.add_event(plate, name, detail, state.get("end_time"), reading_id)])
@@ -113,7 +116,8 @@ def _detail(payload: dict[str, Any], comparison: dict[str, Any]) -> str:
             parts.append("does not register onto the last clean pass: not compared")
         else:
             said = "changed since" if comparison.get("flagged") else "as"
-            parts.append(f"{said} the last clean pass (score {comparison.get('score', 0):.3g})")
+            part = "" if comparison.get("full", True) else f" over {comparison.get('matched_fraction', 0):.0%} of its rows"
+            parts.append(f"{said} the last clean pass{part} (score {comparison.get('score', 0):.3g})")
     return "; ".join(parts) or "no check configured"
 
 
