@@ -121,6 +121,21 @@ def test_released_clean_and_hub_cleared_passes_are_kept_held_ones_not(lane: Any)
     assert (normal.retention.stats.retained, normal.retention.stats.removed) == (2, 1)
 
 
+def test_a_clear_verdict_given_before_the_vehicle_was_held_again_makes_nothing_clean(lane: Any) -> None:
+    """The hub cleared what it was sent; a later pass of the same vehicle that holds (something the hub
+    never saw) undoes the clear for the lane's normal, also after the officer releases it with a note."""
+    normal = lane()
+    cleared, cleared_sha = normal.passage("新F10003", flagged=True)
+    normal.verdict(cleared, "clear")
+    assert [k.sha256 for k in normal.kept()] == [cleared_sha]
+    again, _ = normal.passage("新F10003", flagged=True, seed=77)  # the vehicle passes again: an object this time
+    assert again == cleared and normal.state(cleared) == "flagged"
+    assert normal.kept() == []
+    normal.store.transact(lambda txn: normal.watch(txn, normal.book.act(txn, cleared, "release", "officer-1",
+                                                                        "driver's spare wheel", True, normal.now)))
+    assert normal.state(cleared) == "released" and normal.kept() == []
+
+
 def test_the_budget_drops_the_oldest_by_count_and_by_bytes(lane: Any) -> None:
     normal = lane(keep_images=5, keep_bytes=0)  # 0: no byte limit
     shas = [normal.passage(f"新F2{i:04d}", seed=i)[1] for i in range(8)]

@@ -21,7 +21,7 @@ from edge.passages.decide import Check, Rules, decide
 from edge.passages.declarations import Declaration, store_declaration
 from edge.passages.rows import bind, declaration_of, seen_in, timeline
 from edge.passages.observation import Observation, ReadingView
-from edge.passages.reasons import holding, release_needs_note
+from edge.passages.reasons import held_anew, release_needs_note
 from edge.store import Txn
 
 log = logging.getLogger(__name__)
@@ -120,11 +120,13 @@ class PassageBook:
         declaration = declaration_of(txn, declaration_id)
         decision = decide(declaration, seen_in(txn, passage_id), arrived_at, now, self.rules)
         reasons_json = json.dumps(decision.reasons, default=str)
-        if state == "reviewed" and (anew := holding(decision.reasons) - holding(json.loads(old_reasons or "[]"))):
+        if state == "reviewed" and (anew := held_anew(decision.reasons, json.loads(old_reasons or "[]"))):
             timeline(txn, passage_id, now, "flagged", f"held again after the review: {', '.join(sorted(anew))}",
                      "machine")
+            # the hub's verdict judged what it was sent, not this: kept for the record, marked as given before
             txn.execute("UPDATE passages SET state='flagged', reasons_json=?, reason_word=?, version=version+1, "
-                        "updated_at=? WHERE id=?", (reasons_json, decision.word, now, passage_id))
+                        "verdict_json=json_set(verdict_json, '$.held_again_at', ?), updated_at=? WHERE id=?",
+                        (reasons_json, decision.word, now, now, passage_id))
             return True
         if state in FINAL:
             if reasons_json != old_reasons:

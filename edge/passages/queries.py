@@ -110,8 +110,9 @@ def machine_holds(txn: Txn, since: float) -> MachineHolds:
         codes = sorted({r["code"] for r in json.loads(reasons_json or "[]") if r.get("holds")})
         if not codes:
             continue
-        verdict = (json.loads(verdict_json) or {}).get("verdict") if verdict_json else None
-        let_go = int((state == "released" and acted_by != "machine") or verdict == "clear")
+        given = (json.loads(verdict_json) or {}) if verdict_json else {}
+        cleared = given.get("verdict") == "clear" and "held_again_at" not in given
+        let_go = int((state == "released" and acted_by != "machine") or cleared)
         out.held += 1
         out.let_go += let_go
         for code in codes:
@@ -153,16 +154,18 @@ ImageRef = tuple[str, str, int | None, int | None]  # (device id, SHA-256, width
 def clean_images(txn: Txn, passage_id: int, labels: Mapping[str, str] | None = None
                  ) -> tuple[str, list[ImageRef]] | None:
     """Why a passage counts as clean and each device's own image of it (`_own_images`); None when it does not
-    count. Clean: released with no reason that holds, or cleared by the hub's reviewer; never
+    count. Clean: released with no reason that holds, or cleared by the hub's reviewer (a clear verdict
+    given before the vehicle was held again for something new, `held_again_at`, clears nothing); never
     after a suspicious verdict."""
     row = txn.execute("SELECT state, reasons_json, verdict_json FROM passages WHERE id=?", (passage_id,)).fetchone()
     if row is None:
         return None
     state, reasons_json, verdict_json = row
-    verdict = (json.loads(verdict_json) or {}).get("verdict") if verdict_json else None
+    given = (json.loads(verdict_json) or {}) if verdict_json else {}
+    verdict = given.get("verdict")
     if verdict == "suspicious":
         return None
-    if verdict == "clear" and state in ("reviewed", "released"):
+    if verdict == "clear" and "held_again_at" not in given and state in ("reviewed", "released"):
         why = "cleared by the hub"
     elif state == "released" and not any(r.get("holds") for r in json.loads(reasons_json)):
         why = "released clean"

@@ -59,6 +59,15 @@ def holding(reasons: list[dict[str, Any]]) -> set[str]:
     return {r["code"] for r in reasons if r.get("holds") and not r.get("late")}
 
 
+def held_anew(reasons: list[dict[str, Any]], before: list[dict[str, Any]]) -> set[str]:
+    """The codes of reasons that hold now and did not before: a new code, or one a device gave again for
+    another image (a second pass flagged: an image nobody reviewed)."""
+    def keys(items: list[dict[str, Any]]) -> set[tuple[str, Any, Any]]:
+        return {(r["code"], r.get("device_id"), (r.get("evidence") or {}).get("image_sha256")) for r in items
+                if r.get("holds") and not r.get("late")}
+    return {code for code, _, _ in keys(reasons) - keys(before)}
+
+
 def release_needs_note(state: str, verdict: dict[str, Any] | None, reasons: list[dict[str, Any]]) -> bool:
     """Whether an officer's release needs a confirmation and a note: a flagged or held vehicle, and a
     `reviewed` one unless the hub cleared it and it holds for nothing but what the hub judged."""

@@ -303,7 +303,10 @@ export class PassageView {
       const at = Date.parse(v.decided_at);
       s.append(el("p", "muted verdict-by", Number.isFinite(at) ? `${who} at ${localTime(at / 1000, true)}` : who));
       let advice = "";
-      if (!clear && p.state === "released") advice = "The vehicle was already released: tell the supervisor.";
+      if (clear && v.held_again_at) {
+        advice = `Given before the vehicle was held again (${localTime(v.held_again_at, true)}) for something the hub `
+          + "did not see: it clears nothing now.";
+      } else if (!clear && p.state === "released") advice = "The vehicle was already released: tell the supervisor.";
       else if (!clear) advice = "Hold the vehicle for physical inspection.";
       else if (p.state === "reviewed") {
         advice = p.release_needs_note ? "Cleared by the hub, but it holds for more than the images the hub saw: a note is asked for."
