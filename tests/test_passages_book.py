@@ -295,15 +295,29 @@ def test_a_lock_opened_before_the_lane_had_a_declaration_without_a_time_is_shown
 
 def test_a_vehicle_whose_plate_was_not_read_is_one_passage_with_its_declaration(lane: Lane) -> None:
     lane.declare()
-    lane.reading("uvss", 0, ref="pass-7", pending=True)  # the camera read no plate; its analysis is coming
+    reads = {"reads_plate": True}
+    lane.reading("uvss", 0, ref="pass-7", pending=True, facts=reads)  # the camera read no plate; analysis coming
     lane.reading("iris", 1, card_id="CARD123")  # the declared driver, lock and container
     lane.reading("lock", 2, lock_id="SEAL-0001")
     lane.reading("box", 3, containers=["CSQU3054383"], facts={"verdict": "empty"})
-    lane.reading("uvss", 4, ref="pass-7")  # the analysis of the same pass: clean
+    lane.reading("uvss", 4, ref="pass-7", facts=reads)  # the analysis of the same pass: clean
     assert lane.count() == 1
     passage = lane.passage()
     assert passage["declaration_id"] == "D-1" and passage["state"] == "released", lane.codes(passage)
     assert sorted(o["device_id"] for o in passage["observations"]) == ["box", "iris", "lock", "uvss"]
+    (reason,) = passage["reasons"]  # released, and the officer is told the plate itself was not checked
+    assert (reason["code"], reason["holds"]) == ("declared_plate_not_read", False)
+    assert reason["words"] == ("declared plate 新F12345 was not read; the vehicle was matched to its declaration "
+                               "by container, driver card, lock")
+
+
+def test_a_plate_read_by_no_reader_but_seen_by_another_is_not_a_reason(lane: Lane) -> None:
+    lane.declare()
+    lane.reading("uvss", 0, ref="pass-7", facts={"reads_plate": True})  # this camera read nothing ...
+    lane.reading("iris", 1, card_id="CARD123", plate="新F12345")  # ... a reader at the gate did
+    lane.reading("lock", 2, lock_id="SEAL-0001")
+    lane.reading("box", 3, containers=["CSQU3054383"], facts={"verdict": "empty"})
+    assert "declared_plate_not_read" not in lane.codes(lane.passage())
 
 
 def test_a_declared_card_does_not_join_a_passage_another_key_names(lane: Lane) -> None:

@@ -125,7 +125,9 @@ def test_a_pass_whose_plate_was_not_read_and_no_model_judged_holds_and_is_no_ref
     lane = Lane(tmp_path / "edge.sqlite3")
     passage_id = lane.visit(0, A, plate=None, model=False)  # a comparison-only lane: nothing looked at it
     passage = lane.passage(passage_id)
-    assert passage["state"] == "flagged" and [r["code"] for r in passage["reasons"]] == ["image_not_analysed"]
+    assert passage["state"] == "flagged"
+    assert [(r["code"], r["holds"]) for r in passage["reasons"]] == [("image_not_analysed", True),
+                                                                    ("declared_plate_not_read", False)]
     assert "plate was not read" in passage["reasons"][0]["words"]
     assert lane.reference() is None
 

@@ -60,6 +60,9 @@ def _reason(finding: Finding, rules: Rules, device_id: str | None, late: bool = 
             "evidence": finding.evidence, "device_id": device_id, "late": late}
 
 
+KEY_WORDS = {"card": "driver card"}  # a correlation key's name as the officer reads it
+
+
 def declaration_findings(declaration: Declaration | None, seen: Sequence[Seen]) -> list[tuple[Finding, str | None]]:
     """The checks against the advance declaration (or its absence)."""
     observations = [s.observation for s in seen]
@@ -84,6 +87,13 @@ def declaration_findings(declaration: Declaration | None, seen: Sequence[Seen]) 
         if o.card_id and declared.card_id and norm(o.card_id) != declared.card_id:
             found.append((Finding("driver_not_declared", f"driver card {norm(o.card_id)} presented, {declared.card_id} declared",
                                   {"card": norm(o.card_id), "declared": declared.card_id}), o.device_id))
+    readers = [o for o in observations if o.facts.get("reads_plate") and not o.pending]
+    if readers and not any(o.plate for o in observations):  # joined by another key: the plate is unconfirmed
+        matched = sorted({KEY_WORDS.get(k := key.split(":")[0], k) for o in observations for key in o.keys()})
+        found.append((Finding("declared_plate_not_read", f"declared plate {declared.plate} was not read; the vehicle "
+                              f"was matched to its declaration by {', '.join(matched) or 'nothing'}",
+                              {"declared": declared.plate, "matched_by": matched,
+                               "readers": sorted(o.device_id for o in readers)}), None))
     read_locks = {norm(o.lock_id) for o in observations if o.lock_id}
     if read_locks:  # the lane reads locks: every declared one must have spoken
         for lock, container in sorted(declared.locks.items()):

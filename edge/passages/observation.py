@@ -69,7 +69,7 @@ class Observation:
     pending: bool = False
     images: tuple[ImageRef, ...] = ()
     findings: tuple[Finding, ...] = ()
-    facts: dict[str, Any] = field(default_factory=dict)  # what a kind's `check` reads later
+    facts: dict[str, Any] = field(default_factory=dict)  # what a kind's `check` reads later; reads_plate: a plate reader
 
     def keys(self) -> list[str]:
         """The correlation keys, normalised: "plate:新F12345", "container:CSQU3054383", ..."""

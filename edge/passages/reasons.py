@@ -24,6 +24,7 @@ REASON_KINDS: dict[str, ReasonKind] = {r.code: r for r in (
     ReasonKind("lock_opened_before_declaration", "lock opened earlier", False),
     # the declaration (the passage layer's own checks)
     ReasonKind("vehicle_not_declared", "not declared", True),
+    ReasonKind("declared_plate_not_read", "plate not read", False),
     ReasonKind("lock_not_declared", "wrong lock", True),
     ReasonKind("declared_lock_missing", "lock missing", True),
     ReasonKind("container_not_declared", "undeclared container", True),

@@ -16,7 +16,7 @@ def observe(config: Any, txn: Txn, view: ReadingView) -> list[Observation]:
         return []
     image = ImageRef(str(state["image_sha256"]), "undercarriage", state.get("width"), state.get("height"))
     base = {"device_id": view.device_id, "kind": "under_vehicle", "ref": str(state["pass_id"]),
-            "plate": state.get("plate") or None}
+            "plate": state.get("plate") or None, "facts": {"reads_plate": True}}
     speed = f"pass {state.get('speed_kmh', 0):.0f} km/h"
     if view.message == PASS_MESSAGE:
         pending = state.get("analysis") == "pending"
