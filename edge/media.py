@@ -76,6 +76,16 @@ class MediaStore:
                 raise MediaError(f"stored file {sha256} is corrupt: its bytes hash to {actual}")
         return path.open("rb")
 
+    def move_to(self, sha256: str, other: MediaStore) -> bool:
+        """Move a stored file into `other`: copied there (hash-checked) before it is removed here.
+        False when this store does not hold it."""
+        path = self.path(sha256)
+        if not path.is_file():
+            return False
+        other.put_file(path, sha256)
+        path.unlink()
+        return True
+
     def _put(self, chunks: Iterable[bytes], expected: str | None) -> Stored:
         if expected is not None:
             expected = expected.lower()

@@ -20,6 +20,7 @@ from drivers.iris import IrisCapture, status_from_json
 from drivers.iris.wire import ACK_CHANNEL, AVAILABILITY_CHANNEL, CAPTURE_CHANNEL, STATUS_CHANNEL, AckWire
 from edge.kinds.availability import take_availability
 from edge.kinds.base import DeviceContext
+from edge.kinds.iris.legacy_codes import move_legacy_codes
 from edge.kinds.iris.readings import capture_reading, status_reading
 from edge.media import MediaError
 
@@ -46,6 +47,8 @@ class MqttIris:
         self._ingest = ctx.ingest
         self._mqtt = ctx.mqtt
         self._media = ctx.private_media  # never served by the lane terminal
+        if ctx.media is not None and ctx.read_store is not None:
+            move_legacy_codes(ctx.read_store, ctx.media, ctx.private_media, ctx.config.id)
         self._defaults = ctx.defaults
         self._changed = ctx.changed
         prefix = ctx.config.address or ctx.topic_prefix

@@ -21,6 +21,7 @@ from drivers.iris import (
 from drivers.iris.framing import HEADER_LEN, parse_header
 from edge.kinds.base import DeviceContext
 from edge.kinds.framed_serial import FramedSerialDevice
+from edge.kinds.iris.legacy_codes import move_legacy_codes
 from edge.kinds.iris.readings import capture_reading, status_reading
 from edge.media import MediaError
 
@@ -36,6 +37,8 @@ class SerialIris(FramedSerialDevice):
         super().__init__(ctx, lambda on_error: Deframer(on_error=on_error), (reason.value for reason in Reason),
                          ("captures", "statuses", "refused", "busy", "other_messages"), "iris", log)
         self._media = ctx.private_media  # never served by the lane terminal
+        if ctx.media is not None and ctx.read_store is not None:
+            move_legacy_codes(ctx.read_store, ctx.media, ctx.private_media, ctx.config.id)
         self._defaults = ctx.defaults
         self._seq = 0
         self._seq_lock = threading.Lock()
