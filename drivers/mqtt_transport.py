@@ -29,7 +29,11 @@ Decisions (see also docs/architecture.md):
   "Client is not connected" ERROR is filtered out. A reconnect to a broker that no longer has
   our session is a WARNING: what was queued for us there is gone.
 - paho callbacks never block and never wait for our publish lock; user callbacks run on
-  paho's thread and must be short (the edge uses `loop.call_soon_threadsafe`).
+  paho's thread and must be short (the edge uses `loop.call_soon_threadsafe`). The one wait
+  there is deliberate flow control: while the edge's ingest queue is full, its hand-over waits
+  for room (`edge/ingest.py`); paho stops reading and the broker keeps the rest in our session.
+  A wait over 1.5 x `keepalive` lets the broker drop the link: what was not acknowledged is
+  redelivered after the reconnect.
 """
 
 from __future__ import annotations

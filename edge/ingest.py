@@ -8,12 +8,32 @@ the reading's `on_stored` callback called (for a JT/T 808 lock: the 0x8001 ackno
 a device stops retransmitting only once its report is durably stored. A duplicate (same bytes,
 stored before) is acknowledged too: the device must stop resending it. Slow analysis of what
 was stored happens after the acknowledgement, never before. Ingest names no device kind.
+
+A full queue is backpressure, not a refusal: `submit` on a driver's thread waits for room
+(`maxsize` readings queued or in hand, counted by a semaphore the consumer releases). Why:
+an MQTT report is acknowledged (PUBACK) only once stored, and a QoS 1 message never
+acknowledged is redelivered only when the edge reconnects, so a refused report would sit
+unstored for as long as the link stays up, and enough of them fill the broker's in-flight
+window. An overflow for refused readings only moves the bound (Mosquitto 2.0 sends more than
+`max_inflight_messages` unacknowledged, so nothing bounds what it would have to hold), and
+forcing a reconnect flaps the lane's link and redelivers all in flight. Waiting on paho's
+network thread is MQTT's own flow control: paho stops reading, the broker keeps the rest in
+our persistent session, and memory stays at `maxsize` plus one reading per waiting thread. A
+serial reader pauses too (the lock retransmits what is not acknowledged), and readings nobody
+would resend (the edge's own, a batch's items before the one that carries the acknowledgement)
+are not lost to a full queue. A wait over 1.5 x the MQTT keepalive lets the broker drop the
+link; it redelivers what was not acknowledged after the reconnect, so nothing is lost then
+either. Only a submit that cannot wait is refused (on the event loop itself, which must never
+block, or once the consumer has stopped): counted in `rejected_full`, logged, not acknowledged,
+so the device or the broker sends it again. Waits are counted (`waited_full`, the `waiting`
+gauge) and logged at most once per `WAIT_LOG_S`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -23,6 +43,9 @@ from edge.live import LiveBus
 from edge.store import AsyncStore, Derived, Deriver, EventRow, Store, Txn
 
 log = logging.getLogger(__name__)
+
+WAIT_SLICE_S = 0.5  # a waiting submitter looks this often whether the consumer has stopped
+WAIT_LOG_S = 10.0  # at most one WARNING about waiting submitters per this many seconds
 
 
 @dataclass
@@ -49,7 +72,8 @@ class IngestStats:
     submitted: int = 0
     stored: int = 0
     duplicates: int = 0
-    rejected_full: int = 0
+    rejected_full: int = 0  # refused: the queue full and the submitter could not wait (see the module doc)
+    waited_full: int = 0  # readings whose submitting thread waited for room (backpressure)
     errors: int = 0
     events: int = 0
     events_moved: int = 0
@@ -81,7 +105,15 @@ class Ingest:
         self._bus = bus
         self._publish_event = publish_event
         self._on_device_seen = on_device_seen
-        self._queue: asyncio.Queue[Reading] = asyncio.Queue(maxsize)
+        if maxsize < 1:
+            raise ValueError("the ingest queue needs a bound (maxsize >= 1)")
+        self.maxsize = maxsize
+        self._slots = threading.Semaphore(maxsize)  # taken by submit, given back once a reading is handled
+        self._queue: asyncio.Queue[Reading] = asyncio.Queue()  # bounded by the slots
+        self._stopped = threading.Event()  # the consumer has ended: waiting is pointless
+        self._count_lock = threading.Lock()  # for the counters drivers' threads change
+        self._waiting = 0
+        self._wait_logged = -WAIT_LOG_S
         self._follow = follow
         self._on_followed = on_followed
         self.stats = IngestStats()
@@ -90,30 +122,96 @@ class Ingest:
     def depth(self) -> int:
         return self._queue.qsize()
 
+    @property
+    def waiting(self) -> int:
+        """Submitting threads waiting for room right now."""
+        return self._waiting
+
     def submit(self, reading: Reading) -> None:
-        """Hand a reading over from any thread."""
-        self._loop.call_soon_threadsafe(self._put, reading)
+        """Hand a reading over from any thread; on a driver's thread, wait while the queue is full."""
+        if not self._slots.acquire(blocking=False) and not self._wait_for_room(reading):
+            return
+        try:
+            self._loop.call_soon_threadsafe(self._put, reading)
+        except RuntimeError:  # the event loop is closed: the edge has stopped
+            self._slots.release()
+            self._refuse(reading, "the event loop is closed")
+
+    def _wait_for_room(self, reading: Reading) -> bool:
+        """Backpressure: block this (driver's) thread until a slot frees; False if refused instead."""
+        if self._on_loop():
+            self._refuse(reading, "the queue is full and it was submitted on the event loop, which must not wait")
+            return False
+        if self._stopped.is_set():
+            self._refuse(reading, "the consumer has stopped")
+            return False
+        self._note_wait(reading, +1)
+        try:
+            while not self._slots.acquire(timeout=WAIT_SLICE_S):
+                if self._stopped.is_set() or self._loop.is_closed():
+                    self._refuse(reading, "the consumer has stopped")
+                    return False
+            return True
+        finally:
+            self._note_wait(reading, -1)
+
+    def _note_wait(self, reading: Reading, change: int) -> None:
+        with self._count_lock:
+            self._waiting += change
+            if change < 0:
+                return
+            self.stats.waited_full += 1
+            now = time.monotonic()
+            if now - self._wait_logged < WAIT_LOG_S:
+                return
+            self._wait_logged, waits = now, self.stats.waited_full
+        log.warning("ingest queue full (%s): reading from %s waits for room on thread %s (%s waits so far)",
+                    self.maxsize, reading.device_id, threading.current_thread().name, waits)
+
+    def _on_loop(self) -> bool:
+        try:
+            return asyncio.get_running_loop() is self._loop
+        except RuntimeError:  # no loop runs in this thread
+            return False
+
+    def _refuse(self, reading: Reading, why: str) -> None:
+        # Not acknowledged, so the device or the broker sends it again; counted and logged, never silent.
+        with self._count_lock:
+            self.stats.submitted += 1
+            self.stats.rejected_full += 1
+        log.warning("ingest (queue of %s): reading from %s not accepted: %s", self.maxsize, reading.device_id, why)
 
     def _put(self, reading: Reading) -> None:
-        self.stats.submitted += 1
-        try:
-            self._queue.put_nowait(reading)
-        except asyncio.QueueFull:
-            # Not acknowledged, so a JT/T 808 lock retransmits it; counted and logged, never silent.
-            self.stats.rejected_full += 1
-            log.warning("ingest queue full (%s): reading from %s not accepted", self._queue.maxsize, reading.device_id)
+        """On the loop: queue a reading whose slot its submitter holds."""
+        if self._stopped.is_set():
+            self._slots.release()
+            self._refuse(reading, "the consumer has stopped")
+            return
+        with self._count_lock:
+            self.stats.submitted += 1
+        self._queue.put_nowait(reading)  # never full: the slot bounds it
 
     async def run(self) -> None:
-        """Consume readings until cancelled."""
-        while True:
-            reading = await self._queue.get()
-            try:
-                await self._handle(reading)
-            except Exception:  # one bad reading must not stop the lane
-                self.stats.errors += 1
-                log.exception("failed to ingest reading from %s", reading.device_id)
-            finally:
-                self._queue.task_done()  # handled (or failed): what drain() waits for
+        """Consume readings until cancelled; then waiting submitters are released (refused)."""
+        self._stopped.clear()
+        try:
+            while True:
+                await self._consume(await self._queue.get())
+        finally:
+            self._stopped.set()
+            if self._queue.qsize():
+                log.warning("ingest stopped with %s readings queued and not stored (none acknowledged: devices "
+                            "and the broker send theirs again)", self._queue.qsize())
+
+    async def _consume(self, reading: Reading) -> None:
+        try:
+            await self._handle(reading)
+        except Exception:  # one bad reading must not stop the lane
+            self.stats.errors += 1
+            log.exception("failed to ingest reading from %s", reading.device_id)
+        finally:
+            self._queue.task_done()  # handled (or failed): what drain() waits for
+            self._slots.release()
 
     async def drain(self) -> None:
         """Wait until everything submitted so far is handled (for shutdown and tests)."""

@@ -24,7 +24,9 @@ _INGEST = {
     "submitted": "Readings handed to ingest.",
     "stored": "Readings stored (new bytes).",
     "duplicates": "Readings whose bytes were stored before (retransmissions); acknowledged again.",
-    "rejected_full": "Readings refused because the ingest queue was full (not acknowledged, so resent).",
+    "rejected_full": "Readings refused: the ingest queue full and the submitter on the event loop, or the consumer "
+                     "stopped (not acknowledged, so resent).",
+    "waited_full": "Readings whose driver thread waited for room in the full ingest queue (backpressure).",
     "errors": "Readings whose handling failed (logged with the reason).",
     "events": "Events raised by readings.",
     "events_moved": "Events whose device time moved back because an earlier reading showed the change.",
@@ -54,9 +56,11 @@ class RuntimeCollector(Collector):
             stats = runtime.ingest.stats
             for name, help_text in _INGEST.items():
                 family = "kouan_ingest_" + name if name in ("submitted", "stored", "duplicates", "rejected_full",
-                                                            "errors") else "kouan_" + name
+                                                            "waited_full", "errors") else "kouan_" + name
                 yield CounterMetricFamily(family, help_text, value=getattr(stats, name))
             yield GaugeMetricFamily("kouan_ingest_queue_depth", "Readings waiting to be stored.", value=runtime.ingest.depth)
+            yield GaugeMetricFamily("kouan_ingest_waiting", "Driver threads waiting for room in the ingest queue.",
+                                    value=runtime.ingest.waiting)
         yield GaugeMetricFamily("kouan_live_subscribers", "Lane-terminal pages following the live stream.",
                                 value=runtime.bus.subscribers)
         yield CounterMetricFamily("kouan_live_resyncs", "Live pages that fell behind and were told to reload.",

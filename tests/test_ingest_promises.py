@@ -2,8 +2,10 @@
 
 - A reading is acknowledged (`on_stored`) only once it is in the database, seen from another
   connection; a duplicate is acknowledged too, or the device would resend it for ever.
-- A full queue refuses a reading (counted, logged) and does not acknowledge it, so the device
-  resends it; one reading whose handling fails is counted and logged and the lane goes on.
+- A full queue makes a driver's thread wait for room (counted, logged) rather than refuse: a
+  refused MQTT report would come back only after a reconnect. Only where nothing may wait (the
+  event loop) is a reading refused (counted, logged, not acknowledged, so the device resends it).
+  One reading whose handling fails is counted and logged and the lane goes on.
 - `drain()` returns only once every reading submitted before it is handled (stored and acked).
 - Stats, what the runtime is told a device was seen with, and what goes to the page and MQTT
   follow each report's place in its lock's own order (device time, then serial).
@@ -243,31 +245,41 @@ def test_drain_covers_readings_submitted_just_before_it(tmp_path: Path) -> None:
 # ------------------------------------------------------------------------------ refusals and failures
 
 
-def test_a_full_queue_refuses_counts_logs_and_does_not_acknowledge(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+def test_a_full_queue_makes_a_drivers_thread_wait_and_refuses_only_on_the_event_loop(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture,
+) -> None:
     db = tmp_path / "edge.sqlite3"
     caplog.set_level(logging.INFO, logger="edge.ingest")
 
     async def body(lane: Lane) -> None:
         r1, r2 = lane.reading("r1", "cam-1"), lane.reading("r2", "cam-1")
         r3, r4 = lane.reading("r3", "lock-a"), lane.reading("r4", "lock-b")
-        # Handed over from a driver's thread while nothing consumes: the queue (2) fills up.
-        await asyncio.to_thread(lambda: [lane.ingest.submit(r) for r in (r1, r2, r3, r4)])
+        # Handed over from a driver's thread while nothing consumes: the queue (2) fills, the thread waits.
+        driver = asyncio.ensure_future(asyncio.to_thread(lambda: [lane.ingest.submit(r) for r in (r1, r2, r3, r4)]))
+        async with asyncio.timeout(GUARD_S):
+            while lane.ingest.waiting != 1 or lane.ingest.depth != 2:
+                await asyncio.sleep(0.01)
         stats = lane.ingest.stats
-        assert lane.ingest.depth == 2
-        assert stats.submitted == 4 and stats.rejected_full == 2
+        assert not driver.done()
+        assert stats.submitted == 2 and stats.waited_full == 1 and stats.rejected_full == 0
+        lane.ingest.submit(lane.reading("r5", "lock-b"))  # on the event loop nothing may wait: refused
+        assert stats.submitted == 3 and stats.rejected_full == 1
         lane.start()
+        await asyncio.wait_for(driver, GUARD_S)
         await lane.settle()
-        assert lane.acks == ["r1", "r2"], "a refused reading is not acknowledged"
-        assert [rows_seen_elsewhere(db, sha(n)) for n in ("r1", "r2", "r3", "r4")] == [1, 1, 0, 0]
-        await lane.feed(r3)  # the device resends what was not acknowledged
-        assert lane.acks == ["r1", "r2", "r3"] and rows_seen_elsewhere(db, sha("r3")) == 1
-        assert stats.submitted == 5 and stats.rejected_full == 2 and stats.stored == 3
+        assert lane.acks == ["r1", "r2", "r3", "r4"], "every reading that waited is stored and acknowledged"
+        assert [rows_seen_elsewhere(db, sha(n)) for n in ("r1", "r2", "r3", "r4", "r5")] == [1, 1, 1, 1, 0]
+        await lane.feed(lane.reading("r5", "lock-b"))  # the device resends what was not acknowledged
+        assert lane.acks[-1] == "r5" and rows_seen_elsewhere(db, sha("r5")) == 1
+        assert stats.submitted == 6 and stats.rejected_full == 1 and stats.stored == 5 and stats.waited_full >= 1
 
     run_lane(db, body, maxsize=2, start=False)
-    warnings = [r.getMessage() for r in ingest_records(caplog, logging.WARNING)]
-    assert len(warnings) == 2
-    for message, device in zip(warnings, ("lock-a", "lock-b")):
-        assert "full" in message and "(2)" in message and device in message, message
+    waits, refusals = (
+        [m for m in (r.getMessage() for r in ingest_records(caplog, logging.WARNING)) if word in m]
+        for word in ("waits for room", "not accepted"))
+    assert len(waits) == 1 and "full (2)" in waits[0] and "lock-a" in waits[0], waits
+    assert len(refusals) == 1 and "event loop" in refusals[0] and "lock-b" in refusals[0], refusals
+    assert len(ingest_records(caplog, logging.WARNING)) == 2
 
 
 def test_a_reading_that_fails_is_counted_and_logged_and_the_next_still_stored(

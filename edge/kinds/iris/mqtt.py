@@ -70,7 +70,7 @@ class MqttIris:
         return topic in (self.capture_topic, self.status_topic, self.availability_topic)
 
     def on_mqtt_message(self, topic: str, payload: bytes, ack: Callable[[], None]) -> None:
-        """Called on paho's network thread: parse, store media, hand over; never wait for the store here."""
+        """Called on paho's network thread: parse, store media, hand over (waits only while ingest is full)."""
         if topic == self.availability_topic:
             take_availability(self.status, payload, ack, self._changed)
             return

@@ -42,7 +42,7 @@ class MqttLock:
         return topic in (self.report_topic, self.availability_topic)
 
     def on_mqtt_message(self, topic: str, payload: bytes, ack: Callable[[], None]) -> None:
-        """Called on paho's network thread: parse, then hand over; never block here.
+        """Called on paho's network thread: parse, then hand over (which waits only while ingest is full).
 
         A report is acknowledged to the broker only once stored; a refused one at once (it
         would be refused again), after it has been counted and logged.
