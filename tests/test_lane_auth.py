@@ -38,8 +38,9 @@ OPEN = {"/", "/login", "/static/{name}", "/healthz", "/api/login",
         "/docs", "/docs/oauth2-redirect", "/openapi.json", "/redoc"}  # FastAPI's own pages name no lane data
 DATA = {"/api/lane", "/api/devices", "/api/events", "/api/live", "/api/media/{sha256}",
         "/api/media/{sha256}/preview", "/metrics", "/api/me", "/api/logout", "/api/passages",
-        "/api/passages/{passage_id}", "/api/passages/{passage_id}/release", "/api/passages/{passage_id}/hold",
-        "/api/stats", "/api/declarations", "/api/uplink", "/api/devices/{device_id}/lane-model/rollback"}
+        "/api/passages/counts", "/api/passages/{passage_id}", "/api/passages/{passage_id}/release",
+        "/api/passages/{passage_id}/hold", "/api/stats", "/api/declarations", "/api/uplink",
+        "/api/devices/{device_id}/lane-model/rollback"}
 BOSS, BOSS_PASSWORD = "boss", "supervisor-password"
 MIGRATIONS = store_migrations()
 

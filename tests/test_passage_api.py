@@ -137,3 +137,26 @@ def test_a_declaration_over_mqtt_is_stored_and_a_bad_one_refused(lane: dict[str,
     finally:
         camera.stop()
     assert summary["declaration_id"] == "D-MQTT"
+
+
+def test_the_waiting_counts_are_the_whole_stores_and_need_a_login(lane: dict[str, Any]) -> None:
+    """GET /api/passages/counts (the page's "(N flagged)" title and filter counts): behind the login like
+    every data route, every waiting state there (0 when none), counted over the store, not a page."""
+    client: httpx.Client = lane["client"]
+    url = lane["edge"].url.rstrip("/")
+    refused = httpx.get(url + "/api/passages/counts")
+    assert refused.status_code == 401 and "flagged" not in refused.text
+    zero = {"open": 0, "analysing": 0, "clear": 0, "flagged": 0, "held": 0, "reviewed": 0}
+    assert client.get("/api/passages/counts").json() == {"by_state": zero}
+    for plate in ("苏E88888", "苏E77777"):  # nobody declared them, and nothing analyses: both flagged
+        camera = pass_vehicle(lane["broker"], lane["lane"], plate)
+        try:
+            wait_until(lambda p=plate: first_passage(client, "flagged").get("plate") == p, 15, what=f"{plate} flagged")
+        finally:
+            camera.stop()
+    assert client.get("/api/passages/counts").json() == {"by_state": {**zero, "flagged": 2}}
+    assert len(client.get("/api/passages?limit=1").json()["items"]) == 1  # a page of one; the count is the store's
+    newest = first_passage(client, "flagged")
+    assert client.post(f"/api/passages/{newest['id']}/hold", json={"note": "papers"}).status_code == 200
+    assert client.get("/api/passages/counts").json() == {"by_state": {**zero, "flagged": 1, "held": 1}}
+    assert client.get("/api/passages/123456").status_code == 404  # the counts route takes no id from the detail's

@@ -203,3 +203,14 @@ def _own_images(txn: Txn, passage_id: int, labels: Mapping[str, str] | None = No
         if own and own.get("sha256"):
             images.append((device_id, str(own["sha256"]), own.get("width"), own.get("height")))
     return images
+
+
+def waiting_counts(txn: Txn) -> dict[str, int]:
+    """How many passages are in each state short of released, over the whole store (not a page of
+    the list): the lane page's "(N flagged)" title and its filters' counts. Counted on the state index,
+    so the day's released passages cost nothing; every such state is there, 0 when none."""
+    waiting = ("open", "analysing", "clear", "flagged", "held", "reviewed")
+    marks = ", ".join("?" * len(waiting))
+    counts = dict(txn.execute(f"SELECT state, COUNT(*) FROM passages WHERE state IN ({marks}) GROUP BY state",
+                              waiting).fetchall())
+    return {state: int(counts.get(state, 0)) for state in waiting}

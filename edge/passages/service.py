@@ -223,6 +223,9 @@ class PassageService:
     async def page(self, before: int | None, limit: int, state: str | None) -> dict[str, Any]:
         return await self._store.call(Store.transact, queries.page, before, limit, state)
 
+    async def waiting_counts(self) -> dict[str, int]:
+        return await self._store.call(Store.transact, queries.waiting_counts)
+
     async def detail(self, passage_id: int) -> dict[str, Any] | None:
         return await self._store.call(Store.transact, queries.detail, passage_id, self.names)
 

@@ -1,6 +1,6 @@
-"""The lane terminal's passage API: the list (newest first, keyset-paged from the store), one
-passage whole, the officer's release and hold, the day's figures, and the single window's
-advance declarations.
+"""The lane terminal's passage API: the list (newest first, keyset-paged from the store), how many
+wait in each state, one passage whole, the officer's release and hold, the day's figures, and the
+single window's advance declarations.
 
 Passages sit behind a login (the caller is the officer an action is recorded with); declarations
 take the single window's bearer token or a supervisor's login. Actions are refused with the
@@ -51,6 +51,12 @@ def passage_router(service: Callable[[], PassageService | None]) -> APIRouter:
     async def passage_list(before: int | None = Query(None, ge=1), limit: int = Query(50, ge=1, le=200),
                            state: STATES | None = None) -> dict[str, Any]:
         return await passages().page(before, limit, state)
+
+    @router.get("/api/passages/counts")
+    async def passage_counts() -> dict[str, Any]:
+        """How many passages wait in each state short of released, over the whole store (the page's
+        "(N flagged)" title and filter counts; its list holds a page at a time)."""
+        return {"by_state": await passages().waiting_counts()}
 
     @router.get("/api/passages/{passage_id}")
     async def passage_detail(passage_id: int) -> dict[str, Any]:

@@ -6,6 +6,7 @@
 "use strict";
 
 import { DeviceStrip } from "/static/devices.js";
+import { loadStats, WaitingCounts } from "/static/figures.js";
 import { actedText, PassageView } from "/static/passage-view.js";
 import { localTime, PassageList } from "/static/passages.js";
 import { UplinkLine } from "/static/uplink.js";
@@ -24,6 +25,7 @@ const narrow = window.matchMedia("(max-width: 899px)");
 const view = new PassageView($("view"));
 const devices = new DeviceStrip($("device-strip"), $("devices-toggle"), $("devices-summary"), api, $("rollback"));
 const uplink = new UplinkLine($("uplink"), api);
+const counts = new WaitingCounts(api, document.querySelectorAll("button.filter"));
 const list = new PassageList($("passages"), $("older"), $("list-empty"), api, {
   onSelect: (id) => selected(id),
   onOpen: (id) => open(id),
@@ -47,27 +49,7 @@ async function loadLane() {
   const lane = await api.get("/api/lane");
   $("lane-name").textContent = lane.name || lane.id;
   $("lane-id").textContent = lane.name && lane.name !== lane.id ? lane.id : "";
-  document.title = `Kouan ${lane.name || lane.id}`;
-}
-
-async function loadStats() {
-  const midnight = new Date();
-  midnight.setHours(0, 0, 0, 0);
-  const hours = Math.max((Date.now() - midnight.getTime()) / 3_600_000, 1 / 60);
-  const s = await api.get(`/api/stats?hours=${hours.toFixed(4)}`);
-  $("fig-passages").textContent = String(s.passages);
-  $("fig-direct").textContent = s.released_directly_share === null || s.released_directly_share === undefined
-    ? "–" : `${Math.round(s.released_directly_share * 100)} %`;
-  $("fig-direct").title = `${s.released_directly} of ${s.decided} decided passages released directly after machine inspection`;
-  $("fig-median").textContent = s.decision_s_p50 === null || s.decision_s_p50 === undefined
-    ? "–" : `${s.decision_s_p50.toFixed(1)} s`;
-  $("fig-median").title = s.decision_s_p95 === null || s.decision_s_p95 === undefined
-    ? "" : `95 % decided within ${s.decision_s_p95.toFixed(1)} s of arrival`;
-  $("fig-let-go").textContent = s.machine_held_let_go_share === null || s.machine_held_let_go_share === undefined
-    ? "–" : `${Math.round(s.machine_held_let_go_share * 100)} %`;
-  const byReason = Object.entries(s.holds_by_reason || {}).map(([code, n]) => `${n.word || code}: ${n.let_go} of ${n.held}`);
-  $("fig-let-go").title = `${s.machine_held_let_go} of ${s.machine_held} vehicles the machine held were released by an `
-    + `officer or cleared by the hub${byReason.length ? ` (${byReason.join("; ")})` : ""}`;
+  counts.setBase(`Kouan ${lane.name || lane.id}`);
 }
 
 $("logout").addEventListener("click", async () => {
@@ -75,6 +57,7 @@ $("logout").addEventListener("click", async () => {
   leaving = true;  // no more requests: one would meet a 401 and send the page to /login a second time
   if (live) live.close();
   clearInterval(statsTimer);
+  counts.stop();
   uplink.stop();
   try {
     await api.post("/api/logout", {});
@@ -191,16 +174,10 @@ function setFilter(filter) {
   for (const b of document.querySelectorAll("button.filter")) {
     b.setAttribute("aria-pressed", String(b.dataset.filter === filter));
   }
-  return list.setFilter(filter).then(() => countFlagged());
+  return list.setFilter(filter);
 }
 for (const b of document.querySelectorAll("button.filter")) {
   b.addEventListener("click", () => setFilter(b.dataset.filter));
-}
-
-function countFlagged() {
-  const n = list.list.querySelectorAll("li.st-flagged").length;
-  const base = document.title.replace(/^\(\d+ flagged\) /, "");
-  document.title = n ? `(${n} flagged) ${base}` : base;
 }
 
 // ------------------------------------------------------------ release and hold
@@ -262,7 +239,7 @@ function applyDetail(detail) {
   list.upsert(summary, true);
   known.set(detail.id, detail.state);
   if (shownId === detail.id) view.render(detail);
-  countFlagged();
+  counts.refresh();
 }
 
 $("release").addEventListener("click", () => act("release"));
@@ -360,14 +337,14 @@ function onPassage(summary) {
   }
   if (summary.id === shownId && (!view.detail || summary.version > view.detail.version)) refreshShown(summary.id);
   if (summary.id === list.selected) actionBar(summary.id);
-  countFlagged();
+  counts.refresh();
 }
 
 async function loadAll() {
-  const [devs] = await Promise.all([api.get("/api/devices"), loadLane(), list.reload(), loadStats()]);
+  counts.refresh(true);
+  const [devs] = await Promise.all([api.get("/api/devices"), loadLane(), list.reload(), loadStats(api)]);
   devices.replaceAll(devs);
   for (const { summary } of list.rows.values()) known.set(summary.id, summary.state);
-  countFlagged();
   if (shownId !== null) refreshShown(shownId);
 }
 
@@ -412,7 +389,7 @@ function start() {
     follow();
     uplink.start();
     setTimeout(() => { if (!everLoaded && !leaving) loadAll().then(() => { everLoaded = true; }).catch(() => {}); }, 3000);
-    statsTimer = setInterval(() => { if (!leaving) loadStats().catch(() => {}); }, STATS_EVERY_MS);
+    statsTimer = setInterval(() => { if (!leaving) loadStats(api).catch(() => {}); }, STATS_EVERY_MS);
   }, () => {
     setLink(false, "the edge does not answer…");
     setTimeout(start, 3000);

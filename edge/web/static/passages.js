@@ -2,6 +2,10 @@
 // for the next page), live rows from the stream inserted in id order, an update replacing its
 // row only when its `version` is newer. A filter of several states ("needs the officer": flagged,
 // reviewed by the hub, open, analysing) merges one keyset-paged source per state, so it still never loads everything.
+// A live update of a passage below the loaded rows is kept by the pager until its part is loaded: it then
+// shows as it is now, in its place, even if the source of its new state had already paged past it (or
+// not at all when it no longer matches, even if another source holds it as it was). A row that no longer
+// matches leaves the list, the selected one when the selection moves on.
 "use strict";
 
 export const PAGE = 50;
@@ -55,11 +59,25 @@ function el(tag, cls, text) {
 /** Keyset pages of several states merged newest first: only what every source has loaded past is shown. */
 class MergedPager {
   constructor(states, before = null) {
+    this.states = states;
     this.sources = states.map((state) => ({ state, cursor: before, started: false, buffer: [] }));
+    this.live = new Map();  // id -> the newest summary the live stream gave of a passage not loaded yet
+    this.settled = before ?? Infinity;  // every passage from this id up is shown, or does not match
+  }
+
+  matches(summary) {
+    return this.states.includes(null) || this.states.includes(summary.state);
   }
 
   get more() {
-    return this.sources.some((s) => s.buffer.length || s.cursor !== null || !s.started);
+    return this.sources.some((s) => s.buffer.length || s.cursor !== null || !s.started)
+      || [...this.live.values()].some((p) => this.matches(p));
+  }
+
+  /** A live update of a passage below what is shown: it counts over any version a source loaded or will load. */
+  offer(summary) {
+    const seen = this.live.get(summary.id);
+    if (!seen || summary.version > seen.version) this.live.set(summary.id, summary);
   }
 
   async next(api) {
@@ -76,14 +94,24 @@ class MergedPager {
     // Every source with more to load has given everything newer than its last loaded id.
     const open = this.sources.filter((s) => s.cursor !== null && s.buffer.length);
     const floor = open.length ? Math.max(...open.map((s) => s.buffer[s.buffer.length - 1].id)) : -Infinity;
-    // A passage that changed state between two sources' queries is in both: keep its newest version.
+    // A passage that changed state between two sources' queries is in both, and one the live stream told
+    // of may be in a buffer as it was: keep its newest version, and only if it still matches.
     const newest = new Map();
-    for (const p of this.sources.flatMap((s) => s.buffer)) {
+    for (const p of [...this.sources.flatMap((s) => s.buffer), ...this.live.values()]) {
       if (p.id >= floor && !(newest.has(p.id) && newest.get(p.id).version >= p.version)) newest.set(p.id, p);
     }
-    const merged = [...newest.values()].sort((a, b) => b.id - a.id).slice(0, PAGE);
-    const taken = new Set(merged.map((p) => p.id));
-    for (const s of this.sources) s.buffer = s.buffer.filter((p) => !taken.has(p.id));
+    const merged = [];
+    let through = floor;  // from this id up everything is now shown or no longer matches
+    for (const p of [...newest.values()].sort((a, b) => b.id - a.id)) {
+      if (merged.length === PAGE) {
+        through = merged[PAGE - 1].id;
+        break;
+      }
+      if (this.matches(p)) merged.push(p);
+    }
+    for (const s of this.sources) s.buffer = s.buffer.filter((p) => p.id < through);
+    for (const id of [...this.live.keys()]) if (id >= through) this.live.delete(id);
+    this.settled = Math.min(this.settled, through);
     return merged;
   }
 }
@@ -114,6 +142,11 @@ export class PassageList {
   matches(summary) {
     const states = this.states();
     return states.includes(null) || states.includes(summary.state);
+  }
+
+  /** Below what the pager has loaded while it has more: it keeps the summary for when that part is loaded. */
+  unloaded(summary) {
+    return this.pager !== null && summary.id < this.pager.settled && this.pager.more;
   }
 
   /** Load the first page again (a new filter, a resync, a reconnect); the selection stays if still shown. */
@@ -228,10 +261,14 @@ export class PassageList {
       this.rows.set(summary.id, { summary, li });
       return { changed: true, before: known.summary };
     }
+    // Older than everything loaded while older pages remain: it belongs to a page not yet asked for, where a
+    // source may hold it as it was, or the source of its new state may have paged past it already.
+    if (this.unloaded(summary)) {
+      this.pager.offer(summary);
+      this.refreshChrome();
+      return { changed: false };
+    }
     if (!this.matches(summary)) return { changed: false };
-    // Older than everything loaded while older pages remain: it belongs to a page not yet asked for.
-    const oldest = this.oldestId();
-    if (oldest !== null && summary.id < oldest && this.pager && this.pager.more) return { changed: false };
     const li = this.row(summary);
     if (fresh) li.classList.add("fresh");
     let after = null;
@@ -267,6 +304,15 @@ export class PassageList {
     return known ? known.summary : null;
   }
 
+  /** The row the selection left, if it no longer matches the filter (it stayed while selected). */
+  dropUnmatched(id) {
+    const known = this.rows.get(id);
+    if (!known || this.matches(known.summary)) return;
+    known.li.remove();
+    this.rows.delete(id);
+    this.refreshChrome();
+  }
+
   // ------------------------------------------------------------ selection
 
   markRow(li, on) {
@@ -283,8 +329,10 @@ export class PassageList {
   }
 
   select(id, focus = true) {
+    const left = this.selected;
     this.selected = id;
     this.mark(id);
+    if (left !== id) this.dropUnmatched(left);
     const known = this.rows.get(id);
     if (known && focus) {
       known.li.querySelector("button.row").focus({ preventScroll: true });
