@@ -16,6 +16,7 @@ import os
 import re
 import shutil
 import tempfile
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -75,6 +76,25 @@ class MediaStore:
             if actual != sha256:
                 raise MediaError(f"stored file {sha256} is corrupt: its bytes hash to {actual}")
         return path.open("rb")
+
+    def remove_leftovers(self, min_age_s: float = 3600.0) -> tuple[int, int]:
+        """Delete the partial copies a killed process left in `tmp/` (files, bytes). Only files untouched
+        for `min_age_s`: another process on the same folder (a `kouan` command beside the edge) may be
+        writing one now, and a copy in progress is written to all the time."""
+        cutoff = time.time() - min_age_s
+        count = size = 0
+        for path in (self.root / "tmp").glob("incoming-*"):
+            try:
+                stat = path.stat()
+                if stat.st_mtime < cutoff:
+                    path.unlink()
+                    count, size = count + 1, size + stat.st_size
+            except OSError as exc:  # gone meanwhile, or not ours to delete: say so, go on
+                log.warning("media: leftover %s not removed: %s", path, exc)
+        if count:
+            log.warning("media: removed %d partial copies (%d bytes) a stopped process left in %s", count, size,
+                        self.root / "tmp")
+        return count, size
 
     def move_to(self, sha256: str, other: MediaStore) -> bool:
         """Move a stored file into `other`: copied there (hash-checked) before it is removed here.

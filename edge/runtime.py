@@ -85,6 +85,8 @@ class EdgeRuntime:
         )
         self.media = MediaStore(self.config.store.media_dir)
         self.private_media = MediaStore(self.config.store.private_media_dir)  # never given to the web layer
+        for media in (self.media, self.private_media):
+            media.remove_leftovers()  # partial copies a killed edge left behind
         if self.config.normal is not None:
             self.normal = LaneNormal(self.config, self.media)
         watchers = [self.normal.retention] if self.normal is not None else []

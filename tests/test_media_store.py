@@ -1,9 +1,14 @@
-"""Content-addressed media on disk: stored once by SHA-256, refused when the hash lies, whole or absent."""
+"""Content-addressed media on disk: stored once by SHA-256, refused when the hash lies, whole or absent;
+what a killed copy leaves behind is removed at the next start."""
 
 from __future__ import annotations
 
 import hashlib
 import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -54,3 +59,27 @@ def test_a_corrupted_stored_file_is_found_on_a_verified_read(tmp_path: Path) -> 
         store.open(stored.sha256, verify=True)
     with pytest.raises(MediaError, match="no stored file"):
         store.open("0" * 64)
+
+
+def test_a_copy_cut_off_by_a_kill_is_removed_at_the_next_start_a_copy_in_progress_is_not(tmp_path: Path) -> None:
+    writer = subprocess.Popen([sys.executable, "-c", (
+        "import sys, time; from pathlib import Path; from edge.media import MediaStore\n"
+        "def slow():\n    while True:\n        yield b'x' * 65536\n        time.sleep(0.01)\n"
+        "MediaStore(Path(sys.argv[1]))._put(slow(), None)"), str(tmp_path / "media")],
+        cwd=Path(__file__).resolve().parents[1])
+    tmp = tmp_path / "media" / "tmp"
+    deadline = time.monotonic() + 20
+    while not [p for p in tmp.glob("incoming-*") if p.stat().st_size > 100_000] and time.monotonic() < deadline:
+        time.sleep(0.05)
+    writer.send_signal(signal.SIGKILL)
+    writer.wait(10)
+    (left,) = tmp.glob("incoming-*")  # the finally never ran
+    store = MediaStore(tmp_path / "media")
+    in_progress = tmp / "incoming-now"
+    in_progress.write_bytes(b"another process is writing this")
+    assert store.remove_leftovers() == (0, 0)  # both too fresh to tell from a copy being written
+    old = time.time() - 7200
+    os.utime(left, (old, old))
+    size = left.stat().st_size
+    assert store.remove_leftovers() == (1, size)
+    assert not left.exists() and in_progress.exists()
