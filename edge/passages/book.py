@@ -70,7 +70,11 @@ class PassageBook:
             if passage_id is not None and passage_id not in changed:
                 changed.append(passage_id)
         for passage_id in changed:
-            self.evaluate(txn, passage_id, view.received_at)
+            if not self.evaluate(txn, passage_id, view.received_at):
+                # what the lane saw changed though the decision did not (an image after the decision): a new
+                # revision all the same, or the page keeps the old one and the hub answers "superseded"
+                txn.execute("UPDATE passages SET version=version+1, updated_at=? WHERE id=?",
+                            (view.received_at, passage_id))
         return changed
 
     def arrives_with(self, device_id: str) -> bool:
